@@ -1,0 +1,15 @@
+"""The transfer run of mlp_transfer.py, plus pictures of the first-layer weights.
+
+    python mlp_transfer_pictures.py              # grids: weights_init.png, weights_trained.png,
+                                                 # weights_transfer.png (kept green, re-initialized red),
+                                                 # probe_images.png
+    python mlp_transfer_pictures.py --per-node   # also the 2015 files wMapInit<i>.png, wMapTrained<i>.png,
+                                                 # wMapTransfer<i>.png, inputImage<i>.png
+
+Each tile is one hidden node's 784 incoming weights shown as a 28x28 image. No display needed.
+"""
+
+from transfer_learning import cli
+
+if __name__ == "__main__":
+    raise SystemExit(cli.main_transfer(doc=__doc__, pictures=True))

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny rng-made data, and the --runslow switch for real-MNIST runs."""
+
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+
+import transfer_learning  # noqa: F401  (applies the PyTensor set-up before any graph is built)
+from transfer_learning.data import Dataset, Split
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="also run slow real-data tests")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: needs --runslow (make test passes it)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def make_splits(seed=0, n_in=16, n_classes=4, sizes=(60, 24, 24)):
+    """Separable-ish synthetic data: class means apart, noise on top, float32 in [0, 1)."""
+    rng = np.random.default_rng(seed)
+    means = rng.uniform(0, 1, size=(n_classes, n_in))
+    splits = []
+    for n in sizes:
+        y = np.arange(n) % n_classes
+        x = np.clip(means[y] + rng.normal(0, 0.1, size=(n, n_in)), 0, 0.999).astype(np.float32)
+        splits.append((x, y.astype(np.int64)))
+    return splits
+
+
+@pytest.fixture
+def tiny_data():
+    splits = make_splits(n_classes=3)
+    train, valid, test = (Split(x, y.astype(np.int32)) for x, y in splits)
+    return Dataset("tiny", train, valid, test, n_classes=3, classes=(0, 1, 2))
+
+
+def write_pickle(path, content):
+    with gzip.open(path, "wb") as f:
+        pickle.dump(content, f, protocol=2)
+    return path
+
+
+@pytest.fixture
+def tiny_pickle(tmp_path):
+    """A tutorial-format mnist.pkl.gz with 4x4 images and classes 0-3."""
+    return write_pickle(tmp_path / "tiny.pkl.gz", tuple(make_splits()))

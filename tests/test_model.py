@@ -1,0 +1,97 @@
+"""The PyTensor graph against an independent NumPy forward and backward pass."""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from transfer_learning.model import MLP, LogisticRegression, regularizers
+
+
+def numpy_mlp(weights, x, y, l1, l2):
+    """Forward and backward by hand: tanh layers, softmax, mean NLL + L1 + L2 on weight matrices."""
+    n_layers = sum(k.endswith("_W") for k in weights) - 1
+    acts, h = [x], x
+    for i in range(n_layers):
+        h = np.tanh(h @ weights[f"hidden{i}_W"] + weights[f"hidden{i}_b"])
+        acts.append(h)
+    z = h @ weights["output_W"] + weights["output_b"]
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    n = len(y)
+    matrices = [v for k, v in weights.items() if k.endswith("_W")]
+    cost = -np.log(p[np.arange(n), y]).mean() + l1 * sum(np.abs(W).sum() for W in matrices) \
+        + l2 * sum((W ** 2).sum() for W in matrices)
+    grads = {}
+    delta = p.copy()
+    delta[np.arange(n), y] -= 1
+    delta /= n
+    names = [(f"hidden{i}_W", f"hidden{i}_b") for i in range(n_layers)] + [("output_W", "output_b")]
+    for layer in reversed(range(n_layers + 1)):
+        w_name, b_name = names[layer]
+        W = weights[w_name]
+        grads[w_name] = acts[layer].T @ delta + l1 * np.sign(W) + 2 * l2 * W
+        grads[b_name] = delta.sum(axis=0)
+        if layer:
+            delta = (delta @ W.T) * (1 - acts[layer] ** 2)
+    return cost, grads
+
+
+@pytest.fixture(scope="module")
+def mlp_fn():
+    x, y = pt.matrix("x"), pt.ivector("y")
+    rng = np.random.default_rng(0)
+    model = MLP(rng, x, 4, (5, 3), 3)
+    l1, l2 = 1e-3, 1e-2
+    L1, L2_sqr = regularizers(model)
+    cost = model.negative_log_likelihood(y) + l1 * L1 + l2 * L2_sqr
+    grads = pt.grad(cost, model.params)
+    return model, pytensor.function([x, y], [cost, *grads]), l1, l2
+
+
+def test_forward_and_gradients_match_numpy(mlp_fn):
+    model, fn, l1, l2 = mlp_fn
+    rng = np.random.default_rng(1)
+    weights = {k: rng.normal(0, 0.5, size=v.shape).astype(np.float32) for k, v in model.get_weights().items()}
+    model.set_weights(weights)
+    x = rng.uniform(size=(5, 4)).astype(np.float32)
+    y = np.array([0, 1, 2, 1, 0], dtype=np.int32)
+    cost, *grads = fn(x, y)
+    want_cost, want_grads = numpy_mlp({k: v.astype(np.float64) for k, v in weights.items()}, x.astype(np.float64), y, l1, l2)
+    np.testing.assert_allclose(cost, want_cost, rtol=1e-5)
+    for name, got in zip(model._names(), grads):
+        np.testing.assert_allclose(got, want_grads[name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_weights_round_trip_and_shape_check(mlp_fn):
+    model = mlp_fn[0]
+    weights = model.get_weights()
+    assert list(weights) == ["hidden0_W", "hidden0_b", "hidden1_W", "hidden1_b", "output_W", "output_b"]
+    assert weights["hidden0_W"].shape == (4, 5)
+    assert all(v.dtype == np.float32 for v in weights.values())
+    weights["hidden0_W"] = weights["hidden0_W"] + 1
+    model.set_weights(weights)
+    np.testing.assert_array_equal(model.get_weights()["hidden0_W"], weights["hidden0_W"])
+    with pytest.raises(ValueError, match="hidden1_W: expected shape"):
+        model.set_weights({**weights, "hidden1_W": np.zeros((2, 2))})
+
+
+def test_glorot_init_is_seeded_and_bounded():
+    x = pt.matrix("x")
+    a = MLP(np.random.default_rng(7), x, 30, (20,), 2).get_weights()
+    b = MLP(np.random.default_rng(7), x, 30, (20,), 2).get_weights()
+    np.testing.assert_array_equal(a["hidden0_W"], b["hidden0_W"])
+    assert np.abs(a["hidden0_W"]).max() <= np.sqrt(6 / 50)
+    assert not a["hidden0_b"].any() and not a["output_W"].any()
+
+
+def test_unknown_weight_name_is_refused():
+    with pytest.raises(ValueError, match="unknown weight names"):
+        MLP(np.random.default_rng(0), pt.matrix("x"), 4, (3,), 2, weights={"hidden9_W": np.zeros((4, 3))})
+
+
+def test_logistic_regression_softmax_is_per_row():
+    x = pt.matrix("x")
+    clf = LogisticRegression(x, 3, 4, W=np.arange(12).reshape(3, 4) / 10)
+    p = pytensor.function([x], clf.p_y_given_x)(np.eye(3, dtype=np.float32))
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6)

@@ -1,0 +1,87 @@
+"""The compiled SGD step and the tutorial's early-stopping loop, on tiny data."""
+
+import io
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from tests.test_model import numpy_mlp
+from transfer_learning.config import ConfigError
+from transfer_learning.model import MLP
+from transfer_learning.train import compile_functions, sgd_early_stopping
+
+
+def build(tiny_data, batch_size=10, lr=0.1, l2=1e-3, seed=0):
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(seed), x, tiny_data.n_in, (8, 6), tiny_data.n_classes)
+    compiled = compile_functions(model, x, y, tiny_data, batch_size=batch_size, learning_rate=lr, L2_reg=l2)
+    return model, compiled
+
+
+def test_one_train_call_is_one_sgd_step_on_the_indexed_minibatch(tiny_data):
+    model, compiled = build(tiny_data)
+    before = {k: v.astype(np.float64) for k, v in model.get_weights().items()}
+    index = 2
+    rows = slice(index * 10, (index + 1) * 10)
+    _, grads = numpy_mlp(before, tiny_data.train.x[rows].astype(np.float64), tiny_data.train.y[rows], 0.0, 1e-3)
+    compiled.train_model(index)
+    after = model.get_weights()
+    for name in before:
+        np.testing.assert_allclose(after[name], before[name] - 0.1 * grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_train_graph_is_float32_throughout(tiny_data):
+    _, compiled = build(tiny_data)
+    graph = compiled.train_model.maker.fgraph
+    float64 = [v for node in graph.apply_nodes for v in node.outputs if getattr(v.type, "dtype", "") == "float64"]
+    assert pytensor.config.floatX == "float32"
+    assert not float64, f"float64 values in the train graph: {float64}"
+
+
+def test_error_counts_cover_every_example(tiny_data):
+    model, compiled = build(tiny_data)
+    predict = pytensor.function([model.input], model.y_pred)
+    want = np.mean(predict(tiny_data.valid.x) != tiny_data.valid.y)
+    assert compiled.validation_error() == pytest.approx(want)
+
+
+def test_early_stopping_restores_the_best_weights_and_logs_like_the_tutorial(tiny_data):
+    model, compiled = build(tiny_data)
+    out = io.StringIO()
+    history = sgd_early_stopping(compiled, model, n_epochs=15, patience=10000, patience_increase=2,
+                                 improvement_threshold=0.995, phase="t", out=out, progress=False)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("epoch 1, minibatch 6/6, validation error ")
+    assert history.epochs_run == 15 and len(history.checks) == 15
+    assert history.best_validation_error == min(c.validation_error for c in history.checks)
+    assert history.best_validation_error < 0.2  # tiny data are nearly separable
+    for name, value in model.get_weights().items():
+        np.testing.assert_array_equal(value, history.best_weights[name])
+    assert history.test_error == pytest.approx(compiled.test_error())
+
+
+def test_patience_stops_training_early(tiny_data):
+    model, compiled = build(tiny_data)
+    history = sgd_early_stopping(compiled, model, n_epochs=50, patience=4, patience_increase=1.0,
+                                 improvement_threshold=0.995, out=io.StringIO(), progress=False)
+    # validation every min(6, 4 // 2) = 2 minibatches; patience 4 ends the first epoch at iteration 4
+    assert history.epochs_run == 1
+    assert [c.minibatch for c in history.checks] == [2, 4]
+
+
+def test_a_batch_larger_than_the_training_set_is_refused(tiny_data):
+    with pytest.raises(ConfigError, match="--batch-size: 1000 is larger than the 60 training examples"):
+        build(tiny_data, batch_size=1000)
+
+
+def test_training_is_deterministic(tiny_data):
+    results = []
+    for _ in range(2):
+        model, compiled = build(tiny_data, seed=3)
+        sgd_early_stopping(compiled, model, n_epochs=3, patience=10000, patience_increase=2,
+                           improvement_threshold=0.995, out=io.StringIO(), progress=False)
+        results.append(model.get_weights())
+    for name in results[0]:
+        np.testing.assert_array_equal(results[0][name], results[1][name])

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from transfer_learning.transfer import fresh_output_layer, hidden_activity, keep_masks, reinitialize, transfer
+from transfer_learning.weights import glorot_bound
+
+
+def make_weights(rng, sizes=(16, 8, 6), n_out=3):
+    weights = {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        weights[f"hidden{i}_W"] = rng.normal(0, 0.5, size=(a, b)).astype(np.float32)
+        weights[f"hidden{i}_b"] = rng.normal(0, 0.5, size=b).astype(np.float32)
+    weights["output_W"] = rng.normal(size=(sizes[-1], n_out)).astype(np.float32)
+    weights["output_b"] = rng.normal(size=n_out).astype(np.float32)
+    return weights
+
+
+def loop_activity(weights, images):
+    """The 2015 computation, node by node and image by image (bias included, trained weights)."""
+    W1, b1, W2, b2 = (weights[k].astype(np.float64) for k in ("hidden0_W", "hidden0_b", "hidden1_W", "hidden1_b"))
+    layer1 = np.zeros(W1.shape[1])
+    layer2 = np.zeros(W2.shape[1])
+    for image in images.astype(np.float64):
+        h1 = np.array([np.tanh(image @ W1[:, i] + b1[i]) for i in range(W1.shape[1])])
+        layer1 += np.abs(h1)
+        layer2 += np.abs([np.tanh(h1 @ W2[:, i] + b2[i]) for i in range(W2.shape[1])])
+    return [layer1 / len(images), layer2 / len(images)]
+
+
+def test_scores_match_a_node_by_node_recomputation():
+    rng = np.random.default_rng(0)
+    weights = make_weights(rng)
+    images = rng.uniform(size=(7, 16)).astype(np.float32)
+    for got, want in zip(hidden_activity(weights, images), loop_activity(weights, images)):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_kept_columns_and_biases_are_bitwise_unchanged_and_others_redrawn():
+    rng = np.random.default_rng(1)
+    weights = make_weights(rng)
+    images = rng.uniform(size=(10, 16)).astype(np.float32)
+    scores = hidden_activity(weights, images)
+    threshold = float(np.median(scores[0]))
+    new, report = transfer(weights, images, threshold, n_out=5, rng=np.random.default_rng(2))
+    for layer, score in enumerate(scores):
+        keep = score >= threshold
+        assert report["layers"][layer]["kept"] == list(np.flatnonzero(keep))
+        assert report["layers"][layer]["n_kept"] == keep.sum()
+        W, b = weights[f"hidden{layer}_W"], weights[f"hidden{layer}_b"]
+        assert_array_equal(new[f"hidden{layer}_W"][:, keep], W[:, keep])
+        assert_array_equal(new[f"hidden{layer}_b"][keep], b[keep])
+        assert_array_equal(new[f"hidden{layer}_b"][~keep], 0)
+        redrawn = new[f"hidden{layer}_W"][:, ~keep]
+        assert np.all(np.abs(redrawn) <= glorot_bound(*W.shape))
+        assert not np.any(redrawn == W[:, ~keep]), "a reset column kept an old value"
+    assert 0 < report["layers"][0]["n_kept"] < 8  # the median threshold splits the layer
+
+
+def test_layer_two_is_scored_with_trained_layer_one_not_the_reinitialized_one():
+    rng = np.random.default_rng(3)
+    weights = make_weights(rng)
+    images = rng.uniform(size=(5, 16)).astype(np.float32)
+    before = hidden_activity(weights, images)
+    _, report = transfer(weights, images, threshold=0.99, n_out=3, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(report["layers"][1]["scores"], before[1].tolist())
+
+
+def test_threshold_zero_keeps_everything_and_above_one_keeps_nothing():
+    rng = np.random.default_rng(4)
+    weights = make_weights(rng)
+    images = rng.uniform(size=(5, 16)).astype(np.float32)
+    kept_all, report = transfer(weights, images, 0.0, n_out=3, rng=np.random.default_rng(0))
+    assert [layer["n_kept"] for layer in report["layers"]] == [8, 6]
+    for name in ("hidden0_W", "hidden0_b", "hidden1_W", "hidden1_b"):
+        assert_array_equal(kept_all[name], weights[name])
+    _, report = transfer(weights, images, 1.0001, n_out=3, rng=np.random.default_rng(0))
+    assert [layer["n_kept"] for layer in report["layers"]] == [0, 0]
+
+
+def test_reinitialization_is_seeded_and_leaves_the_input_alone():
+    rng = np.random.default_rng(5)
+    weights = make_weights(rng)
+    original = {k: v.copy() for k, v in weights.items()}
+    masks = [np.arange(8) % 2 == 0, np.zeros(6, bool)]
+    a = reinitialize(weights, masks, np.random.default_rng(9))
+    b = reinitialize(weights, masks, np.random.default_rng(9))
+    for name in weights:
+        assert_array_equal(a[name], b[name])
+        assert_array_equal(weights[name], original[name])
+
+
+def test_fresh_output_layer_is_zero_and_sized_for_the_target():
+    weights = make_weights(np.random.default_rng(6))
+    new = fresh_output_layer(weights, 7)
+    assert new["output_W"].shape == (6, 7) and not new["output_W"].any()
+    assert new["output_b"].shape == (7,) and not new["output_b"].any()
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.6])
+def test_keep_masks_use_at_or_above(threshold):
+    scores = [np.array([0.0, 0.3, 0.6, 0.9])]
+    assert_array_equal(keep_masks(scores, threshold)[0], scores[0] >= threshold)

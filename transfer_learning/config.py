@@ -1,0 +1,118 @@
+"""Every default and its help text, in one place. The CLI and config.json are built from these."""
+
+from dataclasses import dataclass, field, fields, replace
+
+
+class ConfigError(ValueError):
+    """A setting has a value the run cannot use; the message names the flag and the value."""
+
+
+def _opt(default, help, **extra):
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class LogisticConfig:
+    """The deeplearning.net tutorial's logistic regression (logistic_sgd.py)."""
+
+    learning_rate: float = _opt(0.13, "SGD step size")
+    n_epochs: int = _opt(1000, "maximum number of passes over the training set")
+    batch_size: int = _opt(600, "examples per SGD minibatch")
+    patience: int = _opt(5000, "look at this many minibatches at least before stopping early")
+    patience_increase: float = _opt(
+        2.0, "on a significant improvement, wait this many times the current iteration"
+    )
+    improvement_threshold: float = _opt(
+        0.995, "a validation error below best x this value counts as a significant improvement"
+    )
+    task: str = _opt("mnist", "dataset to learn: NAME or NAME:classes, e.g. mnist or mnist:0-4")
+    dataset: str | None = _opt(
+        None, "path of your own mnist.pkl.gz (default: data/mnist.pkl.gz, fetched once)"
+    )
+    seed: int = _opt(1234, "seed of every random draw in the run")
+    out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>-logistic)")
+
+    def validate(self):
+        _check_common(self)
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """The 2015 transfer experiment: train on source, probe on target, keep/re-init, retrain."""
+
+    hidden_sizes: tuple[int, ...] = _opt(
+        (100, 100), "hidden layer widths, comma-separated: 100,100 (2015) or 500 (tutorial MLP)"
+    )
+    learning_rate: float = _opt(0.1, "SGD step size, both phases")
+    L1_reg: float = _opt(0.0, "weight of the L1 penalty on all weight matrices")
+    L2_reg: float = _opt(1e-4, "weight of the squared-L2 penalty on all weight matrices")
+    batch_size: int = _opt(20, "examples per SGD minibatch")
+    n_epochs: int = _opt(20, "maximum epochs per phase (source, then target)")
+    patience: int = _opt(10000, "look at this many minibatches at least before stopping early")
+    patience_increase: float = _opt(
+        2.0, "on a significant improvement, wait this many times the current iteration"
+    )
+    improvement_threshold: float = _opt(
+        0.995, "a validation error below best x this value counts as a significant improvement"
+    )
+    threshold: float = _opt(
+        0.6, "keep a hidden node's incoming weights if its mean |activation| on the probe is >= this"
+    )
+    probe_size: int = _opt(100, "number of target training images shown to the trained net")
+    source: str = _opt("mnist:0-4", "source task: NAME or NAME:classes (mnist, mnist:0-4, mnist:0,2,4)")
+    target: str = _opt("mnist:5-9", "target task, same syntax; --source mnist --target mnist is the 2015 run")
+    dataset: str | None = _opt(
+        None, "path of your own mnist.pkl.gz (default: data/mnist.pkl.gz, fetched once)"
+    )
+    no_transfer: bool = _opt(False, "train the source task only (the tutorial's mlp.py, with a preset)")
+    seed: int = _opt(1234, "seed of every random draw in the run")
+    out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>)")
+    per_node: bool = _opt(
+        False, "also write the 2015 one-image-per-node files (wMapInit<i>.png, ...)", pictures_only=True
+    )
+
+    def validate(self):
+        _check_common(self)
+        if not self.hidden_sizes:
+            raise ConfigError("--hidden-sizes: expected at least one layer width, got none")
+        for width in self.hidden_sizes:
+            if width <= 0:
+                raise ConfigError(f"--hidden-sizes: expected positive widths, got {width}")
+        for name in ("L1_reg", "L2_reg", "threshold"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{flag(name)}: expected a value >= 0, got {getattr(self, name)}")
+        if self.probe_size <= 0:
+            raise ConfigError(f"--probe-size: expected a positive number, got {self.probe_size}")
+
+
+def _check_common(cfg):
+    if not cfg.learning_rate > 0:
+        raise ConfigError(f"--learning-rate: expected a value > 0, got {cfg.learning_rate}")
+    for name in ("n_epochs", "batch_size", "patience"):
+        if getattr(cfg, name) <= 0:
+            raise ConfigError(f"{flag(name)}: expected a positive number, got {getattr(cfg, name)}")
+    if not cfg.patience_increase >= 1:
+        raise ConfigError(f"--patience-increase: expected a value >= 1, got {cfg.patience_increase}")
+    if not 0 < cfg.improvement_threshold <= 1:
+        raise ConfigError(
+            f"--improvement-threshold: expected a value in (0, 1], got {cfg.improvement_threshold}"
+        )
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a config field: L2_reg -> --l2-reg."""
+    return "--" + name.lower().replace("_", "-")
+
+
+def config_fields(config_cls, pictures: bool = True):
+    """The fields a script exposes; picture-only ones are left out of plain runs."""
+    return [f for f in fields(config_cls) if pictures or not f.metadata.get("pictures_only")]
+
+
+#: The tutorial's mlp.py: one hidden layer of 500, lr 0.01, up to 1000 epochs, source only.
+TUTORIAL_MLP = TransferConfig(
+    hidden_sizes=(500,), learning_rate=0.01, n_epochs=1000, source="mnist", no_transfer=True
+)
+
+#: The 2015 run: the same database as source and target.
+ORIGINAL_2015 = replace(TransferConfig(), source="mnist", target="mnist")

@@ -1,0 +1,232 @@
+"""The experiments, as tables of contents: load, build, train, probe, keep/re-init, retrain, save."""
+
+import json
+import platform
+import sys
+from dataclasses import asdict
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from . import backend, plots
+from .config import ConfigError
+from .data import load_task
+from .model import MLP, LogisticRegression
+from .rundir import RunDir
+from .train import compile_functions, sgd_early_stopping
+from .transfer import transfer
+
+
+def _stderr(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def spawn_rngs(seed: int, n: int):
+    """Independent generators from one seed, one per purpose, so no draw shifts another."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+def _write_config(rundir, cfg, script):
+    rundir.write_json(
+        "config.json",
+        {
+            "script": script,
+            "config": asdict(cfg),
+            "versions": {
+                "python": platform.python_version(),
+                "pytensor": pytensor.__version__,
+                "numpy": np.__version__,
+            },
+            "pytensor": backend.describe(),
+        },
+    )
+    print("config: " + json.dumps(asdict(cfg)), file=sys.stderr)
+
+
+def _history_rows(*histories):
+    return [
+        [h.phase, c.epoch, c.minibatch, f"{c.validation_error * 100:.6f}", f"{c.test_error_of_best * 100:.6f}"]
+        for h in histories
+        for c in h.checks
+    ]
+
+
+def _write_curves(rundir, *histories):
+    rundir.write_csv(
+        "history.csv",
+        ["phase", "epoch", "minibatch", "validation_error_pct", "best_model_test_error_pct"],
+        _history_rows(*histories),
+    )
+    plots.learning_curves(histories, rundir / "curves.png")
+
+
+def _validation_log(history) -> str:
+    """out.txt / outTransfer.txt as in 2015: the validation error in % at each check."""
+    return "".join(f"{c.validation_error * 100:f}\n" for c in history.checks)
+
+
+def _train(classifier, x, y, task, cfg, phase, out, on_improvement=None):
+    compiled = compile_functions(
+        classifier, x, y, task,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        L1_reg=getattr(cfg, "L1_reg", 0.0),
+        L2_reg=getattr(cfg, "L2_reg", 0.0),
+    )
+    return sgd_early_stopping(
+        compiled, classifier,
+        n_epochs=cfg.n_epochs,
+        patience=cfg.patience,
+        patience_increase=cfg.patience_increase,
+        improvement_threshold=cfg.improvement_threshold,
+        phase=phase,
+        out=out,
+        on_improvement=on_improvement,
+    )
+
+
+def run_logistic(cfg, out=sys.stdout, script="logistic_sgd.py") -> dict:
+    """The tutorial's sgd_optimization_mnist: logistic regression, early stopping, best model saved."""
+    cfg.validate()
+    print("... loading data", file=out)
+    task = load_task(cfg.task, cfg.dataset, log=_stderr)
+    rundir = RunDir.create(cfg.out, "-logistic")
+    _write_config(rundir, cfg, script)
+
+    print("... building the model", file=out)
+    x, y = pt.matrix("x"), pt.ivector("y")
+    classifier = LogisticRegression(input=x, n_in=task.n_in, n_out=task.n_classes)
+
+    print("... training the model", file=out)
+    history = _train(
+        classifier, x, y, task, cfg, "train", out,
+        on_improvement=lambda h: rundir.write_weights("best_model.npz", h.best_weights),
+    )
+    print(
+        "Optimization complete with best validation score of %f %%,"
+        "with test performance %f %%" % (history.best_validation_error * 100.0, history.test_error * 100.0),
+        file=out,
+    )
+    print(
+        "The code run for %d epochs, with %f epochs/sec"
+        % (history.epochs_run, history.epochs_run / max(history.seconds, 1e-9)),
+        file=out,
+    )
+    _stderr(f"The code for file {script} ran for {history.seconds:.1f}s; results in {rundir.path}")
+    rundir.write_text("out.txt", _validation_log(history))
+    _write_curves(rundir, history)
+    results = {
+        "task": cfg.task,
+        "best_validation_error": history.best_validation_error,
+        "test_error": history.test_error,
+        "best_epoch": history.best_epoch,
+        "epochs_run": history.epochs_run,
+        "seconds": history.seconds,
+    }
+    rundir.write_json("results.json", results)
+    return {**results, "run_dir": str(rundir.path)}
+
+
+def _load_tasks(cfg):
+    """Every dataset the run needs, checked before anything is written."""
+    source = load_task(cfg.source, cfg.dataset, log=_stderr)
+    if cfg.no_transfer:
+        return source, None
+    target = source if cfg.target == cfg.source else load_task(cfg.target, cfg.dataset, log=_stderr)
+    if target.n_in != source.n_in:
+        raise ConfigError(
+            f"--target: {cfg.target} has {target.n_in} inputs per image but {cfg.source} has {source.n_in}"
+        )
+    if cfg.probe_size > target.train.x.shape[0]:
+        raise ConfigError(
+            f"--probe-size: {cfg.probe_size} is more than the {target.train.x.shape[0]} training "
+            f"images of {cfg.target}"
+        )
+    return source, target
+
+
+def run_transfer(cfg, pictures=False, out=sys.stdout, script="mlp_transfer.py") -> dict:
+    """Train on the source, probe with target images, keep/re-init hidden nodes, retrain on the target."""
+    cfg.validate()
+    init_rng, probe_rng, reinit_rng = spawn_rngs(cfg.seed, 3)
+
+    print("... loading data", file=out)
+    source, target = _load_tasks(cfg)
+    rundir = RunDir.create(cfg.out)
+    _write_config(rundir, cfg, script)
+    x, y = pt.matrix("x"), pt.ivector("y")
+
+    print(f"... building the model ({source.n_in}-{'-'.join(map(str, cfg.hidden_sizes))}-{source.n_classes})", file=out)
+    model = MLP(init_rng, x, source.n_in, cfg.hidden_sizes, source.n_classes)
+    initial = model.get_weights()
+    print(f"... training on the source task {cfg.source}", file=out)
+    source_history = _train(model, x, y, source, cfg, "source", out)
+    trained = model.get_weights()
+    rundir.write_weights("weights_source.npz", trained)
+    rundir.write_text("out.txt", _validation_log(source_history))
+    if pictures:
+        plots.weight_grid(initial["hidden0_W"], rundir / "weights_init.png", "first-layer weights at init")
+        plots.weight_grid(trained["hidden0_W"], rundir / "weights_trained.png", f"after training on {cfg.source}")
+        if cfg.per_node:
+            plots.per_node_images(initial["hidden0_W"], rundir.path, "wMapInit")
+            plots.per_node_images(trained["hidden0_W"], rundir.path, "wMapTrained")
+
+    results = {
+        "source": cfg.source,
+        "source_test_error": source_history.test_error,
+        "source_best_validation_error": source_history.best_validation_error,
+        "source_epochs_run": source_history.epochs_run,
+        "source_seconds": source_history.seconds,
+    }
+    histories = [source_history]
+    if target is not None:
+        print(f"... probing with {cfg.probe_size} images of {cfg.target}", file=out)
+        probe_index = probe_rng.choice(target.train.x.shape[0], size=cfg.probe_size, replace=False)
+        probe = target.train.x[probe_index]
+        rundir.write_array("probe_images.npy", probe)
+        transferred, report = transfer(trained, probe, cfg.threshold, target.n_classes, reinit_rng)
+        report["probe_indices"] = [int(i) for i in probe_index]
+        rundir.write_json("transfer.json", report)
+        rundir.write_weights("weights_transferred.npz", transferred)
+        kept_first = np.zeros(cfg.hidden_sizes[0], dtype=bool)
+        kept_first[report["layers"][0]["kept"]] = True
+        if pictures:
+            plots.weight_grid(transferred["hidden0_W"], rundir / "weights_transfer.png",
+                              f"after transfer (threshold {cfg.threshold})", kept=kept_first)
+            plots.image_grid(probe, rundir / "probe_images.png", f"probe images from {cfg.target}")
+            if cfg.per_node:
+                plots.per_node_images(transferred["hidden0_W"], rundir.path, "wMapTransfer")
+                plots.per_node_images(probe.T, rundir.path, "inputImage")
+
+        print(f"... retraining on the target task {cfg.target}", file=out)
+        target_model = MLP(init_rng, x, target.n_in, cfg.hidden_sizes, target.n_classes, weights=transferred)
+        target_history = _train(target_model, x, y, target, cfg, "target", out)
+        rundir.write_weights("weights_final.npz", target_model.get_weights())
+        rundir.write_text("outTransfer.txt", _validation_log(target_history))
+        histories.append(target_history)
+        results.update(
+            target=cfg.target,
+            target_test_error=target_history.test_error,
+            target_best_validation_error=target_history.best_validation_error,
+            target_epochs_run=target_history.epochs_run,
+            target_seconds=target_history.seconds,
+            nodes_kept=[layer["n_kept"] for layer in report["layers"]],
+        )
+    _write_curves(rundir, *histories)
+    rundir.write_json("results.json", results)
+    _print_summary(results, cfg, rundir, out)
+    return {**results, "run_dir": str(rundir.path)}
+
+
+def _print_summary(results, cfg, rundir, out):
+    print("Final results:", file=out)
+    print(f"  source {results['source']}: test error {results['source_test_error'] * 100:.2f} %", file=out)
+    if "target" in results:
+        print(
+            f"  target {results['target']}: test error {results['target_test_error'] * 100:.2f} % after transfer",
+            file=out,
+        )
+        kept = ", ".join(f"layer {i + 1}: {k}/{n}" for i, (k, n) in enumerate(zip(results["nodes_kept"], cfg.hidden_sizes)))
+        print(f"  nodes kept (threshold {cfg.threshold}): {kept}", file=out)
+    print(f"  run directory: {rundir.path}", file=out)

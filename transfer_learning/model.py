@@ -1,0 +1,121 @@
+"""The tutorial's symbolic graph: LogisticRegression, HiddenLayer and the MLP stacked from them.
+
+Weights go in as arrays (``W=``, ``b=``, or ``weights=`` for the MLP) and come out with
+``get_weights()``, so the transfer step never touches graph objects.
+"""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from .weights import OUTPUT_NAMES, glorot_uniform, hidden_names
+
+
+def _shared(value, name):
+    return pytensor.shared(np.array(value, dtype=pytensor.config.floatX), name=name, borrow=True)
+
+
+class _WeightsIO:
+    """get_weights()/set_weights() over ``params`` named by ``_names()``."""
+
+    def get_weights(self) -> dict:
+        """Copies of every parameter, by name."""
+        return {name: p.get_value(borrow=False) for name, p in zip(self._names(), self.params)}
+
+    def set_weights(self, weights: dict) -> None:
+        """Overwrite every parameter; shapes must match exactly."""
+        for name, p in zip(self._names(), self.params):
+            value = np.asarray(weights[name], dtype=p.dtype)
+            if value.shape != p.get_value(borrow=True).shape:
+                raise ValueError(f"{name}: expected shape {p.get_value(borrow=True).shape}, got {value.shape}")
+            p.set_value(value.copy(), borrow=True)
+
+
+class LogisticRegression(_WeightsIO):
+    """Multi-class logistic regression: softmax(x W + b), the MLP's output layer too."""
+
+    def __init__(self, input, n_in, n_out, W=None, b=None):
+        self.n_in, self.n_out = n_in, n_out
+        self.W = _shared(np.zeros((n_in, n_out)) if W is None else W, "W")
+        self.b = _shared(np.zeros(n_out) if b is None else b, "b")
+        self.input = input
+        self.logits = pt.dot(input, self.W) + self.b
+        self.p_y_given_x = pt.special.softmax(self.logits, axis=-1)
+        self.y_pred = pt.argmax(self.logits, axis=1)
+        self.params = [self.W, self.b]
+        self.weight_matrices = [self.W]
+
+    def _names(self):
+        return list(OUTPUT_NAMES)
+
+    def negative_log_likelihood(self, y):
+        """Mean negative log-probability of the correct labels (log_softmax for stability)."""
+        log_p = pt.special.log_softmax(self.logits, axis=-1)
+        return -pt.mean(log_p[pt.arange(y.shape[0]), y])
+
+    def errors(self, y):
+        """Fraction of the minibatch that is misclassified."""
+        return pt.mean(pt.neq(self.y_pred, y))
+
+
+class HiddenLayer:
+    """tanh(x W + b), W drawn Glorot-uniform from ``rng`` unless given, b zeros unless given."""
+
+    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation=pt.tanh):
+        self.n_in, self.n_out = n_in, n_out
+        self.W = _shared(glorot_uniform(rng, n_in, n_out) if W is None else W, "W")
+        self.b = _shared(np.zeros(n_out) if b is None else b, "b")
+        self.input = input
+        self.output = activation(pt.dot(input, self.W) + self.b)
+        self.params = [self.W, self.b]
+
+
+class MLP(_WeightsIO):
+    """Hidden tanh layers then a LogisticRegression output layer, all parameters trainable.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Draws the initial hidden weights not given in ``weights``.
+    hidden_sizes : sequence of int
+        Width of each hidden layer, e.g. (100, 100).
+    weights : dict, optional
+        Initial arrays by name (hidden0_W, ..., output_b); missing ones are freshly initialized.
+    """
+
+    def __init__(self, rng, input, n_in, hidden_sizes, n_out, weights=None):
+        weights = weights or {}
+        self.input = input
+        self.hidden_layers = []
+        layer_input, width_in = input, n_in
+        for i, width in enumerate(hidden_sizes):
+            w_name, b_name = hidden_names(i)
+            layer = HiddenLayer(rng, layer_input, width_in, width,
+                                W=weights.get(w_name), b=weights.get(b_name))
+            self.hidden_layers.append(layer)
+            layer_input, width_in = layer.output, width
+        self.logRegressionLayer = LogisticRegression(
+            layer_input, width_in, n_out, W=weights.get(OUTPUT_NAMES[0]), b=weights.get(OUTPUT_NAMES[1])
+        )
+        self.layers = [*self.hidden_layers, self.logRegressionLayer]
+        self.params = [p for layer in self.layers for p in layer.params]
+        self.weight_matrices = [layer.W for layer in self.layers]
+        self.negative_log_likelihood = self.logRegressionLayer.negative_log_likelihood
+        self.errors = self.logRegressionLayer.errors
+        self.y_pred = self.logRegressionLayer.y_pred
+        self.p_y_given_x = self.logRegressionLayer.p_y_given_x
+        # a typo in a weight name must not silently re-draw that layer
+        unknown = set(weights) - set(self._names())
+        if unknown:
+            raise ValueError(f"unknown weight names {sorted(unknown)}; expected {self._names()}")
+
+    def _names(self):
+        names = [n for i in range(len(self.hidden_layers)) for n in hidden_names(i)]
+        return [*names, *OUTPUT_NAMES]
+
+
+def regularizers(classifier):
+    """The tutorial's L1 norm and squared L2 norm over all weight matrices (biases excluded)."""
+    L1 = sum(pt.abs(W).sum() for W in classifier.weight_matrices)
+    L2_sqr = sum((W ** 2).sum() for W in classifier.weight_matrices)
+    return L1, L2_sqr

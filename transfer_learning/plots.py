@@ -1,0 +1,95 @@
+"""Weight maps and learning curves. The only module that imports matplotlib (Agg: no display)."""
+
+import math
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _tile_side(n_in: int) -> int:
+    side = math.isqrt(n_in)
+    if side * side != n_in:
+        raise ValueError(f"cannot show {n_in} inputs as a square image")
+    return side
+
+
+def _grid(tiles, titles, path, title, frame_colors=None, cmap="gray", symmetric=False):
+    plt = _pyplot()
+    n = len(tiles)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9 + 0.6), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= n:
+            ax.axis("off")
+            continue
+        tile = tiles[k]
+        if symmetric:
+            lim = float(np.abs(tile).max()) or 1.0
+            ax.imshow(tile, cmap=cmap, vmin=-lim, vmax=lim)
+        else:
+            ax.imshow(tile, cmap=cmap)
+        ax.set_title(titles[k], fontsize=5, pad=1)
+        if frame_colors is not None:
+            for spine in ax.spines.values():
+                spine.set_edgecolor(frame_colors[k])
+                spine.set_linewidth(2.5)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.2, rect=(0, 0, 1, 1 - 0.5 / (rows * 0.9 + 0.6)))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def weight_grid(W: np.ndarray, path, title: str, kept=None) -> None:
+    """One tile per first-layer node: its incoming weights [n_in] as a square image.
+
+    With ``kept`` (a boolean mask), kept nodes get a green frame and re-initialized ones red.
+    """
+    side = _tile_side(W.shape[0])
+    tiles = [W[:, i].reshape(side, side) for i in range(W.shape[1])]
+    titles = [str(i) for i in range(W.shape[1])]
+    colors = None
+    if kept is not None:
+        colors = ["tab:green" if k else "tab:red" for k in kept]
+        title = f"{title}  (green: kept {int(np.sum(kept))}, red: re-initialized {int(np.size(kept) - np.sum(kept))})"
+    _grid(tiles, titles, path, title, frame_colors=colors, cmap="RdBu_r", symmetric=True)
+
+
+def image_grid(images: np.ndarray, path, title: str) -> None:
+    """The probe images, one tile each."""
+    side = _tile_side(images.shape[1])
+    _grid([im.reshape(side, side) for im in images], [str(i) for i in range(len(images))], path, title)
+
+
+def per_node_images(W: np.ndarray, directory, prefix: str) -> None:
+    """The 2015 files: <prefix><i>.png, one per node (or per image for inputImage)."""
+    plt = _pyplot()
+    side = _tile_side(W.shape[0])
+    for i in range(W.shape[1]):
+        plt.imsave(directory / f"{prefix}{i}.png", W[:, i].reshape(side, side), cmap="gray")
+
+
+def learning_curves(histories, path) -> None:
+    """Validation error (%) at each check against epochs, one line per phase."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for history in histories:
+        epochs = [c.epoch - 1 + c.minibatch / history.n_train_batches for c in history.checks]
+        ax.plot(epochs, [c.validation_error * 100 for c in history.checks], marker=".", label=history.phase)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation error (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

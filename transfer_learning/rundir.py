@@ -1,0 +1,75 @@
+"""The run directory: every file a run writes, each written atomically (temp file, then rename)."""
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RunDir:
+    """A directory of results. Created only once the inputs have been checked."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, out, default_suffix=""):
+        """Make ``out`` (or runs/<timestamp><suffix>); refuse one that already holds files."""
+        if out is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = Path("runs") / f"{stamp}{default_suffix}"
+            n = 1
+            while path.exists():
+                n += 1
+                path = Path("runs") / f"{stamp}{default_suffix}-{n}"
+        else:
+            path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise ConfigError(f"--out: {path} already exists and is not empty; choose another directory")
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    def __truediv__(self, name):
+        return self.path / name
+
+    def write_text(self, name, text: str) -> None:
+        _atomic_bytes(self / name, text.encode())
+
+    def write_json(self, name, obj) -> None:
+        self.write_text(name, json.dumps(obj, indent=2) + "\n")
+
+    def write_csv(self, name, header, rows) -> None:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        self.write_text(name, buf.getvalue())
+
+    def write_weights(self, name, weights: dict) -> None:
+        """All parameters as named arrays (np.load(...)["hidden0_W"]), never a pickled graph."""
+        buf = io.BytesIO()
+        np.savez(buf, **weights)
+        _atomic_bytes(self / name, buf.getvalue())
+
+    def write_array(self, name, array) -> None:
+        buf = io.BytesIO()
+        np.save(buf, array)
+        _atomic_bytes(self / name, buf.getvalue())
