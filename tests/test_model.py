@@ -95,3 +95,23 @@ def test_logistic_regression_softmax_is_per_row():
     clf = LogisticRegression(x, 3, 4, W=np.arange(12).reshape(3, 4) / 10)
     p = pytensor.function([x], clf.p_y_given_x)(np.eye(3, dtype=np.float32))
     np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6)
+
+
+def test_fast_tanh_is_tanh_and_has_its_gradient():
+    from transfer_learning.model import fast_tanh
+
+    z = pt.vector("z")
+    f = pytensor.function([z], [fast_tanh(z), pt.grad(fast_tanh(z).sum(), z)])
+    values = np.array([-100, -20, -3, -0.5, -1e-3, 0, 1e-3, 0.5, 3, 20, 100], dtype=np.float32)
+    out, grad = f(values)
+    np.testing.assert_allclose(out, np.tanh(values), atol=3e-7)
+    np.testing.assert_allclose(grad, 1 - np.tanh(values.astype(np.float64)) ** 2, atol=1e-6)
+    assert np.all(np.abs(out) <= 1) and np.isfinite(grad).all()
+
+
+def test_blas_is_linked():
+    from transfer_learning import backend
+
+    flags = pytensor.config.blas__ldflags
+    assert flags, "PyTensor runs without BLAS"
+    assert backend.scipy_openblas() is not None

@@ -29,7 +29,15 @@ DEFAULT_FLOATX = "float32"
 
 
 def scipy_openblas() -> Path | None:
-    """Path of the OpenBLAS shared library bundled in SciPy's wheel, or None."""
+    """The LP64 OpenBLAS to link: the scipy-openblas32 wheel's, else the copy inside SciPy's wheel."""
+    try:
+        import scipy_openblas32
+
+        library = Path(scipy_openblas32.get_lib_dir()) / "libscipy_openblas.so"
+        if library.is_file():
+            return library
+    except ImportError:
+        pass
     import scipy
 
     libdir = Path(scipy.__file__).resolve().parent.parent / "scipy.libs"

@@ -107,19 +107,22 @@ def fetch_mnist(data_dir: Path = DATA_DIR, log=None) -> Path:
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles tuples of NumPy arrays and nothing else: a pickle can run code otherwise."""
 
-    _allowed = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
-
     def find_class(self, module, name):
-        if (module, name) not in self._allowed:
+        import codecs
+
+        core = np._core if hasattr(np, "_core") else np.core
+        allowed = {
+            ("numpy.core.multiarray", "_reconstruct"): core.multiarray._reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): core.multiarray._reconstruct,
+            ("numpy.core.numeric", "_frombuffer"): core.numeric._frombuffer,
+            ("numpy._core.numeric", "_frombuffer"): core.numeric._frombuffer,
+            ("numpy", "ndarray"): np.ndarray,
+            ("numpy", "dtype"): np.dtype,
+            ("_codecs", "encode"): codecs.encode,  # how Python 3 writes bytes in protocol 2
+        }
+        if (module, name) not in allowed:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        if name == "_reconstruct":
-            return np.ndarray.__reduce__(np.zeros(0))[0]
-        return getattr(np, name)
+        return allowed[(module, name)]
 
 
 def read_mnist_pickle(path) -> tuple[Split, Split, Split]:

@@ -86,9 +86,10 @@ def _train(classifier, x, y, task, cfg, phase, out, on_improvement=None):
     )
 
 
-def run_logistic(cfg, out=sys.stdout, script="logistic_sgd.py") -> dict:
+def run_logistic(cfg, out=None, script="logistic_sgd.py") -> dict:
     """The tutorial's sgd_optimization_mnist: logistic regression, early stopping, best model saved."""
     cfg.validate()
+    out = out or sys.stdout
     print("... loading data", file=out)
     task = load_task(cfg.task, cfg.dataset, log=_stderr)
     rundir = RunDir.create(cfg.out, "-logistic")
@@ -146,9 +147,10 @@ def _load_tasks(cfg):
     return source, target
 
 
-def run_transfer(cfg, pictures=False, out=sys.stdout, script="mlp_transfer.py") -> dict:
+def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py") -> dict:
     """Train on the source, probe with target images, keep/re-init hidden nodes, retrain on the target."""
     cfg.validate()
+    out = out or sys.stdout
     init_rng, probe_rng, reinit_rng = spawn_rngs(cfg.seed, 3)
 
     print("... loading data", file=out)

@@ -49,19 +49,37 @@ class LogisticRegression(_WeightsIO):
         return list(OUTPUT_NAMES)
 
     def negative_log_likelihood(self, y):
-        """Mean negative log-probability of the correct labels (log_softmax for stability)."""
-        log_p = pt.special.log_softmax(self.logits, axis=-1)
-        return -pt.mean(log_p[pt.arange(y.shape[0]), y])
+        """Mean negative log-probability of the correct labels.
+
+        Written with elementwise ops and reductions (a stable log-softmax, a one-hot mask instead
+        of fancy indexing) so that PyTensor compiles all of it, and its gradient, to C; its
+        Softmax and AdvancedSubtensor ops run in Python and cost a fifth of a training step.
+        """
+        shifted = self.logits - pt.max(self.logits, axis=1, keepdims=True)
+        log_p = shifted - pt.log(pt.sum(pt.exp(shifted), axis=1, keepdims=True))
+        one_hot = pt.eq(y.dimshuffle(0, "x"), pt.arange(self.n_out).dimshuffle("x", 0))
+        n = pt.cast(y.shape[0], self.logits.dtype)  # an int64 divisor would upcast to float64
+        return -pt.sum(pt.switch(one_hot, log_p, 0)) / n
 
     def errors(self, y):
         """Fraction of the minibatch that is misclassified."""
         return pt.mean(pt.neq(self.y_pred, y))
 
 
+def fast_tanh(z):
+    """tanh(z) computed as 2 sigmoid(2z) - 1: the same function, and 3-4x faster compiled.
+
+    PyTensor's C code calls the scalar libm tanhf (about 30 ns an element here); its sigmoid
+    is built on expf and runs at NumPy speed. Agrees with tanh to within 2e-7, saturates
+    cleanly at +-1, and its gradient 4 s (1 - s) is the stable 1 - tanh(z)^2.
+    """
+    return 2 * pt.sigmoid(2 * z) - 1
+
+
 class HiddenLayer:
     """tanh(x W + b), W drawn Glorot-uniform from ``rng`` unless given, b zeros unless given."""
 
-    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation=pt.tanh):
+    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation=fast_tanh):
         self.n_in, self.n_out = n_in, n_out
         self.W = _shared(glorot_uniform(rng, n_in, n_out) if W is None else W, "W")
         self.b = _shared(np.zeros(n_out) if b is None else b, "b")

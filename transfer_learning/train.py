@@ -25,7 +25,7 @@ EVAL_BATCH_SIZE = 5000
 class CompiledModel:
     """The tutorial's compiled functions; each takes a minibatch ``index`` (sliced via givens)."""
 
-    train_model: callable  # index -> minibatch cost, after one SGD update
+    train_model: callable  # index -> minibatch negative log-likelihood, after one SGD update
     validate_model: callable  # index -> number of errors in that evaluation batch
     test_model: callable
     n_train_batches: int
@@ -48,7 +48,10 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
     """Put ``dataset`` in shared variables and compile the tutorial's three functions.
 
     ``x`` and ``y`` are the symbolic inputs the classifier was built on (a matrix and an int32
-    vector). Plain SGD: every parameter moves by ``-learning_rate * gradient`` after each minibatch.
+    vector). Plain SGD: every parameter moves by ``-learning_rate * gradient`` of the regularized
+    cost after each minibatch. ``train_model`` returns the minibatch's negative log-likelihood
+    (the tutorial returned the regularized cost): the penalty's value is never needed, only its
+    gradient, and leaving it out saves a pass over every weight matrix per step.
     """
     train_x, train_y = to_shared(dataset.train, "train")
     valid_x, valid_y = to_shared(dataset.valid, "valid")
@@ -60,7 +63,8 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
             f"examples of {dataset.name}"
         )
 
-    cost = classifier.negative_log_likelihood(y)
+    nll = classifier.negative_log_likelihood(y)
+    cost = nll
     if L1_reg or L2_reg:
         L1, L2_sqr = regularizers(classifier)
         cost = cost + L1_reg * L1 + L2_reg * L2_sqr
@@ -71,7 +75,7 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
     index = pt.lscalar("index")
     train_model = pytensor.function(
         [index],
-        cost,
+        nll,
         updates=updates,
         givens={
             x: train_x[index * batch_size : (index + 1) * batch_size],
@@ -128,7 +132,7 @@ def sgd_early_stopping(
     patience_increase,
     improvement_threshold,
     phase="train",
-    out=sys.stdout,
+    out=None,
     on_improvement=None,
     progress=True,
 ):
@@ -141,6 +145,7 @@ def sgd_early_stopping(
     """
     from tqdm import tqdm
 
+    out = out or sys.stdout
     n_batches = compiled.n_train_batches
     validation_frequency = min(n_batches, patience // 2) or 1
     history = History(phase=phase, n_train_batches=n_batches)

@@ -1,0 +1,310 @@
+"""Seconds per training epoch: our PyTensor trainer against a hand-written NumPy loop and PyTorch.
+
+    python bench/epoch.py                 # 5 timed epochs per trainer after 1 warm-up, all cases
+    python bench/epoch.py --tiny          # a quick check that the benchmark works (CI runs this)
+
+Cases (float32, one epoch = the MNIST training set, an update after every minibatch, no shuffling):
+  (a) tutorial MLP 784-500-10, lr 0.01, batch 20, L2 1e-4
+  (b) transfer default 784-100-100-10, lr 0.1, batch 20, L2 1e-4
+  (c) logistic regression 784-10, lr 0.13, batch 600
+Every trainer starts from the same weights and sees the same minibatches. "ours" is the real
+code path of mlp_transfer.py / logistic_sgd.py: compile_functions() (data in shared variables,
+givens slicing) and its compiled train_model(index). The FLOP floor is the time the epoch's
+matrix products alone take in NumPy's BLAS at the same shapes, measured in the same run.
+Prints a table and writes it as JSON (--json, default bench/results/epoch.json).
+"""
+
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+import transfer_learning  # noqa: E402,F401  (PyTensor set-up)
+from transfer_learning import backend  # noqa: E402
+from transfer_learning.data import Dataset, Split, load_task  # noqa: E402
+
+CASES = {
+    "a": dict(label="(a) MLP 784-500-10", hidden=(500,), lr=0.01, batch=20, l2=1e-4),
+    "b": dict(label="(b) MLP 784-100-100-10", hidden=(100, 100), lr=0.1, batch=20, l2=1e-4),
+    "c": dict(label="(c) logistic 784-10", hidden=(), lr=0.13, batch=600, l2=0.0),
+}
+
+
+def initial_weights(n_in, hidden, n_out, seed=1234):
+    from transfer_learning.weights import glorot_uniform, hidden_names
+
+    rng = np.random.default_rng(seed)
+    weights, width = {}, n_in
+    for i, h in enumerate(hidden):
+        w, b = hidden_names(i)
+        weights[w], weights[b] = glorot_uniform(rng, width, h), np.zeros(h, np.float32)
+        width = h
+    weights["output_W"], weights["output_b"] = np.zeros((width, n_out), np.float32), np.zeros(n_out, np.float32)
+    return weights
+
+
+def layer_names(n_hidden):
+    return [(f"hidden{i}_W", f"hidden{i}_b") for i in range(n_hidden)] + [("output_W", "output_b")]
+
+
+class OursTrainer:
+    """The project's compiled PyTensor train function, exactly as the scripts build it."""
+
+    name = "ours (PyTensor)"
+
+    def __init__(self, task, case, weights):
+        import pytensor.tensor as pt
+
+        from transfer_learning.model import MLP, LogisticRegression
+        from transfer_learning.train import compile_functions
+
+        x, y = pt.matrix("x"), pt.ivector("y")
+        if case["hidden"]:
+            self.model = MLP(np.random.default_rng(0), x, task.n_in, case["hidden"], task.n_classes, weights=weights)
+        else:
+            self.model = LogisticRegression(x, task.n_in, task.n_classes, W=weights["output_W"], b=weights["output_b"])
+        self.compiled = compile_functions(self.model, x, y, task, batch_size=case["batch"],
+                                          learning_rate=case["lr"], L2_reg=case["l2"])
+
+    def epoch(self):
+        train = self.compiled.train_model
+        for i in range(self.compiled.n_train_batches):
+            train(i)
+
+    def validation_error(self):
+        return self.compiled.validation_error()
+
+
+class NumpyTrainer:
+    """Forward and backward written by hand with NumPy: tanh layers, softmax, NLL, L2, plain SGD."""
+
+    name = "hand-written NumPy"
+
+    def __init__(self, task, case, weights):
+        self.x, self.y = task.train.x, task.train.y
+        self.valid = task.valid
+        self.batch, self.lr, self.l2 = case["batch"], np.float32(case["lr"]), np.float32(case["l2"])
+        self.names = layer_names(len(case["hidden"]))
+        self.params = [(weights[w].copy(), weights[b].copy()) for w, b in self.names]
+
+    def forward(self, x):
+        acts = [x]
+        for W, b in self.params[:-1]:
+            x = np.tanh(x @ W + b)
+            acts.append(x)
+        W, b = self.params[-1]
+        return acts, x @ W + b
+
+    def epoch(self):
+        bs, lr, l2 = self.batch, self.lr, self.l2
+        for i in range(len(self.x) // bs):
+            x, y = self.x[i * bs:(i + 1) * bs], self.y[i * bs:(i + 1) * bs]
+            acts, z = self.forward(x)
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            p[np.arange(bs), y] -= 1
+            delta = p / np.float32(bs)
+            for layer in reversed(range(len(self.params))):
+                W, b = self.params[layer]
+                gW = acts[layer].T @ delta
+                if l2:
+                    gW += (2 * l2) * W
+                gb = delta.sum(axis=0)
+                if layer:
+                    delta = (delta @ W.T) * (1 - acts[layer] ** 2)
+                W -= lr * gW
+                b -= lr * gb
+
+    def validation_error(self):
+        return float(np.mean(self.forward(self.valid.x)[1].argmax(axis=1) != self.valid.y))
+
+
+class TorchTrainer:
+    """PyTorch eager on the CPU, the same layers, init, data order and update rule."""
+
+    name = "PyTorch CPU eager"
+
+    def __init__(self, task, case, weights):
+        import torch
+
+        self.torch = torch
+        self.x, self.y = torch.from_numpy(task.train.x), torch.from_numpy(task.train.y.astype(np.int64))
+        self.vx, self.vy = torch.from_numpy(task.valid.x), torch.from_numpy(task.valid.y.astype(np.int64))
+        self.batch, self.lr, self.l2 = case["batch"], case["lr"], case["l2"]
+        self.params = [torch.tensor(weights[n], requires_grad=True) for pair in layer_names(len(case["hidden"]))
+                       for n in pair]
+
+    def logits(self, x):
+        for i in range(0, len(self.params) - 2, 2):
+            x = self.torch.tanh(x @ self.params[i] + self.params[i + 1])
+        return x @ self.params[-2] + self.params[-1]
+
+    def epoch(self):
+        torch, bs = self.torch, self.batch
+        nll = torch.nn.functional.cross_entropy
+        for i in range(len(self.x) // bs):
+            loss = nll(self.logits(self.x[i * bs:(i + 1) * bs]), self.y[i * bs:(i + 1) * bs])
+            if self.l2:
+                loss = loss + self.l2 * sum((W ** 2).sum() for W in self.params[0::2])
+            grads = torch.autograd.grad(loss, self.params)
+            with torch.no_grad():
+                for p, g in zip(self.params, grads):
+                    p -= self.lr * g
+
+    def validation_error(self):
+        with self.torch.no_grad():
+            return float((self.logits(self.vx).argmax(1) != self.vy).float().mean())
+
+
+def gemm_floor(task, case, repeats):
+    """Seconds and FLOPs of one epoch's matrix products alone (forward, weight and input grads)."""
+    widths = [task.n_in, *case["hidden"], task.n_classes]
+    bs = case["batch"]
+    n_batches = task.train.x.shape[0] // bs
+    rng = np.random.default_rng(0)
+    products, flops = [], 0
+    for layer, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        x, W, d = (rng.standard_normal(s).astype(np.float32) for s in ((bs, a), (a, b), (bs, b)))
+        products += [(x, W), (x.T, d)] + ([(d, W.T)] if layer else [])
+        flops += 2 * bs * a * b * (3 if layer else 2)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(n_batches):
+            for left, right in products:
+                left @ right
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    return seconds, flops * n_batches
+
+
+def time_trainer(trainer, warmup, epochs):
+    for _ in range(warmup):
+        trainer.epoch()
+    times = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        trainer.epoch()
+        times.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
+            "epochs": epochs, "validation_error": trainer.validation_error()}
+
+
+def tiny_task(task, n_train=2000, n_valid=1000):
+    cut = lambda s, n: Split(s.x[:n], s.y[:n])  # noqa: E731
+    return Dataset(task.name, cut(task.train, n_train), cut(task.valid, n_valid), task.test,
+                   task.n_classes, task.classes)
+
+
+TRAINERS = {"ours": OursTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer}
+
+
+def worker(args):
+    """One trainer (or the GEMM floor) on one case, in a process of its own; prints JSON."""
+    task = load_task("mnist")
+    if args.tiny:
+        task = tiny_task(task)
+    case = CASES[args.case]
+    if args.trainer == "floor":
+        floor_s, flops = gemm_floor(task, case, repeats=max(3, args.epochs))
+        result = {"floor_s": floor_s, "flops": flops}
+    else:
+        trainer = TRAINERS[args.trainer](task, case, initial_weights(task.n_in, case["hidden"], task.n_classes))
+        result = time_trainer(trainer, args.warmup, args.epochs)
+    print(json.dumps(result))
+    return 0
+
+
+def run_worker(case, trainer, args):
+    """Each measurement runs in a fresh process: two OpenBLAS thread pools (NumPy's and the one
+    PyTensor links) spinning in one process slow each other down and would bias the comparison."""
+    cmd = [sys.executable, __file__, "--worker", "--case", case, "--trainer", trainer,
+           "--epochs", str(args.epochs), "--warmup", str(args.warmup)] + (["--tiny"] if args.tiny else [])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench worker {case}/{trainer} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="abc", help="which cases to run, e.g. ab (default: abc)")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per trainer (default: 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default: 1)")
+    parser.add_argument("--tiny", action="store_true", help="2,000 training images, 1 epoch: proves it runs")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
+    parser.add_argument("--json", default="bench/results/epoch.json", help="where to write the table")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--trainer", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.epochs, args.warmup = 1, 0
+    if args.worker:
+        return worker(args)
+
+    trainers = ["ours", "numpy"]
+    results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+               "pytensor": backend.describe(), "numpy": np.__version__,
+               "train_images": 2000 if args.tiny else 50000, "epochs_timed": args.epochs, "cases": {}}
+    if not args.no_torch:
+        if importlib.util.find_spec("torch") is None:
+            print("PyTorch is not installed: its column is skipped (pip install torch==2.13.0)", file=sys.stderr)
+        else:
+            trainers.append("torch")
+            results["torch"] = importlib.metadata.version("torch")
+    for key in args.cases:
+        case = CASES[key]
+        print(f"{case['label']}: GEMM floor ...", file=sys.stderr, flush=True)
+        floor = run_worker(key, "floor", args)
+        row = {"label": case["label"], "flops_per_epoch": floor["flops"],
+               "gemm_gflops": floor["flops"] / floor["floor_s"] / 1e9, "floor_s": floor["floor_s"], "trainers": {}}
+        for name in trainers:
+            print(f"{case['label']}: timing {TRAINERS[name].name} ...", file=sys.stderr, flush=True)
+            row["trainers"][TRAINERS[name].name] = run_worker(key, name, args)
+        ours = row["trainers"][OursTrainer.name]["median_s"]
+        for stats in row["trainers"].values():
+            stats["ratio_to_ours"] = stats["median_s"] / ours
+        row["ours_vs_numpy"] = ours / row["trainers"][NumpyTrainer.name]["median_s"]
+        row["ours_vs_floor"] = ours / floor["floor_s"]
+        results["cases"][key] = row
+
+    print(format_table(results))
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written: {path}", file=sys.stderr)
+    return 0
+
+
+def format_table(results):
+    lines = [f"seconds per epoch ({results['train_images']} training images), median [min-max] of timed epochs",
+             "| case | trainer | median s | min-max s | time / ours | valid. error |",
+             "|---|---|---|---|---|---|"]
+    for row in results["cases"].values():
+        for name, s in row["trainers"].items():
+            lines.append(f"| {row['label']} | {name} | {s['median_s']:.3f} | {s['min_s']:.3f}-{s['max_s']:.3f} "
+                         f"| {s['ratio_to_ours']:.2f} | {s['validation_error'] * 100:.2f} % |")
+        lines.append(f"| {row['label']} | GEMM floor ({row['gemm_gflops']:.0f} GFLOP/s, "
+                     f"{row['flops_per_epoch'] / 1e9:.1f} GFLOP) | {row['floor_s']:.3f} | | "
+                     f"{row['floor_s'] / row['trainers']['ours (PyTensor)']['median_s']:.2f} | |")
+    lines.append("")
+    for row in results["cases"].values():
+        lines.append(f"{row['label']}: ours / NumPy = {row['ours_vs_numpy']:.2f}, ours / floor = {row['ours_vs_floor']:.2f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""The scripts' command lines, run in-process on a tiny pickle: the run directory contract and errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from transfer_learning import cli
+from transfer_learning.config import TransferConfig, config_fields, flag
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
+        "--n-epochs", "2", "--probe-size", "10", "--threshold", "0.5"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from tests.conftest import make_splits, write_pickle
+
+    tmp = tmp_path_factory.mktemp("run")
+    pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(make_splits()))
+    out = tmp / "pictures"
+    code = cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out), "--per-node"], pictures=True)
+    assert code == 0
+    return out, pickle_path
+
+
+def test_run_directory_holds_the_contract(tiny_run):
+    out, _ = tiny_run
+    for name in ["config.json", "out.txt", "outTransfer.txt", "history.csv", "transfer.json", "probe_images.npy",
+                 "weights_source.npz", "weights_transferred.npz", "weights_final.npz", "results.json", "curves.png"]:
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["hidden_sizes"] == [6, 5] and config["config"]["seed"] == 1234
+    assert set(config["versions"]) == {"python", "pytensor", "numpy"}
+    with np.load(out / "weights_final.npz") as w:
+        assert sorted(w.files) == ["hidden0_W", "hidden0_b", "hidden1_W", "hidden1_b", "output_W", "output_b"]
+        assert w["hidden0_W"].shape == (16, 6) and w["output_W"].shape == (5, 2)
+    probe = np.load(out / "probe_images.npy")
+    assert probe.shape == (10, 16) and probe.dtype == np.float32
+    lines = (out / "out.txt").read_text().split()
+    assert len(lines) == 2 and all(0 <= float(v) <= 100 for v in lines)  # 2 epochs, 1 check each
+    rows = (out / "history.csv").read_text().splitlines()
+    assert rows[0] == "phase,epoch,minibatch,validation_error_pct,best_model_test_error_pct"
+    assert [r.split(",")[0] for r in rows[1:]] == ["source", "source", "target", "target"]
+
+
+def test_transfer_json_matches_the_saved_weights(tiny_run):
+    out, _ = tiny_run
+    report = json.loads((out / "transfer.json").read_text())
+    assert report["threshold"] == 0.5 and report["probe_size"] == 10
+    source, moved = np.load(out / "weights_source.npz"), np.load(out / "weights_transferred.npz")
+    for layer in report["layers"]:
+        kept = layer["kept"]
+        assert layer["n_kept"] == len(kept)
+        assert kept == [i for i, s in enumerate(layer["scores"]) if s >= 0.5]
+        i = layer["layer"]
+        np.testing.assert_array_equal(moved[f"hidden{i}_W"][:, kept], source[f"hidden{i}_W"][:, kept])
+        np.testing.assert_array_equal(moved[f"hidden{i}_b"][kept], source[f"hidden{i}_b"][kept])
+
+
+def test_pictures_are_written(tiny_run):
+    out, _ = tiny_run
+    for name in ["weights_init.png", "weights_trained.png", "weights_transfer.png", "probe_images.png",
+                 "wMapInit0.png", "wMapTrained5.png", "wMapTransfer5.png", "inputImage9.png"]:
+        assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+    assert not (out / "wMapInit6.png").exists()
+
+
+def test_same_seed_same_weights(tiny_run, tmp_path):
+    out, pickle_path = tiny_run
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(tmp_path / "again")]) == 0
+    for name in ("weights_source.npz", "weights_transferred.npz", "weights_final.npz"):
+        a, b = np.load(out / name), np.load(tmp_path / "again" / name)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_no_transfer_trains_the_source_only(tiny_run, tmp_path):
+    _, pickle_path = tiny_run
+    out = tmp_path / "source-only"
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out), "--no-transfer"]) == 0
+    assert (out / "weights_source.npz").exists() and not (out / "weights_final.npz").exists()
+
+
+def test_logistic_main_runs_the_tutorial_loop(tiny_run, tmp_path, capsys):
+    _, pickle_path = tiny_run
+    out = tmp_path / "logistic"
+    assert cli.main_logistic(["--dataset", str(pickle_path), "--n-epochs", "3", "--batch-size", "20",
+                              "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "epoch 1, minibatch 3/3, validation error" in stdout
+    assert "Optimization complete with best validation score of" in stdout
+    with np.load(out / "best_model.npz") as best:
+        assert best["output_W"].shape == (16, 4)
+
+
+def test_help_lists_every_setting(capsys):
+    assert cli.main_transfer(["--help"], pictures=True) == 0
+    text = capsys.readouterr().out
+    for f in config_fields(TransferConfig):
+        assert flag(f.name) in text, f.name
+    assert "(default: 100,100)" in text and "(default: 0.6)" in text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--learning-rate", "0"], "--learning-rate: expected a value > 0, got 0.0"),
+        (["--hidden-sizes", "100,x"], "expected comma-separated integers like 100,100, got '100,x'"),
+        (["--hidden-sizes", "100,0"], "--hidden-sizes: expected positive widths, got 0"),
+        (["--threshold", "-1"], "--threshold: expected a value >= 0, got -1.0"),
+        (["--batch-size", "0"], "--batch-size: expected a positive number, got 0"),
+        (["--source", "letters"], "unknown name 'letters'"),
+        (["--target", "mnist:3-1"], "range '3-1' is empty"),
+        (["--probe-size", "100000"], "--probe-size: 100000 is more than the"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny_run, tmp_path, capsys, argv, message):
+    _, pickle_path = tiny_run
+    out = tmp_path / "never"
+    code = cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and err.startswith("mlp_transfer.py: error: ")
+    assert not out.exists()
+
+
+def test_a_non_empty_run_directory_is_not_overwritten(tiny_run, capsys):
+    out, pickle_path = tiny_run
+    before = (out / "weights_final.npz").read_bytes()
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out)]) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert (out / "weights_final.npz").read_bytes() == before
+
+
+def test_script_bad_file_gives_no_traceback(tmp_path):
+    bad = tmp_path / "bad.pkl.gz"
+    bad.write_bytes(b"garbage")
+    result = subprocess.run([sys.executable, "mlp_transfer.py", "--dataset", str(bad), "--out", str(tmp_path / "o")],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"mlp_transfer.py: error: {bad}: not a readable gzip file (Not a gzipped file (b'ga'))"
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,64 @@
+"""End-to-end runs of the three scripts on real MNIST with a tiny budget (slow: --runslow)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def run(script, *args):
+    result = subprocess.run([sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_logistic_sgd_script(tmp_path):
+    stdout = run("logistic_sgd.py", "--n-epochs", "2", "--out", str(tmp_path / "r"))
+    assert "epoch 1, minibatch 83/83, validation error" in stdout
+    assert "Optimization complete with best validation score of" in stdout
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["test_error"] < 0.12  # the tutorial reaches ~7.5% in its first epochs
+    with np.load(tmp_path / "r" / "best_model.npz") as best:
+        assert best["output_W"].shape == (784, 10)
+
+
+def test_mlp_transfer_default_run(tmp_path):
+    out = tmp_path / "r"
+    stdout = run("mlp_transfer.py", "--n-epochs", "1", "--out", str(out))
+    assert "epoch 1, minibatch 1276/1276, validation error" in stdout  # 25,5xx images of 0-4 / 20
+    assert "target mnist:5-9: test error" in stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["source_test_error"] < 0.05 and results["target_test_error"] < 0.08
+    report = json.loads((out / "transfer.json").read_text())
+    assert [len(layer["scores"]) for layer in report["layers"]] == [100, 100]
+    assert results["nodes_kept"] == [layer["n_kept"] for layer in report["layers"]]
+    probe = np.load(out / "probe_images.npy")
+    assert probe.shape == (100, 784)
+
+
+def test_mlp_transfer_pictures_script(tmp_path):
+    out = tmp_path / "r"
+    run("mlp_transfer_pictures.py", "--source", "mnist:0,1", "--target", "mnist:7,9", "--n-epochs", "1",
+        "--hidden-sizes", "16", "--probe-size", "9", "--per-node", "--out", str(out))
+    for name in ("weights_init.png", "weights_trained.png", "weights_transfer.png", "probe_images.png",
+                 "wMapInit15.png", "wMapTrained15.png", "wMapTransfer15.png", "inputImage8.png"):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_benchmark_runs_in_tiny_mode(tmp_path):
+    """Only that the benchmark works and its trainers agree; timings are never asserted."""
+    out = tmp_path / "epoch.json"
+    stdout = run("bench/epoch.py", "--tiny", "--no-torch", "--cases", "bc", "--json", str(out))
+    assert "ours / NumPy" in stdout
+    results = json.loads(out.read_text())
+    for row in results["cases"].values():
+        errors = {name: t["validation_error"] for name, t in row["trainers"].items()}
+        # same init, same minibatches, same update: the trainers must agree
+        assert errors["ours (PyTensor)"] == pytest.approx(errors["hand-written NumPy"], abs=0.002), errors
+        assert row["floor_s"] > 0 and row["gemm_gflops"] > 0
