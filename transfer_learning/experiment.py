@@ -3,6 +3,7 @@
 import json
 import platform
 import sys
+import time
 from dataclasses import asdict
 
 import numpy as np
@@ -67,6 +68,7 @@ def _validation_log(history) -> str:
 
 
 def _train(classifier, x, y, task, cfg, phase, out, on_improvement=None):
+    start = time.perf_counter()
     compiled = compile_functions(
         classifier, x, y, task,
         batch_size=cfg.batch_size,
@@ -74,6 +76,8 @@ def _train(classifier, x, y, task, cfg, phase, out, on_improvement=None):
         L1_reg=getattr(cfg, "L1_reg", 0.0),
         L2_reg=getattr(cfg, "L2_reg", 0.0),
     )
+    _stderr(f"[{phase}] functions compiled in {time.perf_counter() - start:.1f} s "
+            f"(cached in {pytensor.config.compiledir})")
     return sgd_early_stopping(
         compiled, classifier,
         n_epochs=cfg.n_epochs,
