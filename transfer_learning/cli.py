@@ -1,19 +1,56 @@
 """Command lines built from the config dataclasses; ``main_*(argv)`` return an exit code.
 
-Bad input of any kind (a flag value, a dataset name, a damaged file) ends with one line on
-stderr and exit status 2, never a traceback.
+Exit statuses: 0 done; 2 bad input (a flag value, a dataset name, a damaged file: one line on
+stderr, never a traceback, nothing written); 3 training diverged (NaN or infinite cost);
+130 stopped by SIGINT (Ctrl-C) and 143 by SIGTERM, after the current minibatch, with a
+checkpoint to ``--resume`` from.
 """
 
 import argparse
+import json
+import signal
 import sys
 import typing
-from dataclasses import MISSING
+from dataclasses import MISSING, fields, replace
 
 from .config import ConfigError, LogisticConfig, TransferConfig, config_fields, flag
 from .data import DataError
+from .train import Interrupted, TrainingDiverged
 
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_DIVERGED = 3
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class SignalStop:
+    """Turns SIGINT/SIGTERM into a request the training loop polls after each minibatch.
+
+    A second Ctrl-C while the first is being honoured stops at once (KeyboardInterrupt).
+    Handlers are installed for the ``with`` block only and restored after it.
+    """
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = None
+        self._previous = {}
+
+    def __call__(self):
+        return self.requested
+
+    def _handle(self, signum, frame):
+        if self.requested == "SIGINT" and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self):
+        for sig in self.signals:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,6 +82,10 @@ def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParse
         description=doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--resume", metavar="DIR", default=None,
+                        help="continue the interrupted run in DIR with its saved settings (give no other flag)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of an earlier run in --out instead of refusing")
     hints = typing.get_type_hints(config_cls)
     for f in config_fields(config_cls, pictures=pictures):
         default = f.default if f.default is not MISSING else None
@@ -64,28 +105,62 @@ def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParse
     return parser
 
 
+def _config_from_args(config_cls, parser, args):
+    """The run's settings: from the flags, or with --resume from the run directory's config.json."""
+    values = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")}
+    if args.resume is None:
+        return config_cls(**values)
+    defaults = vars(parser.parse_args([]))
+    changed = [flag(k) for k, v in values.items() if v != defaults[k]] + (["--overwrite"] if args.overwrite else [])
+    if changed:
+        raise ConfigError(f"--resume takes every setting from {args.resume}/config.json; drop {', '.join(changed)}")
+    path = f"{args.resume}/config.json"
+    try:
+        with open(path) as f:
+            saved = json.load(f)["config"]
+        known = {f.name for f in fields(config_cls)}
+        saved = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
+        cfg = config_cls(**saved)
+    except FileNotFoundError:
+        raise ConfigError(f"--resume: {args.resume} holds no config.json, so it is not a run directory")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{path}: not a readable run configuration ({type(err).__name__}: {err})")
+    return replace(cfg, out=args.resume)
+
+
 def _run(prog, body) -> int:
     try:
-        body()
+        with SignalStop() as stop:
+            body(stop)
     except SystemExit as stop:  # --help
         return stop.code if isinstance(stop.code, int) else 0
     except (ConfigError, DataError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except TrainingDiverged as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except Interrupted as stop:
+        print(f"{prog}: stopped by {stop.signal_name} after the current minibatch; checkpoint and partial "
+              f"results are in {stop.run_dir}. Resume with: python {prog} --resume {stop.run_dir}", file=sys.stderr)
+        return EXIT_SIGNAL[stop.signal_name]
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"{prog}: interrupted at once (second Ctrl-C); the last checkpoint is kept", file=sys.stderr)
+        return EXIT_SIGNAL["SIGINT"]
     return 0
 
 
 def main_logistic(argv=None, doc=None, prog="logistic_sgd.py") -> int:
     """``python logistic_sgd.py``: the tutorial's logistic regression on MNIST."""
 
-    def body():
+    def body(stop):
         from .experiment import run_logistic
 
-        args = build_parser(LogisticConfig, prog, doc).parse_args(argv)
-        run_logistic(LogisticConfig(**vars(args)), script=prog)
+        parser = build_parser(LogisticConfig, prog, doc)
+        args = parser.parse_args(argv)
+        cfg = _config_from_args(LogisticConfig, parser, args)
+        run_logistic(cfg, script=prog, stop_requested=stop, resume=args.resume is not None,
+                     overwrite=args.overwrite)
 
     return _run(prog, body)
 
@@ -94,10 +169,13 @@ def main_transfer(argv=None, doc=None, pictures=False, prog=None) -> int:
     """``python mlp_transfer.py`` (or the pictures script, ``pictures=True``)."""
     prog = prog or ("mlp_transfer_pictures.py" if pictures else "mlp_transfer.py")
 
-    def body():
+    def body(stop):
         from .experiment import run_transfer
 
-        args = build_parser(TransferConfig, prog, doc, pictures=pictures).parse_args(argv)
-        run_transfer(TransferConfig(**vars(args)), pictures=pictures, script=prog)
+        parser = build_parser(TransferConfig, prog, doc, pictures=pictures)
+        args = parser.parse_args(argv)
+        cfg = _config_from_args(TransferConfig, parser, args)
+        run_transfer(cfg, pictures=pictures, script=prog, stop_requested=stop, resume=args.resume is not None,
+                     overwrite=args.overwrite)
 
     return _run(prog, body)

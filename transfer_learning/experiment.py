@@ -4,7 +4,8 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict
+import typing
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pytensor
@@ -12,10 +13,11 @@ import pytensor.tensor as pt
 
 from . import backend, plots
 from .config import ConfigError
-from .data import load_task
+from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
+from .data import DataError, load_task
 from .model import MLP, LogisticRegression
 from .rundir import RunDir
-from .train import compile_functions, sgd_early_stopping
+from .train import History, Interrupted, TrainingDiverged, compile_functions, sgd_early_stopping
 from .transfer import transfer
 
 
@@ -67,7 +69,37 @@ def _validation_log(history) -> str:
     return "".join(f"{c.validation_error * 100:f}\n" for c in history.checks)
 
 
-def _train(classifier, x, y, task, cfg, phase, out, on_improvement=None):
+@dataclass
+class RunContext:
+    """What every phase of one run shares: where it writes, where it prints, its generators,
+    and how it learns that it should stop (SIGINT/SIGTERM, see cli.py)."""
+
+    rundir: RunDir
+    out: typing.TextIO
+    rngs: list
+    stop_requested: typing.Callable | None = None
+
+
+def _train(ctx, classifier, x, y, task, cfg, phase, log_name, on_improvement=None):
+    """Run one phase's early-stopping loop, continuing from its checkpoint if one exists.
+
+    A checkpoint is written at every validation check and when a stop is requested, with the
+    phase's validation log beside it, so an interrupted run loses at most the minibatch in flight.
+    """
+    path = ctx.rundir / checkpoint_name(phase)
+    shapes = {name: value.shape for name, value in classifier.get_weights().items()}
+    history = None
+    saved = load_checkpoint(path, shapes)
+    if saved is not None:
+        try:
+            history = History.from_state(saved.history_state, saved.best_weights)
+            for rng, state in zip(ctx.rngs, saved.rng_states, strict=True):
+                rng.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as err:
+            raise DataError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})")
+        classifier.set_weights(saved.weights)
+        where = "finished" if history.done else f"at epoch {history.epoch}, minibatch {history.next_minibatch}"
+        _stderr(f"[{phase}] resuming {where} from {path}")
     start = time.perf_counter()
     compiled = compile_functions(
         classifier, x, y, task,
@@ -78,26 +110,45 @@ def _train(classifier, x, y, task, cfg, phase, out, on_improvement=None):
     )
     _stderr(f"[{phase}] functions compiled in {time.perf_counter() - start:.1f} s "
             f"(cached in {pytensor.config.compiledir})")
-    return sgd_early_stopping(
-        compiled, classifier,
-        n_epochs=cfg.n_epochs,
-        patience=cfg.patience,
-        patience_increase=cfg.patience_increase,
-        improvement_threshold=cfg.improvement_threshold,
-        phase=phase,
-        out=out,
-        on_improvement=on_improvement,
-    )
+
+    def checkpoint(h):
+        save_checkpoint(ctx.rundir, h, classifier.get_weights(), ctx.rngs)
+        ctx.rundir.write_text(log_name, _validation_log(h))
+
+    try:
+        return sgd_early_stopping(
+            compiled, classifier,
+            n_epochs=cfg.n_epochs,
+            patience=cfg.patience,
+            patience_increase=cfg.patience_increase,
+            improvement_threshold=cfg.improvement_threshold,
+            phase=phase,
+            out=ctx.out,
+            on_improvement=on_improvement,
+            on_checkpoint=checkpoint,
+            stop_requested=ctx.stop_requested,
+            history=history,
+        )
+    except (Interrupted, TrainingDiverged) as stop:
+        stop.run_dir = ctx.rundir.path
+        raise
 
 
-def run_logistic(cfg, out=None, script="logistic_sgd.py") -> dict:
+def _open_rundir(cfg, suffix, resume, overwrite):
+    return RunDir.open_existing(cfg.out) if resume else RunDir.create(cfg.out, suffix, overwrite=overwrite)
+
+
+def run_logistic(cfg, out=None, script="logistic_sgd.py", stop_requested=None, resume=False,
+                 overwrite=False) -> dict:
     """The tutorial's sgd_optimization_mnist: logistic regression, early stopping, best model saved."""
     cfg.validate()
     out = out or sys.stdout
     print("... loading data", file=out)
     task = load_task(cfg.task, cfg.dataset, log=_stderr)
-    rundir = RunDir.create(cfg.out, "-logistic")
-    _write_config(rundir, cfg, script)
+    rundir = _open_rundir(cfg, "-logistic", resume, overwrite)
+    if not resume:
+        _write_config(rundir, cfg, script)
+    ctx = RunContext(rundir, out, spawn_rngs(cfg.seed, 1), stop_requested)
 
     print("... building the model", file=out)
     x, y = pt.matrix("x"), pt.ivector("y")
@@ -105,7 +156,7 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py") -> dict:
 
     print("... training the model", file=out)
     history = _train(
-        classifier, x, y, task, cfg, "train", out,
+        ctx, classifier, x, y, task, cfg, "train", "out.txt",
         on_improvement=lambda h: rundir.write_weights("best_model.npz", h.best_weights),
     )
     print(
@@ -119,7 +170,6 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py") -> dict:
         file=out,
     )
     _stderr(f"The code for file {script} ran for {history.seconds:.1f}s; results in {rundir.path}")
-    rundir.write_text("out.txt", _validation_log(history))
     _write_curves(rundir, history)
     results = {
         "task": cfg.task,
@@ -151,26 +201,33 @@ def _load_tasks(cfg):
     return source, target
 
 
-def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py") -> dict:
-    """Train on the source, probe with target images, keep/re-init hidden nodes, retrain on the target."""
+def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_requested=None, resume=False,
+                 overwrite=False) -> dict:
+    """Train on the source, probe with target images, keep/re-init hidden nodes, retrain on the target.
+
+    With ``resume``, every finished step is replayed from the run directory's checkpoints (or
+    recomputed, bit for bit, where it is deterministic) and an interrupted phase continues.
+    """
     cfg.validate()
     out = out or sys.stdout
-    init_rng, probe_rng, reinit_rng = spawn_rngs(cfg.seed, 3)
+    rngs = spawn_rngs(cfg.seed, 3)
+    init_rng, probe_rng, reinit_rng = rngs
 
     print("... loading data", file=out)
     source, target = _load_tasks(cfg)
-    rundir = RunDir.create(cfg.out)
-    _write_config(rundir, cfg, script)
+    rundir = _open_rundir(cfg, "", resume, overwrite)
+    if not resume:
+        _write_config(rundir, cfg, script)
+    ctx = RunContext(rundir, out, rngs, stop_requested)
     x, y = pt.matrix("x"), pt.ivector("y")
 
     print(f"... building the model ({source.n_in}-{'-'.join(map(str, cfg.hidden_sizes))}-{source.n_classes})", file=out)
     model = MLP(init_rng, x, source.n_in, cfg.hidden_sizes, source.n_classes)
     initial = model.get_weights()
     print(f"... training on the source task {cfg.source}", file=out)
-    source_history = _train(model, x, y, source, cfg, "source", out)
+    source_history = _train(ctx, model, x, y, source, cfg, "source", "out.txt")
     trained = model.get_weights()
     rundir.write_weights("weights_source.npz", trained)
-    rundir.write_text("out.txt", _validation_log(source_history))
     if pictures:
         plots.weight_grid(initial["hidden0_W"], rundir / "weights_init.png", "first-layer weights at init")
         plots.weight_grid(trained["hidden0_W"], rundir / "weights_trained.png", f"after training on {cfg.source}")
@@ -207,9 +264,8 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py") -> dic
 
         print(f"... retraining on the target task {cfg.target}", file=out)
         target_model = MLP(init_rng, x, target.n_in, cfg.hidden_sizes, target.n_classes, weights=transferred)
-        target_history = _train(target_model, x, y, target, cfg, "target", out)
+        target_history = _train(ctx, target_model, x, y, target, cfg, "target", "outTransfer.txt")
         rundir.write_weights("weights_final.npz", target_model.get_weights())
-        rundir.write_text("outTransfer.txt", _validation_log(target_history))
         histories.append(target_history)
         results.update(
             target=cfg.target,

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -31,8 +32,20 @@ class RunDir:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, out, default_suffix=""):
-        """Make ``out`` (or runs/<timestamp><suffix>); refuse one that already holds files."""
+    def open_existing(cls, path):
+        """A run directory to resume: it must hold the config.json of an earlier run."""
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"--resume: {path} holds no config.json, so it is not a run directory")
+        return cls(path)
+
+    @classmethod
+    def create(cls, out, default_suffix="", overwrite=False):
+        """Make ``out`` (or runs/<timestamp><suffix>); refuse one that already holds files.
+
+        With ``overwrite``, an earlier run directory (one with a config.json) is emptied first;
+        any other non-empty directory is still refused.
+        """
         if out is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = Path("runs") / f"{stamp}{default_suffix}"
@@ -43,7 +56,10 @@ class RunDir:
         else:
             path = Path(out)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise ConfigError(f"--out: {path} already exists and is not empty; choose another directory")
+            if not (overwrite and (path / "config.json").is_file()):
+                hint = "it is not a run directory" if overwrite else "choose another, --resume it or --overwrite it"
+                raise ConfigError(f"--out: {path} already exists and is not empty; {hint}")
+            shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
         return cls(path)
 

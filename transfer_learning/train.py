@@ -109,18 +109,50 @@ class Check:
     test_error_of_best: float
 
 
+class TrainingDiverged(RuntimeError):
+    """The cost became NaN or infinite; the message names the phase, epoch and minibatch."""
+
+
+class Interrupted(Exception):
+    """Training stopped on request (SIGINT/SIGTERM) after a minibatch, its checkpoint written."""
+
+    def __init__(self, signal_name):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
 @dataclass
 class History:
+    """Everything the early-stopping loop knows: enough to print, save, and continue exactly."""
+
     phase: str
     n_train_batches: int = 1
+    patience: int = 0
+    epoch: int = 0  # epochs started
+    next_minibatch: int = 0  # position inside the current epoch; 0 when it is complete
+    done: bool = False
     checks: list = field(default_factory=list)
     best_validation_error: float = np.inf
     best_iter: int = -1
     best_epoch: int = 0
     test_error: float = np.nan
-    epochs_run: int = 0
     seconds: float = 0.0
     best_weights: dict | None = None
+
+    @property
+    def epochs_run(self) -> int:
+        return self.epoch
+
+    def to_state(self) -> dict:
+        """JSON-ready state (without the weights, which a checkpoint stores as arrays)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("checks", "best_weights")}
+        state["checks"] = [list(c.__dict__.values()) for c in self.checks]
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict, best_weights=None):
+        fields_ = {k: v for k, v in state.items() if k != "checks"}
+        return cls(**fields_, checks=[Check(*c) for c in state["checks"]], best_weights=best_weights)
 
 
 def sgd_early_stopping(
@@ -134,6 +166,9 @@ def sgd_early_stopping(
     phase="train",
     out=None,
     on_improvement=None,
+    on_checkpoint=None,
+    stop_requested=None,
+    history=None,
     progress=True,
 ):
     """The tutorial's loop: SGD by minibatch, validate every ``validation_frequency`` updates.
@@ -142,23 +177,38 @@ def sgd_early_stopping(
     ``iteration * patience_increase``; training stops when patience runs out or after
     ``n_epochs``. The best-validation parameters are restored into ``classifier`` at the end, so
     the returned test error is that of the weights the caller saves. Prints the tutorial's lines.
+
+    ``on_checkpoint(history)`` is called after every validation check and before stopping;
+    ``stop_requested()`` is asked after every minibatch and, when true, ends the loop with
+    ``Interrupted``. Passing a ``history`` from a checkpoint (weights already in
+    ``classifier``) continues exactly where that run stopped.
     """
     from tqdm import tqdm
 
     out = out or sys.stdout
     n_batches = compiled.n_train_batches
     validation_frequency = min(n_batches, patience // 2) or 1
-    history = History(phase=phase, n_train_batches=n_batches)
-    start = time.perf_counter()
-    done = False
-    epoch = 0
-    bar = tqdm(total=n_epochs, desc=phase, unit="epoch", file=sys.stderr, disable=None if progress else True,
-               leave=False)
-    while epoch < n_epochs and not done:
-        epoch += 1
-        for minibatch_index in range(n_batches):
-            compiled.train_model(minibatch_index)
+    if history is None:
+        history = History(phase=phase, n_train_batches=n_batches, patience=patience)
+    h = history
+    start = time.perf_counter() - h.seconds
+    bar = tqdm(total=n_epochs, initial=max(h.epoch - (h.next_minibatch > 0), 0), desc=phase, unit="epoch",
+               file=sys.stderr, disable=None if progress else True, leave=False)
+    while not h.done:
+        if h.next_minibatch == 0:
+            if h.epoch >= n_epochs:
+                break
+            h.epoch += 1
+        epoch = h.epoch
+        for minibatch_index in range(h.next_minibatch, n_batches):
+            cost = compiled.train_model(minibatch_index)
+            if not np.isfinite(cost):
+                raise TrainingDiverged(
+                    f"the {phase} cost became {float(cost)} at epoch {epoch}, minibatch {minibatch_index + 1}; "
+                    f"try a smaller --learning-rate (the last good checkpoint is kept)"
+                )
             iteration = (epoch - 1) * n_batches + minibatch_index
+            h.next_minibatch = minibatch_index + 1
             if (iteration + 1) % validation_frequency == 0:
                 this_validation_loss = compiled.validation_error()
                 print(
@@ -166,32 +216,46 @@ def sgd_early_stopping(
                     % (epoch, minibatch_index + 1, n_batches, this_validation_loss * 100.0),
                     file=out,
                 )
-                if this_validation_loss < history.best_validation_error:
-                    if this_validation_loss < history.best_validation_error * improvement_threshold:
-                        patience = max(patience, iteration * patience_increase)
-                    history.best_validation_error = this_validation_loss
-                    history.best_iter = iteration
-                    history.best_epoch = epoch
-                    history.best_weights = classifier.get_weights()
-                    history.test_error = compiled.test_error()
+                if this_validation_loss < h.best_validation_error:
+                    if this_validation_loss < h.best_validation_error * improvement_threshold:
+                        h.patience = max(h.patience, iteration * patience_increase)
+                    h.best_validation_error = this_validation_loss
+                    h.best_iter = iteration
+                    h.best_epoch = epoch
+                    h.best_weights = classifier.get_weights()
+                    h.test_error = compiled.test_error()
                     print(
                         "     epoch %i, minibatch %i/%i, test error of best model %f %%"
-                        % (epoch, minibatch_index + 1, n_batches, history.test_error * 100.0),
+                        % (epoch, minibatch_index + 1, n_batches, h.test_error * 100.0),
                         file=out,
                     )
                     if on_improvement is not None:
-                        on_improvement(history)
-                history.checks.append(
-                    Check(epoch, minibatch_index + 1, iteration, this_validation_loss, history.test_error)
-                )
-            if patience <= iteration:
-                done = True
+                        on_improvement(h)
+                h.checks.append(Check(epoch, minibatch_index + 1, iteration, this_validation_loss, h.test_error))
+            if h.patience <= iteration:
+                h.done = True
+            if h.next_minibatch == n_batches:
+                h.next_minibatch = 0
+            if h.done:
                 break
-        bar.update(1)
-        bar.set_postfix(best_valid=f"{history.best_validation_error * 100:.2f}%")
+            if (iteration + 1) % validation_frequency == 0 and on_checkpoint is not None:
+                h.seconds = time.perf_counter() - start
+                on_checkpoint(h)
+            signal_name = stop_requested() if stop_requested is not None else None
+            if signal_name:
+                h.seconds = time.perf_counter() - start
+                if on_checkpoint is not None:
+                    on_checkpoint(h)
+                bar.close()
+                raise Interrupted(signal_name)
+        if h.next_minibatch == 0:
+            bar.update(1)
+            bar.set_postfix(best_valid=f"{h.best_validation_error * 100:.2f}%")
     bar.close()
-    history.epochs_run = epoch
-    history.seconds = time.perf_counter() - start
-    if history.best_weights is not None:
-        classifier.set_weights(history.best_weights)
-    return history
+    h.done = True
+    h.seconds = time.perf_counter() - start
+    if on_checkpoint is not None:
+        on_checkpoint(h)
+    if h.best_weights is not None:
+        classifier.set_weights(h.best_weights)
+    return h

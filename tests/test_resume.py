@@ -1,0 +1,160 @@
+"""Interrupt a run anywhere, resume it, and get exactly the files of an uninterrupted run."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import make_splits, write_pickle
+from transfer_learning import cli
+from transfer_learning.config import TransferConfig
+from transfer_learning.experiment import run_transfer
+from transfer_learning.train import Interrupted
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
+        "--n-epochs", "3", "--probe-size", "10", "--threshold", "0.5"]
+TIMING_KEYS = {"source_seconds", "target_seconds", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("resume")
+    pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(make_splits()))
+    out = tmp / "uninterrupted"
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out)]) == 0
+    return out, pickle_path
+
+
+def assert_same_results(a: Path, b: Path):
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    for name in names:
+        if name.endswith(".npz"):
+            with np.load(a / name) as x, np.load(b / name) as y:
+                assert x.files == y.files, name
+                for key in x.files:
+                    if name.startswith("checkpoint") and key == "state":
+                        continue  # holds wall-clock seconds; its training state is compared below
+                    np.testing.assert_array_equal(x[key], y[key], err_msg=f"{name}:{key}")
+        elif name.endswith(".json"):
+            x, y = json.loads((a / name).read_text()), json.loads((b / name).read_text())
+            if name == "config.json":
+                x["config"].pop("out"), y["config"].pop("out")
+            for d in (x, y):
+                for key in TIMING_KEYS & set(d):
+                    d.pop(key)
+            assert x == y, name
+        elif name.endswith((".txt", ".csv", ".npy")):
+            assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    for phase in ("source", "target"):
+        states = [json.loads(np.load(d / f"checkpoint_{phase}.npz")["state"].tobytes()) for d in (a, b)]
+        for state in states:
+            state["history"].pop("seconds")
+        assert states[0] == states[1]
+
+
+def stop_after(n_minibatches):
+    calls = {"n": 0}
+
+    def requested():
+        calls["n"] += 1
+        return "SIGINT" if calls["n"] >= n_minibatches else None
+
+    return requested
+
+
+# 30 training examples per task / batch 10 = 3 minibatches an epoch, 3 epochs: 9 per phase
+@pytest.mark.parametrize("stop_at", [
+    pytest.param(1, marks=pytest.mark.slow),  # after the first minibatch, before any checkpoint
+    4,  # mid-epoch 2 of the source phase
+    pytest.param(9, marks=pytest.mark.slow),  # the source phase's last minibatch
+    10,  # the target phase's first minibatch, transfer step done
+    pytest.param(14, marks=pytest.mark.slow),
+    17,  # one minibatch before the end
+])
+def test_resume_after_an_interrupt_gives_identical_results(reference, tmp_path, stop_at):
+    expected, pickle_path = reference
+    out = tmp_path / "run"
+    args = cli.build_parser(TransferConfig, "t", "").parse_args([*TINY, "--dataset", str(pickle_path),
+                                                                "--out", str(out)])
+    cfg = TransferConfig(**{k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")})
+    with pytest.raises(Interrupted):
+        run_transfer(cfg, stop_requested=stop_after(stop_at))
+    assert any(out.glob("checkpoint_*.npz"))
+    assert cli.main_transfer(["--resume", str(out)]) == 0
+    assert_same_results(expected, out)
+
+
+def test_resume_refuses_other_flags_and_a_non_run_directory(reference, tmp_path, capsys):
+    expected, _ = reference
+    assert cli.main_transfer(["--resume", str(expected), "--threshold", "0.1"]) == 2
+    assert "--resume takes every setting from" in capsys.readouterr().err
+    assert cli.main_transfer(["--resume", str(tmp_path)]) == 2
+    assert "holds no config.json" in capsys.readouterr().err
+
+
+def test_a_damaged_checkpoint_is_a_one_line_error(reference, tmp_path, capsys):
+    expected, pickle_path = reference
+    out = tmp_path / "run"
+    args = [*TINY, "--dataset", str(pickle_path), "--out", str(out)]
+    assert cli.main_transfer(args) == 0
+    (out / "checkpoint_target.npz").write_bytes(b"PK\x03\x04 torn")
+    capsys.readouterr()
+    assert cli.main_transfer(["--resume", str(out)]) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("mlp_transfer.py: error: ") and "Traceback" not in err
+    assert last.endswith("checkpoint_target.npz: not a readable checkpoint (BadZipFile: File is not a zip file)")
+
+
+def test_overwrite_replaces_an_earlier_run_only(reference, tmp_path, capsys):
+    _, pickle_path = reference
+    out = tmp_path / "run"
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out)]) == 0
+    (out / "stale.txt").write_text("from before")
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out), "--overwrite"]) == 0
+    assert not (out / "stale.txt").exists() and (out / "weights_final.npz").exists()
+    other = tmp_path / "not-a-run"
+    other.mkdir()
+    (other / "thesis.tex").write_text("precious")
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(other), "--overwrite"]) == 2
+    assert "it is not a run directory" in capsys.readouterr().err
+    assert (other / "thesis.tex").read_text() == "precious"
+
+
+def test_divergence_stops_with_a_clear_message(reference, tmp_path, capsys):
+    _, pickle_path = reference
+    out = tmp_path / "run"
+    code = cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out), "--learning-rate", "1e30"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 3
+    assert "the source cost became" in err and "at epoch 1, minibatch" in err
+    assert "try a smaller --learning-rate" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_real_signal_checkpoints_and_the_run_resumes(reference, tmp_path, sig, code):
+    _, pickle_path = reference
+    out = tmp_path / "run"
+    long_run = [*TINY[:-6], "--n-epochs", "100000", "--patience", "100000000", "--probe-size", "10",
+                "--dataset", str(pickle_path), "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "mlp_transfer.py", *long_run], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait until training prints its first validation line
+        if line.startswith("epoch 2,"):
+            break
+    time.sleep(0.2)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert f"Resume with: python mlp_transfer.py --resume {out}" in stderr
+    state = json.loads(np.load(out / "checkpoint_source.npz")["state"].tobytes())
+    assert state["history"]["epoch"] >= 2 and not state["history"]["done"]
+    assert (out / "out.txt").read_text().count("\n") >= 2  # partial results are on disk
