@@ -32,7 +32,8 @@ test-fast: $(STAMP)
 
 bench: data
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0 || echo "torch not installed: PyTorch column skipped"
-	$(PY) bench/epoch.py $(ARGS)
+	$(PY) bench/epoch.py --modes $(ARGS)
+	$(PY) bench/startup.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -225,6 +225,8 @@ def tiny_task(task, n_train=2000, n_valid=1000):
 
 
 TRAINERS = {"ours": OursTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer}
+#: Other PyTensor modes the same trainer can be timed in (--modes), to show why backend.py picks CVM.
+MODES = {"ours-numba": "NUMBA", "ours-c": "C"}
 
 
 def worker(args):
@@ -237,12 +239,16 @@ def worker(args):
         floor_s, flops = gemm_floor(task, case, repeats=max(3, args.epochs))
         result = {"floor_s": floor_s, "flops": flops}
     else:
-        trainer = TRAINERS[args.trainer](task, case, initial_weights(task.n_in, case["hidden"], task.n_classes))
+        trainer = TRAINERS["ours" if args.trainer in MODES else args.trainer](task, case, initial_weights(task.n_in, case["hidden"], task.n_classes))
         result = time_trainer(trainer, args.warmup, args.epochs)
-        if args.trainer == "ours":
+        if args.trainer.startswith("ours"):
             result["validation_pass_s"] = min(timed(trainer.validation_error) for _ in range(3))
     print(json.dumps(result))
     return 0
+
+
+def trainer_label(name):
+    return f"ours, mode={MODES[name]}" if name in MODES else TRAINERS[name].name
 
 
 def run_worker(case, trainer, args):
@@ -250,7 +256,10 @@ def run_worker(case, trainer, args):
     PyTensor links) spinning in one process slow each other down and would bias the comparison."""
     cmd = [sys.executable, __file__, "--worker", "--case", case, "--trainer", trainer,
            "--epochs", str(args.epochs), "--warmup", str(args.warmup)] + (["--tiny"] if args.tiny else [])
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    if trainer in MODES:
+        env["PYTENSOR_FLAGS"] = f"mode={MODES[trainer]}"
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"bench worker {case}/{trainer} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -263,6 +272,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default: 1)")
     parser.add_argument("--tiny", action="store_true", help="2,000 training images, 1 epoch: proves it runs")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
+    parser.add_argument("--modes", action="store_true",
+                        help="also time our trainer in PyTensor's NUMBA mode and its plain C linker")
     parser.add_argument("--json", default="bench/results/epoch.json", help="where to write the table")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -273,7 +284,7 @@ def main(argv=None):
     if args.worker:
         return worker(args)
 
-    trainers = ["ours", "numpy"]
+    trainers = ["ours", *(MODES if args.modes else []), "numpy"]
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                "pytensor": backend.describe(), "numpy": np.__version__,
                "train_images": 2000 if args.tiny else 50000, "epochs_timed": args.epochs, "cases": {}}
@@ -290,8 +301,9 @@ def main(argv=None):
         row = {"label": case["label"], "flops_per_epoch": floor["flops"],
                "gemm_gflops": floor["flops"] / floor["floor_s"] / 1e9, "floor_s": floor["floor_s"], "trainers": {}}
         for name in trainers:
-            print(f"{case['label']}: timing {TRAINERS[name].name} ...", file=sys.stderr, flush=True)
-            row["trainers"][TRAINERS[name].name] = run_worker(key, name, args)
+            label = trainer_label(name)
+            print(f"{case['label']}: timing {label} ...", file=sys.stderr, flush=True)
+            row["trainers"][label] = run_worker(key, name, args)
         ours = row["trainers"][OursTrainer.name]["median_s"]
         for stats in row["trainers"].values():
             stats["ratio_to_ours"] = stats["median_s"] / ours

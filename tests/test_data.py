@@ -163,3 +163,20 @@ def test_load_data_returns_the_tutorial_shared_variables(tiny_pickle):
     (train_x, train_y), (valid_x, _), _ = data.load_data(str(tiny_pickle))
     assert train_x.get_value().shape == (60, 16) and train_x.dtype == "float32"
     assert train_y.dtype == "int32"
+
+
+def test_the_unpacked_cache_is_used_and_rebuilt_when_damaged(tiny_pickle, monkeypatch):
+    monkeypatch.setattr(data, "fetch_mnist", lambda log=None: tiny_pickle)
+    first = data.load_mnist()
+    unpacked = tiny_pickle.with_name(f"mnist-{data.MNIST_SHA256[:12]}.npz")
+    assert unpacked.is_file()
+    monkeypatch.setattr(data, "read_mnist_pickle", lambda path: pytest.fail("the .npz should have been used"))
+    np.testing.assert_array_equal(data.load_mnist()[0].x, first[0].x)
+    monkeypatch.undo()
+    monkeypatch.setattr(data, "fetch_mnist", lambda log=None: tiny_pickle)
+    unpacked.write_bytes(unpacked.read_bytes()[:1000])  # torn
+    again = data.load_mnist()
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.x, b.x)
+        np.testing.assert_array_equal(a.y, b.y)
+    assert unpacked.stat().st_size > 1000

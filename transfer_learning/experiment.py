@@ -185,10 +185,11 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py", stop_requested=None, r
 
 def _load_tasks(cfg):
     """Every dataset the run needs, checked before anything is written."""
-    source = load_task(cfg.source, cfg.dataset, log=_stderr)
+    cache = {}
+    source = load_task(cfg.source, cfg.dataset, log=_stderr, cache=cache)
     if cfg.no_transfer:
         return source, None
-    target = source if cfg.target == cfg.source else load_task(cfg.target, cfg.dataset, log=_stderr)
+    target = source if cfg.target == cfg.source else load_task(cfg.target, cfg.dataset, log=_stderr, cache=cache)
     if target.n_in != source.n_in:
         raise ConfigError(
             f"--target: {cfg.target} has {target.n_in} inputs per image but {cfg.source} has {source.n_in}"

@@ -1,0 +1,50 @@
+"""Seconds from `python mlp_transfer.py` starting to its first training step, cold and warm cache.
+
+    python bench/startup.py          # a cold PyTensor compile cache (a fresh temporary one), then warm
+
+"Start" is the process launch; "training starts" is the moment the script reports its source-phase
+functions compiled (the next thing it does is the first SGD step). The cold run compiles every C
+op of the graph; the warm run finds them in the cache, as every run after the first does.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def seconds_to_training(env, out_dir):
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "mlp_transfer.py", "--n-epochs", "1", "--no-transfer", "--out", out_dir],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.startswith("[source] functions compiled"):
+            elapsed = time.perf_counter() - start
+            proc.kill()
+            proc.wait()
+            return elapsed
+    proc.wait()
+    raise SystemExit(f"mlp_transfer.py exited with {proc.returncode} before training")
+
+
+def main():
+    results = {}
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as runs:
+        env = dict(os.environ, PYTENSOR_FLAGS=",".join(filter(None, [os.environ.get("PYTENSOR_FLAGS"),
+                                                                     f"base_compiledir={cache}"])))
+        for label in ("cold cache", "warm cache"):
+            results[label] = seconds_to_training(env, f"{runs}/{label.split()[0]}")
+            print(f"{label}: training starts {results[label]:.1f} s after launch")
+    path = ROOT / "bench" / "results" / "startup.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Property-based: randomly damaged files given to every loader give the promised error, nothing else."""
+
+import gzip
+import io
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import make_splits
+from transfer_learning.checkpoint import load_checkpoint
+from transfer_learning.data import DataError, read_mnist_pickle
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def good_pickle_bytes():
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as f:
+        pickle.dump(tuple(make_splits(sizes=(12, 6, 6))), f, protocol=2)
+    return buf.getvalue()
+
+
+def good_checkpoint_bytes():
+    from transfer_learning.rundir import RunDir
+    from transfer_learning.train import History
+    import tempfile
+    from pathlib import Path
+
+    from transfer_learning.checkpoint import save_checkpoint
+
+    weights = {"output_W": np.ones((4, 2), np.float32), "output_b": np.zeros(2, np.float32)}
+    with tempfile.TemporaryDirectory() as tmp:
+        save_checkpoint(RunDir(tmp), History(phase="train", patience=5), weights, [np.random.default_rng(0)])
+        return (Path(tmp) / "checkpoint_train.npz").read_bytes()
+
+
+GOOD_PICKLE = good_pickle_bytes()
+GOOD_CHECKPOINT = good_checkpoint_bytes()
+SHAPES = {"output_W": (4, 2), "output_b": (2,)}
+
+
+def damage(data: bytes, draw) -> bytes:
+    """Truncate, flip bytes, or splice garbage into ``data``."""
+    kind = draw(st.sampled_from(["truncate", "flip", "splice"]))
+    if kind == "truncate":
+        return data[: draw(st.integers(0, len(data) - 1))]
+    if kind == "flip":
+        out = bytearray(data)
+        for pos in draw(st.lists(st.integers(0, len(data) - 1), min_size=1, max_size=8)):
+            out[pos] ^= draw(st.integers(1, 255))
+        return bytes(out)
+    at = draw(st.integers(0, len(data)))
+    return data[:at] + draw(st.binary(min_size=1, max_size=64)) + data[at:]
+
+
+def load_or_data_error(loader, path, *args):
+    """The loader's result, or None after checking that it raised the promised one-line DataError."""
+    try:
+        return loader(path, *args)
+    except DataError as err:
+        assert str(path) in str(err) and "\n" not in str(err)
+        return None
+
+
+@SETTINGS
+@given(st.data())
+def test_damaged_pickles_give_data_error_or_valid_splits(tmp_path, data):
+    path = tmp_path / "damaged.pkl.gz"
+    path.write_bytes(damage(GOOD_PICKLE, data.draw))
+    splits = load_or_data_error(read_mnist_pickle, path)
+    if splits is None:
+        return
+    # damage that left a readable file must still give checked data
+    for split in splits:
+        assert split.x.dtype == np.float32 and np.isfinite(split.x).all()
+        assert split.y.dtype == np.int32 and split.y.min() >= 0
+
+
+@SETTINGS
+@given(st.data())
+def test_damaged_checkpoints_give_data_error_or_a_checked_checkpoint(tmp_path, data):
+    path = tmp_path / "checkpoint_train.npz"
+    path.write_bytes(damage(GOOD_CHECKPOINT, data.draw))
+    saved = load_or_data_error(load_checkpoint, path, SHAPES)
+    if saved is None:
+        return
+    assert {k: v.shape for k, v in saved.weights.items()} == SHAPES
+    assert all(np.isfinite(v).all() for v in saved.weights.values())
+
+
+@SETTINGS
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_are_never_loaded_as_a_dataset(tmp_path, blob):
+    path = tmp_path / "random.pkl.gz"
+    path.write_bytes(blob)
+    with pytest.raises(DataError):
+        read_mnist_pickle(path)
