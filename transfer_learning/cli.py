@@ -75,11 +75,16 @@ def _argument_type(tp):
     raise TypeError(f"no command-line type for {tp}")
 
 
+_METAVARS = {int: "N", float: "X", tuple[int, ...]: "N,N"}
+
+
 def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParser:
     """One flag per config field, its default and help text taken from the dataclass."""
     parser = _Parser(
         prog=prog,
         description=doc,
+        epilog="exit status: 0 done, 2 bad input, 3 training diverged, 130 / 143 stopped by SIGINT / SIGTERM "
+               "(a checkpoint is kept: continue with --resume DIR)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--resume", metavar="DIR", default=None,
@@ -99,8 +104,8 @@ def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParse
             dest=f.name,
             type=_argument_type(hints[f.name]),
             default=default,
-            metavar=f.name.upper(),
-            help=f"{help_text} (default: {shown})",
+            metavar=f.metadata.get("metavar") or _METAVARS.get(hints[f.name], "TEXT"),
+            help=help_text if default is None else f"{help_text} (default: {shown})",
         )
     return parser
 

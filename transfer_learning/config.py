@@ -25,12 +25,12 @@ class LogisticConfig:
     improvement_threshold: float = _opt(
         0.995, "a validation error below best x this value counts as a significant improvement"
     )
-    task: str = _opt("mnist", "dataset to learn: NAME or NAME:classes, e.g. mnist or mnist:0-4")
+    task: str = _opt("mnist", "dataset to learn: NAME or NAME:classes, e.g. mnist or mnist:0-4", metavar="SPEC")
     dataset: str | None = _opt(
-        None, "path of your own mnist.pkl.gz (default: data/mnist.pkl.gz, fetched once)"
+        None, "path of your own mnist.pkl.gz (default: data/mnist.pkl.gz, fetched once)", metavar="PATH"
     )
     seed: int = _opt(1234, "seed of every random draw in the run")
-    out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>-logistic)")
+    out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>-logistic)", metavar="DIR")
 
     def validate(self):
         _check_common(self)
@@ -59,14 +59,17 @@ class TransferConfig:
         0.6, "keep a hidden node's incoming weights if its mean |activation| on the probe is >= this"
     )
     probe_size: int = _opt(100, "number of target training images shown to the trained net")
-    source: str = _opt("mnist:0-4", "source task: NAME or NAME:classes (mnist, mnist:0-4, mnist:0,2,4)")
-    target: str = _opt("mnist:5-9", "target task, same syntax; --source mnist --target mnist is the 2015 run")
+    source: str = _opt("mnist:0-4", "source task: NAME or NAME:classes (mnist, mnist:0-4, mnist:0,2,4)",
+                       metavar="SPEC")
+    target: str = _opt("mnist:5-9", "target task, same syntax; --source mnist --target mnist is the 2015 run",
+                       metavar="SPEC")
     dataset: str | None = _opt(
-        None, "path of your own mnist.pkl.gz (default: data/mnist.pkl.gz, fetched once)"
+        None, "path of your own mnist.pkl.gz (default: data/mnist.pkl.gz, fetched once)", metavar="PATH"
     )
-    no_transfer: bool = _opt(False, "train the source task only (the tutorial's mlp.py, with a preset)")
+    no_transfer: bool = _opt(False, "train the source task only; with --source mnist --hidden-sizes 500 --learning-rate 0.01 "
+        "--n-epochs 1000 this is the tutorial's mlp.py")
     seed: int = _opt(1234, "seed of every random draw in the run")
-    out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>)")
+    out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>)", metavar="DIR")
     per_node: bool = _opt(
         False, "also write the 2015 one-image-per-node files (wMapInit<i>.png, ...)", pictures_only=True
     )
