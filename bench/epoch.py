@@ -225,8 +225,8 @@ def tiny_task(task, n_train=2000, n_valid=1000):
 
 
 TRAINERS = {"ours": OursTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer}
-#: Other PyTensor modes the same trainer can be timed in (--modes), to show why backend.py picks CVM.
-MODES = {"ours-numba": "NUMBA", "ours-c": "C"}
+#: Other PyTensor modes the same trainer can be timed in (--modes), to show why backend.py picks C.
+MODES = {"ours-numba": "NUMBA", "ours-cvm": "CVM"}
 
 
 def worker(args):

@@ -45,7 +45,8 @@ def test_run_directory_holds_the_contract(tiny_run):
     assert len(lines) == 2 and all(0 <= float(v) <= 100 for v in lines)  # 2 epochs, 1 check each
     rows = (out / "history.csv").read_text().splitlines()
     assert rows[0] == "phase,epoch,minibatch,validation_error_pct,best_model_test_error_pct"
-    assert [r.split(",")[0] for r in rows[1:]] == ["source", "source", "target", "target"]
+    assert [r.split(",")[0] for r in rows[1:]] == ["source", "source", "target", "target", "target-scratch",
+                                               "target-scratch"]
 
 
 def test_transfer_json_matches_the_saved_weights(tiny_run):

@@ -52,7 +52,7 @@ def assert_same_results(a: Path, b: Path):
             assert x == y, name
         elif name.endswith((".txt", ".csv", ".npy")):
             assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    for phase in ("source", "target"):
+    for phase in ("source", "target", "target-scratch"):
         states = [json.loads(np.load(d / f"checkpoint_{phase}.npz")["state"].tobytes()) for d in (a, b)]
         for state in states:
             state["history"].pop("seconds")
@@ -69,14 +69,17 @@ def stop_after(n_minibatches):
     return requested
 
 
-# 30 training examples per task / batch 10 = 3 minibatches an epoch, 3 epochs: 9 per phase
+# 30 training examples per task / batch 10 = 3 minibatches an epoch, 3 epochs: 9 per phase;
+# phases: source, target (transfer), target-scratch (the default baseline)
 @pytest.mark.parametrize("stop_at", [
     pytest.param(1, marks=pytest.mark.slow),  # after the first minibatch, before any checkpoint
     4,  # mid-epoch 2 of the source phase
     pytest.param(9, marks=pytest.mark.slow),  # the source phase's last minibatch
     10,  # the target phase's first minibatch, transfer step done
     pytest.param(14, marks=pytest.mark.slow),
-    17,  # one minibatch before the end
+    pytest.param(18, marks=pytest.mark.slow),  # the transfer arm's last minibatch
+    22,  # inside the scratch baseline
+    pytest.param(26, marks=pytest.mark.slow),  # one minibatch before the end
 ])
 def test_resume_after_an_interrupt_gives_identical_results(reference, tmp_path, stop_at):
     expected, pickle_path = reference

@@ -22,8 +22,12 @@ BLAS_ROUTINES = [
     for name in ("gemm", "gemv", "ger", "dot", "axpy", "copy", "scal", "swap")
 ]
 
-#: Compile mode chosen by measurement on a 2-core CPU (bench/epoch.py): the C VM linker with
-#: OpenBLAS beat PyTensor 3's default Numba linker on every benchmarked architecture.
+#: Compile mode chosen by measurement on a 2-core CPU (bench/epoch.py --modes): the C linker, which
+#: compiles each whole function into one C routine, beat the C VM linker (per-op thunks) and
+#: PyTensor 3's default Numba linker on every benchmarked architecture.
+TRAIN_MODE = "C"
+#: The process-wide default stays the C VM linker, which also runs ops that have no C code
+#: (the C linker refuses them), for graphs other than the project's own.
 DEFAULT_MODE = "CVM"
 DEFAULT_FLOATX = "float32"
 
@@ -91,12 +95,19 @@ def configure() -> dict:
     return describe()
 
 
+def compile_mode():
+    """The mode for the project's compiled functions: TRAIN_MODE unless the user chose a mode."""
+    import pytensor
+
+    return TRAIN_MODE if "mode" not in _user_settings() else pytensor.config.mode
+
+
 def describe() -> dict:
     """The settings that decide speed and numbers, for config.json."""
     import pytensor
 
     return {
         "floatX": pytensor.config.floatX,
-        "mode": str(pytensor.config.mode),
+        "mode": str(compile_mode()),
         "blas__ldflags": pytensor.config.blas__ldflags,
     }

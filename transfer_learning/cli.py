@@ -70,12 +70,13 @@ def _argument_type(tp):
         return tp
     if typing.get_origin(tp) is tuple:
         return _int_list
-    if str in typing.get_args(tp):  # str | None
-        return str
+    options = [t for t in typing.get_args(tp) if t is not type(None)]
+    if len(options) == 1:  # str | None, int | None
+        return options[0]
     raise TypeError(f"no command-line type for {tp}")
 
 
-_METAVARS = {int: "N", float: "X", tuple[int, ...]: "N,N"}
+_METAVARS = {int: "N", float: "X", tuple[int, ...]: "N,N", int | None: "N"}
 
 
 def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParser:

@@ -3,6 +3,10 @@
 from dataclasses import dataclass, field, fields, replace
 
 
+#: The control arms a transfer run can train beside the threshold transfer.
+BASELINES = ("scratch", "finetune", "freeze", "random-reset")
+
+
 class ConfigError(ValueError):
     """A setting has a value the run cannot use; the message names the flag and the value."""
 
@@ -66,6 +70,24 @@ class TransferConfig:
     dataset: str | None = _opt(
         None, "path of your own mnist.pkl.gz (default: data/mnist.pkl.gz, fetched once)", metavar="PATH"
     )
+    baselines: str = _opt(
+        "scratch",
+        "control arms trained on the target beside the transfer, comma-separated: scratch (fresh network), "
+        "finetune (keep every hidden weight), freeze (kept weights do not move), random-reset (reset as many "
+        "nodes, chosen at random); or none",
+        metavar="ARMS",
+    )
+    kept_lr_scale: float = _opt(1.0, "kept weights learn at this times the learning rate (0 = frozen, 1 = as in 2015)")
+    reinit_deeper: bool = _opt(
+        False, "also re-initialize the weights leaving a reset node (its row in the next hidden layer's W)"
+    )
+    target_train_size: int | None = _opt(
+        None, "use only the first N target training examples (a low-data target)", metavar="N"
+    )
+    source_weights: str | None = _opt(
+        None, "start from saved source weights (a run's weights_source.npz) instead of training them", metavar="FILE"
+    )
+    ttt_level: float = _opt(1.05, "time to threshold: epochs until the validation error is <= this x scratch's best")
     no_transfer: bool = _opt(False, "train the source task only; with --source mnist --hidden-sizes 500 --learning-rate 0.01 "
         "--n-epochs 1000 this is the tutorial's mlp.py")
     seed: int = _opt(1234, "seed of every random draw in the run")
@@ -86,6 +108,27 @@ class TransferConfig:
                 raise ConfigError(f"{flag(name)}: expected a value >= 0, got {getattr(self, name)}")
         if self.probe_size <= 0:
             raise ConfigError(f"--probe-size: expected a positive number, got {self.probe_size}")
+        if self.kept_lr_scale < 0:
+            raise ConfigError(f"--kept-lr-scale: expected a value >= 0, got {self.kept_lr_scale}")
+        if self.target_train_size is not None and self.target_train_size <= 0:
+            raise ConfigError(f"--target-train-size: expected a positive number, got {self.target_train_size}")
+        if not self.ttt_level > 0:
+            raise ConfigError(f"--ttt-level: expected a value > 0, got {self.ttt_level}")
+        self.arms  # noqa: B018  (validates --baselines)
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """The baseline arms asked for, in a fixed order."""
+        names = [n.strip() for n in self.baselines.split(",") if n.strip()]
+        if names == ["none"]:
+            return ()
+        unknown = [n for n in names if n not in BASELINES]
+        if unknown or not names:
+            raise ConfigError(
+                f"--baselines: unknown arm {', '.join(unknown) or repr(self.baselines)}; "
+                f"expected some of {', '.join(BASELINES)}, or none"
+            )
+        return tuple(n for n in BASELINES if n in names)
 
 
 def _check_common(cfg):

@@ -5,7 +5,7 @@ import platform
 import sys
 import time
 import typing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pytensor
@@ -14,11 +14,13 @@ import pytensor.tensor as pt
 from . import backend, plots
 from .config import ConfigError
 from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
-from .data import DataError, load_task
+from .data import DataError, Split, load_task
+from .metrics import arm_metrics, error_rate, metrics_table
 from .model import MLP, LogisticRegression
 from .rundir import RunDir
 from .train import History, Interrupted, TrainingDiverged, compile_functions, sgd_early_stopping
-from .transfer import transfer
+from .transfer import random_masks, transfer
+from .weights import expected_shapes, hidden_names, initial_weights, load_weights
 
 
 def _stderr(msg):
@@ -80,7 +82,7 @@ class RunContext:
     stop_requested: typing.Callable | None = None
 
 
-def _train(ctx, classifier, x, y, task, cfg, phase, log_name, on_improvement=None):
+def _train(ctx, classifier, x, y, task, cfg, phase, log_name, on_improvement=None, lr_scales=None):
     """Run one phase's early-stopping loop, continuing from its checkpoint if one exists.
 
     A checkpoint is written at every validation check and when a stop is requested, with the
@@ -107,6 +109,7 @@ def _train(ctx, classifier, x, y, task, cfg, phase, log_name, on_improvement=Non
         learning_rate=cfg.learning_rate,
         L1_reg=getattr(cfg, "L1_reg", 0.0),
         L2_reg=getattr(cfg, "L2_reg", 0.0),
+        lr_scales=lr_scales,
     )
     _stderr(f"[{phase}] functions compiled in {time.perf_counter() - start:.1f} s "
             f"(cached in {pytensor.config.compiledir})")
@@ -184,12 +187,21 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py", stop_requested=None, r
 
 
 def _load_tasks(cfg):
-    """Every dataset the run needs, checked before anything is written."""
+    """Every input the run needs (datasets, saved source weights), checked before anything is written."""
     cache = {}
     source = load_task(cfg.source, cfg.dataset, log=_stderr, cache=cache)
+    source_weights = None
+    if cfg.source_weights:
+        source_weights = load_weights(cfg.source_weights, expected_shapes(source.n_in, cfg.hidden_sizes, source.n_classes))
     if cfg.no_transfer:
-        return source, None
+        return source, None, source_weights
     target = source if cfg.target == cfg.source else load_task(cfg.target, cfg.dataset, log=_stderr, cache=cache)
+    if cfg.target_train_size is not None:
+        if cfg.target_train_size > target.train.x.shape[0]:
+            raise ConfigError(f"--target-train-size: {cfg.target_train_size} is more than the "
+                              f"{target.train.x.shape[0]} training examples of {cfg.target}")
+        n = cfg.target_train_size
+        target = replace(target, train=Split(target.train.x[:n], target.train.y[:n]))
     if target.n_in != source.n_in:
         raise ConfigError(
             f"--target: {cfg.target} has {target.n_in} inputs per image but {cfg.source} has {source.n_in}"
@@ -199,23 +211,56 @@ def _load_tasks(cfg):
             f"--probe-size: {cfg.probe_size} is more than the {target.train.x.shape[0]} training "
             f"images of {cfg.target}"
         )
-    return source, target
+    return source, target, source_weights
+
+
+def _lr_scales(masks, kept_scale):
+    """Per-node learning-rate factors: ``kept_scale`` for kept nodes, 1 for re-initialized ones."""
+    if kept_scale == 1:
+        return None
+    scales = {}
+    for layer, keep in enumerate(masks):
+        factor = np.where(keep, kept_scale, 1.0)
+        for name in hidden_names(layer):
+            scales[name] = factor
+    return scales
+
+
+def _arms(cfg, trained, probe, target, transferred, report, rngs):
+    """Initial target weights and per-node learning-rate factors of every arm, transfer first."""
+    _, _, reinit_rng, scratch_rng, random_rng = rngs
+    masks = [np.isin(np.arange(layer["n_nodes"]), layer["kept"]) for layer in report["layers"]]
+    arms = {"transfer": (transferred, _lr_scales(masks, cfg.kept_lr_scale))}
+    for name in cfg.arms:
+        if name == "scratch":
+            arms[name] = (initial_weights(scratch_rng, target.n_in, cfg.hidden_sizes, target.n_classes), None)
+        elif name == "finetune":
+            arms[name] = (transfer(trained, probe, 0.0, target.n_classes, reinit_rng)[0], None)
+        elif name == "freeze":
+            arms[name] = (transferred, _lr_scales(masks, 0.0))
+        elif name == "random-reset":
+            chosen = random_masks(masks, random_rng)
+            weights = transfer(trained, probe, cfg.threshold, target.n_classes, random_rng,
+                               cfg.reinit_deeper, masks=chosen)[0]
+            arms[name] = (weights, _lr_scales(chosen, cfg.kept_lr_scale))
+    return arms
 
 
 def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_requested=None, resume=False,
                  overwrite=False) -> dict:
-    """Train on the source, probe with target images, keep/re-init hidden nodes, retrain on the target.
+    """Train on the source, probe with target images, keep/re-init hidden nodes, retrain on the target,
+    and train the baseline arms on the same target for comparison.
 
     With ``resume``, every finished step is replayed from the run directory's checkpoints (or
     recomputed, bit for bit, where it is deterministic) and an interrupted phase continues.
     """
     cfg.validate()
     out = out or sys.stdout
-    rngs = spawn_rngs(cfg.seed, 3)
-    init_rng, probe_rng, reinit_rng = rngs
+    rngs = spawn_rngs(cfg.seed, 5)
+    init_rng, probe_rng, reinit_rng = rngs[:3]
 
     print("... loading data", file=out)
-    source, target = _load_tasks(cfg)
+    source, target, saved_source = _load_tasks(cfg)
     rundir = _open_rundir(cfg, "", resume, overwrite)
     if not resume:
         _write_config(rundir, cfg, script)
@@ -225,8 +270,14 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
     print(f"... building the model ({source.n_in}-{'-'.join(map(str, cfg.hidden_sizes))}-{source.n_classes})", file=out)
     model = MLP(init_rng, x, source.n_in, cfg.hidden_sizes, source.n_classes)
     initial = model.get_weights()
-    print(f"... training on the source task {cfg.source}", file=out)
-    source_history = _train(ctx, model, x, y, source, cfg, "source", "out.txt")
+    if saved_source is not None:
+        print(f"... source weights from {cfg.source_weights} (no source training)", file=out)
+        model.set_weights(saved_source)
+        source_history = History(phase="source", done=True, test_error=error_rate(saved_source, source.test),
+                                 best_validation_error=error_rate(saved_source, source.valid))
+    else:
+        print(f"... training on the source task {cfg.source}", file=out)
+        source_history = _train(ctx, model, x, y, source, cfg, "source", "out.txt")
     trained = model.get_weights()
     rundir.write_weights("weights_source.npz", trained)
     if pictures:
@@ -243,19 +294,20 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
         "source_epochs_run": source_history.epochs_run,
         "source_seconds": source_history.seconds,
     }
-    histories = [source_history]
+    histories = [source_history] if source_history.checks else []
     if target is not None:
         print(f"... probing with {cfg.probe_size} images of {cfg.target}", file=out)
         probe_index = probe_rng.choice(target.train.x.shape[0], size=cfg.probe_size, replace=False)
         probe = target.train.x[probe_index]
         rundir.write_array("probe_images.npy", probe)
-        transferred, report = transfer(trained, probe, cfg.threshold, target.n_classes, reinit_rng)
+        transferred, report = transfer(trained, probe, cfg.threshold, target.n_classes, reinit_rng, cfg.reinit_deeper)
         report["probe_indices"] = [int(i) for i in probe_index]
+        report["reinit_deeper"] = cfg.reinit_deeper
         rundir.write_json("transfer.json", report)
         rundir.write_weights("weights_transferred.npz", transferred)
-        kept_first = np.zeros(cfg.hidden_sizes[0], dtype=bool)
-        kept_first[report["layers"][0]["kept"]] = True
         if pictures:
+            kept_first = np.zeros(cfg.hidden_sizes[0], dtype=bool)
+            kept_first[report["layers"][0]["kept"]] = True
             plots.weight_grid(transferred["hidden0_W"], rundir / "weights_transfer.png",
                               f"after transfer (threshold {cfg.threshold})", kept=kept_first)
             plots.image_grid(probe, rundir / "probe_images.png", f"probe images from {cfg.target}")
@@ -263,11 +315,20 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
                 plots.per_node_images(transferred["hidden0_W"], rundir.path, "wMapTransfer")
                 plots.per_node_images(probe.T, rundir.path, "inputImage")
 
-        print(f"... retraining on the target task {cfg.target}", file=out)
-        target_model = MLP(init_rng, x, target.n_in, cfg.hidden_sizes, target.n_classes, weights=transferred)
-        target_history = _train(ctx, target_model, x, y, target, cfg, "target", "outTransfer.txt")
-        rundir.write_weights("weights_final.npz", target_model.get_weights())
-        histories.append(target_history)
+        trained_arms = {}
+        for name, (weights, scales) in _arms(cfg, trained, probe, target, transferred, report, rngs).items():
+            phase, suffix = ("target", "") if name == "transfer" else (f"target-{name}", f"_{name}")
+            print(f"... {'retraining' if name == 'transfer' else 'baseline ' + name + ':'} on the target "
+                  f"task {cfg.target}", file=out)
+            arm_model = MLP(init_rng, x, target.n_in, cfg.hidden_sizes, target.n_classes, weights=weights)
+            history = _train(ctx, arm_model, x, y, target, cfg, phase,
+                             "outTransfer.txt" if name == "transfer" else f"out_{name}.txt", lr_scales=scales)
+            final = arm_model.get_weights()
+            rundir.write_weights(f"weights_final{suffix}.npz", final)
+            trained_arms[name] = (history, weights, final)
+            histories.append(history)
+        metrics = arm_metrics(trained_arms, cfg.n_epochs, cfg.ttt_level, trained, source.test)
+        target_history = trained_arms["transfer"][0]
         results.update(
             target=cfg.target,
             target_test_error=target_history.test_error,
@@ -275,11 +336,27 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
             target_epochs_run=target_history.epochs_run,
             target_seconds=target_history.seconds,
             nodes_kept=[layer["n_kept"] for layer in report["layers"]],
+            arms=metrics,
         )
+        rundir.write_text("summary.md", _summary_markdown(cfg, results))
     _write_curves(rundir, *histories)
     rundir.write_json("results.json", results)
     _print_summary(results, cfg, rundir, out)
     return {**results, "run_dir": str(rundir.path)}
+
+
+def _summary_markdown(cfg, results) -> str:
+    kept = ", ".join(f"{k}/{n}" for k, n in zip(results["nodes_kept"], cfg.hidden_sizes))
+    return (
+        f"# {cfg.source} -> {cfg.target}\n\n"
+        f"threshold {cfg.threshold}, probe {cfg.probe_size} images, nodes kept per layer {kept}, "
+        f"kept-lr-scale {cfg.kept_lr_scale}, reinit-deeper {cfg.reinit_deeper}, seed {cfg.seed}, "
+        f"{cfg.n_epochs} epochs per arm"
+        + (f", first {cfg.target_train_size} target training examples" if cfg.target_train_size else "")
+        + f"\n\n{metrics_table(results['arms'])}\n\n"
+        "Jumpstart, transfer ratio and speed-up are against the scratch arm; time to threshold counts epochs "
+        f"until the validation error is <= {cfg.ttt_level} x scratch's best. See transfer_learning/metrics.py.\n"
+    )
 
 
 def _print_summary(results, cfg, rundir, out):
@@ -292,4 +369,5 @@ def _print_summary(results, cfg, rundir, out):
         )
         kept = ", ".join(f"layer {i + 1}: {k}/{n}" for i, (k, n) in enumerate(zip(results["nodes_kept"], cfg.hidden_sizes)))
         print(f"  nodes kept (threshold {cfg.threshold}): {kept}", file=out)
+        print(metrics_table(results["arms"]), file=out)
     print(f"  run directory: {rundir.path}", file=out)

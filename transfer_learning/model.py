@@ -40,7 +40,11 @@ class LogisticRegression(_WeightsIO):
         self.b = _shared(np.zeros(n_out) if b is None else b, "b")
         self.input = input
         self.logits = pt.dot(input, self.W) + self.b
-        self.p_y_given_x = pt.special.softmax(self.logits, axis=-1)
+        shifted = self.logits - pt.max(self.logits, axis=1, keepdims=True)
+        #: log-softmax from elementwise ops and reductions, all of which compile to C (PyTensor's
+        #: Softmax ops run in Python and cannot join a function built by the C linker)
+        self.log_p_y_given_x = shifted - pt.log(pt.sum(pt.exp(shifted), axis=1, keepdims=True))
+        self.p_y_given_x = pt.exp(self.log_p_y_given_x)
         self.y_pred = pt.argmax(self.logits, axis=1)
         self.params = [self.W, self.b]
         self.weight_matrices = [self.W]
@@ -51,12 +55,10 @@ class LogisticRegression(_WeightsIO):
     def negative_log_likelihood(self, y):
         """Mean negative log-probability of the correct labels.
 
-        Written with elementwise ops and reductions (a stable log-softmax, a one-hot mask instead
-        of fancy indexing) so that PyTensor compiles all of it, and its gradient, to C; its
-        Softmax and AdvancedSubtensor ops run in Python and cost a fifth of a training step.
+        A one-hot mask instead of fancy indexing, so that all of it and its gradient compile to C
+        (PyTensor's Softmax and AdvancedSubtensor ops run in Python: a fifth of a training step).
         """
-        shifted = self.logits - pt.max(self.logits, axis=1, keepdims=True)
-        log_p = shifted - pt.log(pt.sum(pt.exp(shifted), axis=1, keepdims=True))
+        log_p = self.log_p_y_given_x
         one_hot = pt.eq(y.dimshuffle(0, "x"), pt.arange(self.n_out).dimshuffle("x", 0))
         n = pt.cast(y.shape[0], self.logits.dtype)  # an int64 divisor would upcast to float64
         return -pt.sum(pt.switch(one_hot, log_p, 0)) / n

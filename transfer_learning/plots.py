@@ -79,13 +79,16 @@ def per_node_images(W: np.ndarray, directory, prefix: str) -> None:
         plt.imsave(directory / f"{prefix}{i}.png", W[:, i].reshape(side, side), cmap="gray")
 
 
+CURVE_LABELS = {"source": "source task", "target": "target: transfer"}
+
+
 def learning_curves(histories, path) -> None:
-    """Validation error (%) at each check against epochs, one line per phase."""
+    """Validation error (%) at each check against epochs, one line per phase or arm."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for history in histories:
         epochs = [c.epoch - 1 + c.minibatch / history.n_train_batches for c in history.checks]
-        ax.plot(epochs, [c.validation_error * 100 for c in history.checks], marker=".", label=history.phase)
+        ax.plot(epochs, [c.validation_error * 100 for c in history.checks], marker=".", label=CURVE_LABELS.get(history.phase, history.phase.removeprefix("target-")))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation error (%)")
     ax.grid(alpha=0.3)

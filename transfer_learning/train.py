@@ -12,6 +12,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from . import backend
 from .config import ConfigError
 from .data import to_shared
 from .model import regularizers
@@ -44,7 +45,8 @@ def _error_rate(count_errors, n) -> float:
     return float(sum(count_errors(i) for i in range(n_batches))) / n
 
 
-def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0):
+def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
+                      lr_scales=None):
     """Put ``dataset`` in shared variables and compile the tutorial's three functions.
 
     ``x`` and ``y`` are the symbolic inputs the classifier was built on (a matrix and an int32
@@ -52,6 +54,10 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
     cost after each minibatch. ``train_model`` returns the minibatch's negative log-likelihood
     (the tutorial returned the regularized cost): the penalty's value is never needed, only its
     gradient, and leaving it out saves a pass over every weight matrix per step.
+
+    ``lr_scales`` maps a hidden layer's parameter names (hidden0_W, hidden0_b) to one factor per
+    node: node j's incoming column and bias then move by ``-learning_rate * factor[j] *
+    gradient``, inside the compiled update (0 freezes a node bit for bit).
     """
     train_x, train_y = to_shared(dataset.train, "train")
     valid_x, valid_y = to_shared(dataset.valid, "valid")
@@ -63,20 +69,34 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
             f"examples of {dataset.name}"
         )
 
+    def hyperparameter(value, name):
+        # a shared scalar, not a constant baked into the C code: another value needs no recompile
+        return pytensor.shared(np.asarray(value, dtype=pytensor.config.floatX), name=name)
+
     nll = classifier.negative_log_likelihood(y)
     cost = nll
-    if L1_reg or L2_reg:
-        L1, L2_sqr = regularizers(classifier)
-        cost = cost + L1_reg * L1 + L2_reg * L2_sqr
+    L1, L2_sqr = regularizers(classifier)
+    if L1_reg:  # a zero penalty is left out of the graph, not multiplied by a shared zero
+        cost = cost + hyperparameter(L1_reg, "L1_reg") * L1
+    if L2_reg:
+        cost = cost + hyperparameter(L2_reg, "L2_reg") * L2_sqr
     gparams = pt.grad(cost, classifier.params)
-    lr = np.asarray(learning_rate, dtype=pytensor.config.floatX)
-    updates = [(p, p - lr * g) for p, g in zip(classifier.params, gparams)]
+    lr = hyperparameter(learning_rate, "learning_rate")
+    lr_scales = lr_scales or {}
+    updates = []
+    for name, p, g in zip(classifier._names(), classifier.params, gparams):
+        if name in lr_scales:
+            scale = pytensor.shared(np.asarray(lr_scales[name], dtype=pytensor.config.floatX), name=f"{name}_lr_scale")
+            g = g * (scale.dimshuffle("x", 0) if p.ndim == 2 else scale)
+        updates.append((p, p - lr * g))
 
     index = pt.lscalar("index")
+    mode = backend.compile_mode()
     train_model = pytensor.function(
         [index],
         nll,
         updates=updates,
+        mode=mode,
         givens={
             x: train_x[index * batch_size : (index + 1) * batch_size],
             y: train_y[index * batch_size : (index + 1) * batch_size],
@@ -86,7 +106,7 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
 
     def evaluator(set_x, set_y):
         window = slice(index * EVAL_BATCH_SIZE, (index + 1) * EVAL_BATCH_SIZE)
-        return pytensor.function([index], n_errors, givens={x: set_x[window], y: set_y[window]})
+        return pytensor.function([index], n_errors, givens={x: set_x[window], y: set_y[window]}, mode=mode)
 
     return CompiledModel(
         train_model=train_model,

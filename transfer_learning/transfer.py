@@ -29,11 +29,13 @@ def keep_masks(scores: list[np.ndarray], threshold: float) -> list[np.ndarray]:
     return [s >= threshold for s in scores]
 
 
-def reinitialize(weights: dict, masks: list[np.ndarray], rng: np.random.Generator) -> dict:
+def reinitialize(weights: dict, masks: list[np.ndarray], rng: np.random.Generator, reinit_deeper=False) -> dict:
     """Copy of ``weights`` where every non-kept node gets a fresh Glorot column and bias 0.
 
     Kept columns and biases are copied bit for bit. New columns are drawn from ``rng`` layer
-    by layer, left to right, only for the nodes being reset.
+    by layer, left to right, only for the nodes being reset. With ``reinit_deeper`` (the 2015
+    author's third plan) the weights *leaving* a reset node, its row in the next hidden layer's
+    W, are re-drawn as well, right after that layer's columns; the output layer is new anyway.
     """
     new = {name: value.copy() for name, value in weights.items()}
     for layer, keep in enumerate(masks):
@@ -41,9 +43,27 @@ def reinitialize(weights: dict, masks: list[np.ndarray], rng: np.random.Generato
         W = new[w_name]
         reset = np.flatnonzero(~keep)
         if reset.size:
-            W[:, reset] = glorot_uniform(rng, *W.shape, n_columns=reset.size, dtype=W.dtype)
+            W[:, reset] = glorot_uniform(rng, *W.shape, shape=(W.shape[0], reset.size), dtype=W.dtype)
             new[b_name][reset] = 0
+            if reinit_deeper and layer + 1 < len(masks):
+                W_next = new[hidden_names(layer + 1)[0]]
+                W_next[reset, :] = glorot_uniform(rng, *W_next.shape, shape=(reset.size, W_next.shape[1]),
+                                                  dtype=W_next.dtype)
     return new
+
+
+def random_masks(masks: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """Masks that reset as many nodes per layer as ``masks`` do, chosen uniformly at random.
+
+    The control for the activation rule: if it matters, resetting random nodes should do worse.
+    """
+    out = []
+    for keep in masks:
+        reset = rng.choice(keep.size, size=int((~keep).sum()), replace=False)
+        mask = np.ones(keep.size, dtype=bool)
+        mask[reset] = False
+        out.append(mask)
+    return out
 
 
 def fresh_output_layer(weights: dict, n_out: int) -> dict:
@@ -56,14 +76,17 @@ def fresh_output_layer(weights: dict, n_out: int) -> dict:
     return new
 
 
-def transfer(weights: dict, probe_images: np.ndarray, threshold: float, n_out: int, rng):
+def transfer(weights: dict, probe_images: np.ndarray, threshold: float, n_out: int, rng, reinit_deeper=False,
+             masks=None):
     """The whole 2015 step: score on the probe, keep/re-init hidden nodes, new output layer.
 
-    Returns the transferred weights and a report: per layer the scores, kept indices and count.
+    ``masks`` overrides the threshold rule (the random-reset control). Returns the transferred
+    weights and a report: per layer the scores, kept indices and count.
     """
     scores = hidden_activity(weights, probe_images)
-    masks = keep_masks(scores, threshold)
-    transferred = fresh_output_layer(reinitialize(weights, masks, rng), n_out)
+    if masks is None:
+        masks = keep_masks(scores, threshold)
+    transferred = fresh_output_layer(reinitialize(weights, masks, rng, reinit_deeper), n_out)
     layers = [
         {
             "layer": i,

@@ -1,0 +1,172 @@
+"""The author's plans and the control arms: per-node learning rates, deeper re-init, baselines, metrics."""
+
+import json
+
+import numpy as np
+import pytensor.tensor as pt
+import pytest
+from numpy.testing import assert_array_equal
+
+from tests.conftest import make_splits, write_pickle
+from tests.test_model import numpy_mlp
+from tests.test_transfer import make_weights
+from transfer_learning import cli
+from transfer_learning.metrics import area_under_curve, arm_metrics, epoch_curve, time_to_threshold
+from transfer_learning.model import MLP
+from transfer_learning.train import Check, History, compile_functions
+from transfer_learning.transfer import random_masks, reinitialize
+from transfer_learning.weights import glorot_bound
+
+TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
+        "--n-epochs", "3", "--probe-size", "10", "--threshold", "0.5"]
+
+
+def test_reinit_deeper_redraws_the_rows_leaving_reset_nodes():
+    weights = make_weights(np.random.default_rng(0))
+    masks = [np.array([1, 0, 1, 0, 1, 1, 0, 1], bool), np.ones(6, bool)]
+    plain = reinitialize(weights, masks, np.random.default_rng(1))
+    deeper = reinitialize(weights, masks, np.random.default_rng(1), reinit_deeper=True)
+    reset = ~masks[0]
+    assert_array_equal(plain["hidden1_W"], weights["hidden1_W"])  # without the flag, layer 2 is untouched
+    assert_array_equal(deeper["hidden1_W"][~reset], weights["hidden1_W"][~reset])
+    assert not np.any(deeper["hidden1_W"][reset] == weights["hidden1_W"][reset])
+    assert np.abs(deeper["hidden1_W"][reset]).max() <= glorot_bound(8, 6)
+    assert_array_equal(deeper["hidden0_W"], plain["hidden0_W"])  # layer-1 draws come first, unchanged
+
+
+def test_random_masks_reset_as_many_nodes_elsewhere():
+    masks = [np.arange(10) < 7, np.arange(6) < 1]
+    chosen = random_masks(masks, np.random.default_rng(3))
+    assert [int((~m).sum()) for m in chosen] == [3, 5]
+    again = random_masks(masks, np.random.default_rng(3))
+    for a, b in zip(chosen, again):
+        assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.5])
+def test_per_node_learning_rate_is_inside_the_compiled_update(tiny_data, scale):
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8,), tiny_data.n_classes)
+    factor = np.where(np.arange(8) < 3, scale, 1.0)
+    compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1,
+                                 lr_scales={"hidden0_W": factor, "hidden0_b": factor})
+    before = model.get_weights()
+    _, grads = numpy_mlp({k: v.astype(np.float64) for k, v in before.items()},
+                         tiny_data.train.x[:10].astype(np.float64), tiny_data.train.y[:10], 0.0, 0.0)
+    compiled.train_model(0)
+    after = model.get_weights()
+    np.testing.assert_allclose(after["hidden0_W"], before["hidden0_W"] - 0.1 * factor * grads["hidden0_W"],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(after["output_W"], before["output_W"] - 0.1 * grads["output_W"], rtol=1e-5, atol=1e-6)
+    if scale == 0:
+        assert_array_equal(after["hidden0_W"][:, :3], before["hidden0_W"][:, :3])
+        assert_array_equal(after["hidden0_b"][:3], before["hidden0_b"][:3])
+
+
+def fake_history(errors, best=None):
+    history = History(phase="x", checks=[Check(e + 1, 3, 0, err, 0.1) for e, err in enumerate(errors)])
+    history.best_validation_error = min(errors) if best is None else best
+    history.epoch = len(errors)
+    history.test_error = 0.1
+    return history
+
+
+def test_metrics_by_hand():
+    assert epoch_curve(History(phase="x", checks=[Check(1, 2, 1, 0.5, 0), Check(1, 4, 3, 0.4, 0),
+                                                   Check(2, 4, 7, 0.3, 0)])) == [0.4, 0.3]
+    assert area_under_curve([0.4, 0.3], 4, 0.3) == pytest.approx(1.3)  # stopped early: best held
+    assert time_to_threshold([0.5, 0.3, 0.2], 0.3) == 2 and time_to_threshold([0.5], 0.1) is None
+    weights = make_weights(np.random.default_rng(0), sizes=(16, 8, 6), n_out=4)
+    split = type("S", (), {"x": np.random.default_rng(1).uniform(size=(5, 16)).astype(np.float32),
+                           "y": np.zeros(5, np.int32)})()
+    arms = {"transfer": (fake_history([0.2, 0.1, 0.1]), weights, weights),
+            "scratch": (fake_history([0.4, 0.2, 0.1]), weights, weights)}
+    m = arm_metrics(arms, 3, 1.05, weights, split)
+    assert m["transfer"]["jumpstart"] == pytest.approx(-0.2)
+    assert m["transfer"]["transfer_ratio"] == pytest.approx((0.7 - 0.4) / 0.7)
+    assert m["transfer"]["time_to_threshold"] == 2 and m["scratch"]["time_to_threshold"] == 3
+    assert m["transfer"]["speedup"] == pytest.approx(1.5)
+    assert m["scratch"]["jumpstart"] == 0 and m["scratch"]["transfer_ratio"] == 0
+
+
+@pytest.fixture(scope="module")
+def all_arms(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("arms")
+    pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(make_splits()))
+    out = tmp / "run"
+    code = cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out), "--kept-lr-scale", "0",
+                              "--baselines", "scratch,finetune,freeze,random-reset", "--reinit-deeper"])
+    assert code == 0
+    return out, pickle_path
+
+
+def test_every_arm_is_trained_and_measured(all_arms):
+    out, _ = all_arms
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["arms"]) == ["transfer", "scratch", "finetune", "freeze", "random-reset"]
+    for name in ["scratch", "finetune", "freeze", "random-reset"]:
+        assert (out / f"weights_final_{name}.npz").is_file() and (out / f"out_{name}.txt").is_file()
+    for m in results["arms"].values():
+        assert len(m["validation_curve"]) == 3 and m["auc"] == pytest.approx(sum(m["validation_curve"]))
+    assert "| random-reset |" in (out / "summary.md").read_text()
+    phases = {row.split(",")[0] for row in (out / "history.csv").read_text().splitlines()[1:]}
+    assert phases == {"source", "target", "target-scratch", "target-finetune", "target-freeze",
+                      "target-random-reset"}
+
+
+def test_kept_lr_scale_zero_and_freeze_keep_kept_columns_bitwise(all_arms):
+    out, _ = all_arms
+    report = json.loads((out / "transfer.json").read_text())
+    moved = np.load(out / "weights_transferred.npz")
+    for final_name in ("weights_final.npz", "weights_final_freeze.npz"):
+        final = np.load(out / final_name)
+        for layer in report["layers"]:
+            kept, i = layer["kept"], layer["layer"]
+            assert_array_equal(final[f"hidden{i}_W"][:, kept], moved[f"hidden{i}_W"][:, kept])
+            assert_array_equal(final[f"hidden{i}_b"][kept], moved[f"hidden{i}_b"][kept])
+            reset = [j for j in range(layer["n_nodes"]) if j not in kept]
+            if reset:
+                assert not np.array_equal(final[f"hidden{i}_W"][:, reset], moved[f"hidden{i}_W"][:, reset])
+
+
+def test_source_weights_skip_source_training(all_arms, tmp_path, capsys):
+    out, pickle_path = all_arms
+    again = tmp_path / "again"
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(again), "--kept-lr-scale", "0",
+                              "--baselines", "scratch,finetune,freeze,random-reset", "--reinit-deeper",
+                              "--source-weights", str(out / "weights_source.npz")]) == 0
+    assert "no source training" in capsys.readouterr().out
+    for name in ("weights_transferred.npz", "weights_final.npz", "weights_final_random-reset.npz"):
+        a, b = np.load(out / name), np.load(again / name)
+        for key in a.files:
+            assert_array_equal(a[key], b[key])
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, hidden0_W=np.zeros((3, 3)))
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(tmp_path / "x"),
+                              "--source-weights", str(bad)]) == 2
+    assert "bad.npz: holds arrays ['hidden0_W'], expected" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_target_train_size_limits_the_target_data(all_arms, tmp_path, capsys):
+    _, pickle_path = all_arms
+    out = tmp_path / "small"
+    assert cli.main_transfer([*TINY[:-4], "--probe-size", "5", "--threshold", "0.5", "--dataset", str(pickle_path),
+                              "--out", str(out), "--target-train-size", "20"]) == 0
+    # 20 examples / batch 10 = 2 minibatches an epoch in the target phase
+    rows = [r.split(",") for r in (out / "history.csv").read_text().splitlines()[1:]]
+    assert {r[2] for r in rows if r[0] == "target"} == {"2"}
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(tmp_path / "y"),
+                              "--target-train-size", "5"]) == 2
+    assert "--probe-size: 10 is more than the 5 training images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--baselines", "scratch,magic"], "--baselines: unknown arm magic"),
+    (["--kept-lr-scale", "-1"], "--kept-lr-scale: expected a value >= 0"),
+    (["--target-train-size", "0"], "--target-train-size: expected a positive number"),
+])
+def test_bad_arm_flags(all_arms, tmp_path, capsys, argv, message):
+    _, pickle_path = all_arms
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(tmp_path / "z"), *argv]) == 2
+    assert message in capsys.readouterr().err
