@@ -118,6 +118,7 @@ def test_help_lists_every_setting(capsys):
         (["--source", "letters"], "unknown name 'letters'"),
         (["--target", "mnist:3-1"], "range '3-1' is empty"),
         (["--probe-size", "100000"], "--probe-size: 100000 is more than the"),
+        (["--batch-size", "31"], "--batch-size: 31 is larger than the 30 training examples of mnist:0-1 (--source)"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )

@@ -98,3 +98,24 @@ def test_arbitrary_bytes_are_never_loaded_as_a_dataset(tmp_path, blob):
     path.write_bytes(blob)
     with pytest.raises(DataError):
         read_mnist_pickle(path)
+
+
+def good_weights_bytes():
+    buf = io.BytesIO()
+    np.savez(buf, output_W=np.ones((4, 2), np.float32), output_b=np.zeros(2, np.float32))
+    return buf.getvalue()
+
+
+GOOD_WEIGHTS = good_weights_bytes()
+
+
+@SETTINGS
+@given(st.data())
+def test_damaged_weight_files_give_data_error_or_checked_weights(tmp_path, data):
+    from transfer_learning.weights import load_weights
+
+    path = tmp_path / "weights_source.npz"
+    path.write_bytes(damage(GOOD_WEIGHTS, data.draw))
+    weights = load_or_data_error(load_weights, path, SHAPES)
+    if weights is not None:
+        assert {k: v.shape for k, v in weights.items()} == SHAPES and all(np.isfinite(v).all() for v in weights.values())

@@ -148,6 +148,7 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py", stop_requested=None, r
     out = out or sys.stdout
     print("... loading data", file=out)
     task = load_task(cfg.task, cfg.dataset, log=_stderr)
+    _check_batch_size(cfg, task, "--task")
     rundir = _open_rundir(cfg, "-logistic", resume, overwrite)
     if not resume:
         _write_config(rundir, cfg, script)
@@ -186,10 +187,17 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py", stop_requested=None, r
     return {**results, "run_dir": str(rundir.path)}
 
 
+def _check_batch_size(cfg, task, flag_name):
+    if cfg.batch_size > task.train.x.shape[0]:
+        raise ConfigError(f"--batch-size: {cfg.batch_size} is larger than the {task.train.x.shape[0]} training "
+                          f"examples of {task.name} ({flag_name})")
+
+
 def _load_tasks(cfg):
     """Every input the run needs (datasets, saved source weights), checked before anything is written."""
     cache = {}
     source = load_task(cfg.source, cfg.dataset, log=_stderr, cache=cache)
+    _check_batch_size(cfg, source, "--source")
     source_weights = None
     if cfg.source_weights:
         source_weights = load_weights(cfg.source_weights, expected_shapes(source.n_in, cfg.hidden_sizes, source.n_classes))
@@ -206,6 +214,7 @@ def _load_tasks(cfg):
         raise ConfigError(
             f"--target: {cfg.target} has {target.n_in} inputs per image but {cfg.source} has {source.n_in}"
         )
+    _check_batch_size(cfg, target, "--target")
     if cfg.probe_size > target.train.x.shape[0]:
         raise ConfigError(
             f"--probe-size: {cfg.probe_size} is more than the {target.train.x.shape[0]} training "
