@@ -156,9 +156,14 @@ def test_target_train_size_limits_the_target_data(all_arms, tmp_path, capsys):
     # 20 examples / batch 10 = 2 minibatches an epoch in the target phase
     rows = [r.split(",") for r in (out / "history.csv").read_text().splitlines()[1:]]
     assert {r[2] for r in rows if r[0] == "target"} == {"2"}
+    capsys.readouterr()
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(tmp_path / "y"),
+                              "--target-train-size", "5", "--batch-size", "5"]) == 2
+    assert "--probe-size: 10 is more than the 5 training images" in capsys.readouterr().err
     assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(tmp_path / "y"),
                               "--target-train-size", "5"]) == 2
-    assert "--probe-size: 10 is more than the 5 training images" in capsys.readouterr().err
+    assert "--batch-size: 10 is larger than the 5 training examples of mnist:2-3" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
 
 
 @pytest.mark.parametrize("argv, message", [
