@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 import transfer_learning  # noqa: E402,F401  (PyTensor set-up)
 from transfer_learning import backend  # noqa: E402
 from transfer_learning.data import Dataset, Split, load_task  # noqa: E402
+from transfer_learning.weights import initial_weights  # noqa: E402
 
 CASES = {
     "a": dict(label="(a) MLP 784-500-10", hidden=(500,), lr=0.01, batch=20, l2=1e-4),
@@ -41,17 +42,9 @@ CASES = {
 }
 
 
-def initial_weights(n_in, hidden, n_out, seed=1234):
-    from transfer_learning.weights import glorot_uniform, hidden_names
-
-    rng = np.random.default_rng(seed)
-    weights, width = {}, n_in
-    for i, h in enumerate(hidden):
-        w, b = hidden_names(i)
-        weights[w], weights[b] = glorot_uniform(rng, width, h), np.zeros(h, np.float32)
-        width = h
-    weights["output_W"], weights["output_b"] = np.zeros((width, n_out), np.float32), np.zeros(n_out, np.float32)
-    return weights
+def start_weights(n_in, hidden, n_out, seed=1234):
+    """The same starting point for every trainer: the network the scripts would build."""
+    return initial_weights(np.random.default_rng(seed), n_in, hidden, n_out)
 
 
 def layer_names(n_hidden):
@@ -213,7 +206,7 @@ def probe_seconds(n_images=10_000, hidden=(500, 500), repeats=3):
     from transfer_learning.transfer import hidden_activity
 
     rng = np.random.default_rng(0)
-    weights = initial_weights(784, hidden, 10)
+    weights = start_weights(784, hidden, 10)
     images = rng.uniform(size=(n_images, 784)).astype(np.float32)
     return min(timed(lambda: hidden_activity(weights, images)) for _ in range(repeats))
 
@@ -239,7 +232,8 @@ def worker(args):
         floor_s, flops = gemm_floor(task, case, repeats=max(3, args.epochs))
         result = {"floor_s": floor_s, "flops": flops}
     else:
-        trainer = TRAINERS["ours" if args.trainer in MODES else args.trainer](task, case, initial_weights(task.n_in, case["hidden"], task.n_classes))
+        trainer_class = TRAINERS["ours" if args.trainer in MODES else args.trainer]
+        trainer = trainer_class(task, case, start_weights(task.n_in, case["hidden"], task.n_classes))
         result = time_trainer(trainer, args.warmup, args.epochs)
         if args.trainer.startswith("ours"):
             result["validation_pass_s"] = min(timed(trainer.validation_error) for _ in range(3))

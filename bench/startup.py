@@ -1,12 +1,14 @@
 """Seconds from `python mlp_transfer.py` starting to its first training step, cold and warm cache.
 
-    python bench/startup.py          # a cold PyTensor compile cache (a fresh temporary one), then warm
+    python bench/startup.py              # a cold PyTensor compile cache (a fresh temporary one), then warm
+    python bench/startup.py --mode CVM   # the same with another PyTensor mode for the compiled functions
 
 "Start" is the process launch; "training starts" is the moment the script reports its source-phase
 functions compiled (the next thing it does is the first SGD step). The cold run compiles every C
 op of the graph; the warm run finds them in the cache, as every run after the first does.
 """
 
+import argparse
 import json
 import os
 import subprocess
@@ -32,15 +34,18 @@ def seconds_to_training(env, out_dir):
     raise SystemExit(f"mlp_transfer.py exited with {proc.returncode} before training")
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", help="PyTensor mode to compile with (default: the project's, see backend.py)")
+    args = parser.parse_args(argv)
     results = {}
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as runs:
-        env = dict(os.environ, PYTENSOR_FLAGS=",".join(filter(None, [os.environ.get("PYTENSOR_FLAGS"),
-                                                                     f"base_compiledir={cache}"])))
+        flags = [os.environ.get("PYTENSOR_FLAGS"), f"base_compiledir={cache}", args.mode and f"mode={args.mode}"]
+        env = dict(os.environ, PYTENSOR_FLAGS=",".join(filter(None, flags)))
         for label in ("cold cache", "warm cache"):
             results[label] = seconds_to_training(env, f"{runs}/{label.split()[0]}")
             print(f"{label}: training starts {results[label]:.1f} s after launch")
-    path = ROOT / "bench" / "results" / "startup.json"
+    path = ROOT / "bench" / "results" / f"startup{'-' + args.mode if args.mode else ''}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
     return 0

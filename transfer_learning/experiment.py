@@ -168,11 +168,9 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py", stop_requested=None, r
         "with test performance %f %%" % (history.best_validation_error * 100.0, history.test_error * 100.0),
         file=out,
     )
-    print(
-        "The code run for %d epochs, with %f epochs/sec"
-        % (history.epochs_run, history.epochs_run / max(history.seconds, 1e-9)),
-        file=out,
-    )
+    # timing goes to stderr, so stdout ends with the tutorial's "Optimization complete" line
+    _stderr("The code run for %d epochs, with %f epochs/sec"
+            % (history.epochs_run, history.epochs_run / max(history.seconds, 1e-9)))
     _stderr(f"The code for file {script} ran for {history.seconds:.1f}s; results in {rundir.path}")
     _write_curves(rundir, history)
     results = {
