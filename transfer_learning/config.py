@@ -63,7 +63,8 @@ class TransferConfig:
         0.6, "keep a hidden node's incoming weights if its mean |activation| on the probe is >= this"
     )
     probe_size: int = _opt(100, "number of target training images shown to the trained net")
-    source: str = _opt("mnist:0-4", "source task: NAME or NAME:classes (mnist, mnist:0-4, mnist:0,2,4)",
+    source: str = _opt("mnist:0-4", "source task: NAME or NAME:classes with NAME mnist or fashion-mnist "
+                       "(mnist, mnist:0-4, mnist:0,2,4, fashion-mnist:0-4)",
                        metavar="SPEC")
     target: str = _opt("mnist:5-9", "target task, same syntax; --source mnist --target mnist is the 2015 run",
                        metavar="SPEC")

@@ -247,8 +247,76 @@ def load_mnist(dataset_path=None, log=None):
     return splits
 
 
+FASHION_DIRS = (DATA_DIR / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist"))
+FASHION_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_IDX_DTYPES = {0x08: np.uint8}
+
+
+def read_idx(path) -> np.ndarray:
+    """An IDX file (LeCun's MNIST format, gzipped or not) as an array, checked against its header."""
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error, ValueError) as err:
+        raise DataError(f"{path}: not a readable IDX file ({str(err) or 'truncated'})")
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+        raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number {raw[:4].hex() or 'empty'})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: IDX header is truncated")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) - header != int(np.prod(shape)):
+        raise DataError(f"{path}: IDX header promises shape {shape}, the file holds {len(raw) - header} values")
+    return np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=header).reshape(shape)
+
+
+def _idx_file(directory: Path, stem: str):
+    for name in (f"{stem}.gz", stem):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def load_fashion_mnist(dataset_path=None, log=None):
+    """Fashion-MNIST from its IDX files, split like the MNIST pickle: the last 10,000 training
+    images become the validation set; pixels scaled to [0, 1) as in the pickle (value / 256).
+
+    Read from data/fashion-mnist/ or /usr/share/datasets/fashion-mnist/ (Debian's
+    dataset-fashion-mnist); ``dataset_path`` (--dataset) names the MNIST pickle and is ignored here.
+    """
+    for directory in FASHION_DIRS:
+        files = {part: [_idx_file(directory, stem) for stem in stems] for part, stems in FASHION_FILES.items()}
+        if all(f is not None for pair in files.values() for f in pair):
+            break
+    else:
+        raise DataError(
+            "fashion-mnist: no IDX files in data/fashion-mnist/ or /usr/share/datasets/fashion-mnist/; "
+            "install Debian's package (apt-get install dataset-fashion-mnist) or copy its four "
+            "*-idx*-ubyte.gz files into data/fashion-mnist/"
+        )
+    arrays = []
+    for part, (images_path, labels_path) in files.items():
+        images, labels = read_idx(images_path), read_idx(labels_path)
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(f"{images_path}: expected [n, rows, cols] images matching {len(labels)} labels "
+                            f"in {labels_path.name}, got shape {images.shape}")
+        arrays.append((images.reshape(len(images), -1).astype(np.float32) / 256.0, labels.astype(np.int64)))
+    (train_x, train_y), test = arrays
+    if len(train_x) <= 10_000:
+        raise DataError(f"{files['train'][0]}: {len(train_x)} training images, need more than the 10,000 "
+                        f"held out for validation")
+    content = ((train_x[:-10_000], train_y[:-10_000]), (train_x[-10_000:], train_y[-10_000:]), test)
+    return _check_splits(files["train"][0].parent, content)
+
+
 #: Dataset names usable in --source/--target, each a loader taking (dataset_path, log).
-DATASETS = {"mnist": load_mnist}
+DATASETS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
 
 
 def load_task(spec: str, dataset_path=None, log=None, cache=None) -> Dataset:
