@@ -31,7 +31,7 @@ def test_parse_spec(spec, want):
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ("cifar", "unknown name 'cifar'; known: mnist"),
+        ("cifar", "unknown name 'cifar'; known: fashion-mnist, mnist"),
         ("mnist:", "class list '' must be numbers"),
         ("mnist:a-b", "class list 'a-b' must be numbers"),
         ("mnist:4-0", "range '4-0' is empty"),
