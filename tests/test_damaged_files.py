@@ -119,3 +119,19 @@ def test_damaged_weight_files_give_data_error_or_checked_weights(tmp_path, data)
     weights = load_or_data_error(load_weights, path, SHAPES)
     if weights is not None:
         assert {k: v.shape for k, v in weights.items()} == SHAPES and all(np.isfinite(v).all() for v in weights.values())
+
+
+GOOD_IDX = gzip.compress(bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (3, 4, 4)) + bytes(range(48)),
+                         mtime=0)
+
+
+@SETTINGS
+@given(st.data())
+def test_damaged_idx_files_give_data_error_or_an_array_matching_its_header(tmp_path, data):
+    from transfer_learning.data import read_idx
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(damage(GOOD_IDX, data.draw))
+    array = load_or_data_error(read_idx, path)
+    if array is not None:
+        assert array.dtype == np.uint8 and array.size == int(np.prod(array.shape))
