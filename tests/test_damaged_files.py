@@ -3,6 +3,8 @@
 import gzip
 import io
 import pickle
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import make_splits
-from transfer_learning.checkpoint import load_checkpoint
-from transfer_learning.data import DataError, read_mnist_pickle
+from transfer_learning.checkpoint import load_checkpoint, save_checkpoint
+from transfer_learning.data import DataError, read_idx, read_mnist_pickle
+from transfer_learning.rundir import RunDir
+from transfer_learning.train import History
+from transfer_learning.weights import load_weights
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -24,13 +29,6 @@ def good_pickle_bytes():
 
 
 def good_checkpoint_bytes():
-    from transfer_learning.rundir import RunDir
-    from transfer_learning.train import History
-    import tempfile
-    from pathlib import Path
-
-    from transfer_learning.checkpoint import save_checkpoint
-
     weights = {"output_W": np.ones((4, 2), np.float32), "output_b": np.zeros(2, np.float32)}
     with tempfile.TemporaryDirectory() as tmp:
         save_checkpoint(RunDir(tmp), History(phase="train", patience=5), weights, [np.random.default_rng(0)])
@@ -65,12 +63,17 @@ def load_or_data_error(loader, path, *args):
         return None
 
 
+def load_damaged(tmp_path, name, good: bytes, draw, loader, *args):
+    """Damage ``good``, save it as ``name`` and load it: the result, or None after the promised error."""
+    path = tmp_path / name
+    path.write_bytes(damage(good, draw))
+    return load_or_data_error(loader, path, *args)
+
+
 @SETTINGS
 @given(st.data())
 def test_damaged_pickles_give_data_error_or_valid_splits(tmp_path, data):
-    path = tmp_path / "damaged.pkl.gz"
-    path.write_bytes(damage(GOOD_PICKLE, data.draw))
-    splits = load_or_data_error(read_mnist_pickle, path)
+    splits = load_damaged(tmp_path, "damaged.pkl.gz", GOOD_PICKLE, data.draw, read_mnist_pickle)
     if splits is None:
         return
     # damage that left a readable file must still give checked data
@@ -82,9 +85,7 @@ def test_damaged_pickles_give_data_error_or_valid_splits(tmp_path, data):
 @SETTINGS
 @given(st.data())
 def test_damaged_checkpoints_give_data_error_or_a_checked_checkpoint(tmp_path, data):
-    path = tmp_path / "checkpoint_train.npz"
-    path.write_bytes(damage(GOOD_CHECKPOINT, data.draw))
-    saved = load_or_data_error(load_checkpoint, path, SHAPES)
+    saved = load_damaged(tmp_path, "checkpoint_train.npz", GOOD_CHECKPOINT, data.draw, load_checkpoint, SHAPES)
     if saved is None:
         return
     assert {k: v.shape for k, v in saved.weights.items()} == SHAPES
@@ -112,11 +113,7 @@ GOOD_WEIGHTS = good_weights_bytes()
 @SETTINGS
 @given(st.data())
 def test_damaged_weight_files_give_data_error_or_checked_weights(tmp_path, data):
-    from transfer_learning.weights import load_weights
-
-    path = tmp_path / "weights_source.npz"
-    path.write_bytes(damage(GOOD_WEIGHTS, data.draw))
-    weights = load_or_data_error(load_weights, path, SHAPES)
+    weights = load_damaged(tmp_path, "weights_source.npz", GOOD_WEIGHTS, data.draw, load_weights, SHAPES)
     if weights is not None:
         assert {k: v.shape for k, v in weights.items()} == SHAPES and all(np.isfinite(v).all() for v in weights.values())
 
@@ -128,10 +125,6 @@ GOOD_IDX = gzip.compress(bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for
 @SETTINGS
 @given(st.data())
 def test_damaged_idx_files_give_data_error_or_an_array_matching_its_header(tmp_path, data):
-    from transfer_learning.data import read_idx
-
-    path = tmp_path / "train-images-idx3-ubyte.gz"
-    path.write_bytes(damage(GOOD_IDX, data.draw))
-    array = load_or_data_error(read_idx, path)
+    array = load_damaged(tmp_path, "train-images-idx3-ubyte.gz", GOOD_IDX, data.draw, read_idx)
     if array is not None:
         assert array.dtype == np.uint8 and array.size == int(np.prod(array.shape))
