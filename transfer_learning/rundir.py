@@ -3,26 +3,14 @@
 import csv
 import io
 import json
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_bytes_atomically
 from .config import ConfigError
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class RunDir:
@@ -67,7 +55,7 @@ class RunDir:
         return self.path / name
 
     def write_text(self, name, text: str) -> None:
-        _atomic_bytes(self / name, text.encode())
+        write_bytes_atomically(self / name, text.encode())
 
     def write_json(self, name, obj) -> None:
         self.write_text(name, json.dumps(obj, indent=2) + "\n")
@@ -83,9 +71,9 @@ class RunDir:
         """All parameters as named arrays (np.load(...)["hidden0_W"]), never a pickled graph."""
         buf = io.BytesIO()
         np.savez(buf, **weights)
-        _atomic_bytes(self / name, buf.getvalue())
+        write_bytes_atomically(self / name, buf.getvalue())
 
     def write_array(self, name, array) -> None:
         buf = io.BytesIO()
         np.save(buf, array)
-        _atomic_bytes(self / name, buf.getvalue())
+        write_bytes_atomically(self / name, buf.getvalue())
