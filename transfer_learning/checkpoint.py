@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import DataError
+from .weights import check_weights
 
 FORMAT = 1
 
@@ -61,15 +62,6 @@ def load_checkpoint(path, expected_shapes: dict) -> Checkpoint | None:
             raise DataError(f"{path}: unexpected array {name!r} in checkpoint")
         parts[kind][key] = value
     for kind in ("current", "best"):
-        weights = parts[kind]
-        if kind == "best" and not weights:
-            continue
-        if set(weights) != set(expected_shapes):
-            raise DataError(f"{path}: {kind} weights are {sorted(weights)}, expected {sorted(expected_shapes)}")
-        for key, value in weights.items():
-            if value.shape != expected_shapes[key] or value.dtype.kind != "f":
-                raise DataError(f"{path}: {kind}/{key} has shape {value.shape} dtype {value.dtype}, "
-                                f"expected float {expected_shapes[key]}")
-            if not np.isfinite(value).all():
-                raise DataError(f"{path}: {kind}/{key} holds NaN or infinite values")
+        if kind == "current" or parts[kind]:
+            check_weights(path, parts[kind], expected_shapes, prefix=f"{kind}/")
     return Checkpoint(phase, parts["current"], parts["best"] or None, history, rng_states)

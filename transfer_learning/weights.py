@@ -64,11 +64,23 @@ def load_weights(path, shapes: dict) -> dict:
         raise DataError(f"{path}: no such file (expected a weights .npz such as a run's weights_source.npz)")
     except Exception as err:
         raise DataError(f"{path}: not a readable weights .npz ({type(err).__name__}: {err})")
+    check_weights(path, weights, shapes)
+    return {name: value.astype(np.float32) for name, value in weights.items()}
+
+
+def check_weights(path, weights: dict, shapes: dict, prefix: str = "") -> None:
+    """DataError unless ``weights`` has exactly the names and shapes of ``shapes``, as finite floats.
+
+    ``prefix`` is how the arrays are named inside the file (a checkpoint stores current/<name>).
+    """
+    from .data import DataError
+
     if set(weights) != set(shapes):
-        raise DataError(f"{path}: holds arrays {sorted(weights)}, expected {sorted(shapes)}")
+        raise DataError(f"{path}: holds arrays {sorted(prefix + k for k in weights)}, "
+                        f"expected {sorted(prefix + k for k in shapes)}")
     for name, value in weights.items():
         if value.shape != shapes[name] or value.dtype.kind != "f":
-            raise DataError(f"{path}: {name} has shape {value.shape} dtype {value.dtype}, expected float {shapes[name]}")
+            raise DataError(f"{path}: {prefix}{name} has shape {value.shape} dtype {value.dtype}, "
+                            f"expected float {shapes[name]}")
         if not np.isfinite(value).all():
-            raise DataError(f"{path}: {name} holds NaN or infinite values")
-    return {name: value.astype(np.float32) for name, value in weights.items()}
+            raise DataError(f"{path}: {prefix}{name} holds NaN or infinite values")
