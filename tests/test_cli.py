@@ -113,7 +113,7 @@ def test_help_lists_every_setting(capsys):
         (["--learning-rate", "0"], "--learning-rate: expected a value > 0, got 0.0"),
         (["--hidden-sizes", "100,x"], "expected comma-separated integers like 100,100, got '100,x'"),
         (["--hidden-sizes", "100,0"], "--hidden-sizes: expected positive widths, got 0"),
-        (["--threshold", "-1"], "--threshold: expected a value >= 0, got -1.0"),
+        (["--threshold", "-1"], "--threshold: expected a number >= 0 or auto, got '-1'"),
         (["--batch-size", "0"], "--batch-size: expected a positive number, got 0"),
         (["--source", "letters"], "unknown name 'letters'"),
         (["--target", "mnist:3-1"], "range '3-1' is empty"),

@@ -128,3 +128,21 @@ def test_damaged_idx_files_give_data_error_or_an_array_matching_its_header(tmp_p
     array = load_damaged(tmp_path, "train-images-idx3-ubyte.gz", GOOD_IDX, data.draw, read_idx)
     if array is not None:
         assert array.dtype == np.uint8 and array.size == int(np.prod(array.shape))
+
+
+def good_image_bytes(fmt):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.arange(20 * 12, dtype=np.uint8).reshape(20, 12)).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@SETTINGS
+@given(st.data(), st.sampled_from(["png", "jpeg", "gif", "bmp"]))
+def test_damaged_images_give_data_error_naming_them_or_a_28x28_image(tmp_path, data, fmt):
+    from transfer_learning.imagefolder import read_image
+
+    image = load_damaged(tmp_path, f"letter.{fmt}", good_image_bytes(fmt.upper()), data.draw, read_image)
+    if image is not None:
+        assert image.shape == (28, 28) and image.dtype == np.float32 and 0 <= image.min() and image.max() < 1

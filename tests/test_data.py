@@ -18,10 +18,10 @@ from transfer_learning.data import DataError, load_task, parse_spec, read_mnist_
 @pytest.mark.parametrize(
     "spec, want",
     [
-        ("mnist", ("mnist", None)),
-        ("mnist:0-4", ("mnist", (0, 1, 2, 3, 4))),
-        ("mnist:0,2,4", ("mnist", (0, 2, 4))),
-        ("mnist:7,0-2", ("mnist", (0, 1, 2, 7))),
+        ("mnist", ("mnist", None, None)),
+        ("mnist:0-4", ("mnist", (0, 1, 2, 3, 4), None)),
+        ("mnist:0,2,4", ("mnist", (0, 2, 4), None)),
+        ("mnist:7,0-2", ("mnist", (0, 1, 2, 7), None)),
     ],
 )
 def test_parse_spec(spec, want):
@@ -31,7 +31,8 @@ def test_parse_spec(spec, want):
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ("cifar", "unknown name 'cifar'; known: fashion-mnist, mnist"),
+        ("cifar", "unknown name 'cifar'; known: fashion-mnist, imagefolder, mnist"),
+        ("imagefolder", "name the folder, imagefolder:DIR"),
         ("mnist:", "class list '' must be numbers"),
         ("mnist:a-b", "class list 'a-b' must be numbers"),
         ("mnist:4-0", "range '4-0' is empty"),

@@ -78,3 +78,10 @@ def test_mnist_to_fashion_mnist_run(tmp_path):
     assert cli.main_transfer(["--source", "mnist", "--target", "fashion-mnist", "--n-epochs", "1",
                               "--target-train-size", "2000", "--out", str(out)]) == 0
     assert (out / "weights_final.npz").is_file()
+
+
+def test_target_path_names_the_idx_folder(tmp_path, monkeypatch):
+    write_fashion(tmp_path / "elsewhere")
+    monkeypatch.setattr(data, "FASHION_DIRS", (tmp_path / "nothing",))
+    task = load_task("fashion-mnist:5-9", path=tmp_path / "elsewhere")
+    assert task.train.x.shape == (5, 16) and task.n_classes == 5

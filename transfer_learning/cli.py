@@ -65,9 +65,30 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers like 100,100, got {text!r}")
 
 
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0,0.5,1, got {text!r}")
+
+
+def _checked(parse):
+    """An argparse type from a config parser: its ConfigError message, not "invalid value"."""
+
+    def convert(text):
+        try:
+            return parse(text)
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1])
+
+    return convert
+
+
 def _argument_type(tp):
     if tp in (int, float, str):
         return tp
+    if tp == tuple[float, ...]:
+        return _float_list
     if typing.get_origin(tp) is tuple:
         return _int_list
     options = [t for t in typing.get_args(tp) if t is not type(None)]
@@ -76,7 +97,7 @@ def _argument_type(tp):
     raise TypeError(f"no command-line type for {tp}")
 
 
-_METAVARS = {int: "N", float: "X", tuple[int, ...]: "N,N", int | None: "N"}
+_METAVARS = {int: "N", float: "X", tuple[int, ...]: "N,N", tuple[float, ...]: "X,X", int | None: "N"}
 
 
 def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParser:
@@ -103,7 +124,7 @@ def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParse
         parser.add_argument(
             flag(f.name),
             dest=f.name,
-            type=_argument_type(hints[f.name]),
+            type=_checked(f.metadata["type"]) if "type" in f.metadata else _argument_type(hints[f.name]),
             default=default,
             metavar=f.metadata.get("metavar") or _METAVARS.get(hints[f.name], "TEXT"),
             help=help_text if default is None else f"{help_text} (default: {shown})",

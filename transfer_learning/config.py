@@ -11,6 +11,19 @@ class ConfigError(ValueError):
     """A setting has a value the run cannot use; the message names the flag and the value."""
 
 
+def parse_threshold(value) -> float | str:
+    """--threshold: a number >= 0, or "auto"."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--threshold: expected a number >= 0 or auto, got {value!r}")
+    if not number >= 0:
+        raise ConfigError(f"--threshold: expected a number >= 0 or auto, got {value!r}")
+    return number
+
+
 def _opt(default, help, **extra):
     return field(default=default, metadata={"help": help, **extra})
 
@@ -59,9 +72,15 @@ class TransferConfig:
     improvement_threshold: float = _opt(
         0.995, "a validation error below best x this value counts as a significant improvement"
     )
-    threshold: float = _opt(
-        0.6, "keep a hidden node's incoming weights if its mean |activation| on the probe is >= this"
+    threshold: float | str = _opt(
+        0.6, "keep a hidden node's incoming weights if its mean |activation| on the probe is >= this; "
+        "auto: choose it among --auto-thresholds by short retrains scored on target validation data",
+        metavar="X|auto", type=parse_threshold,
     )
+    auto_thresholds: tuple[float, ...] = _opt(
+        (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "--threshold auto: the candidates tried (0 keeps every node, 1 none)"
+    )
+    auto_epochs: int = _opt(3, "--threshold auto: epochs of the short retrain that scores each candidate")
     probe_size: int = _opt(100, "number of target training images shown to the trained net")
     source: str = _opt("mnist:0-4", "source task: NAME or NAME:classes with NAME mnist or fashion-mnist "
                        "(mnist, mnist:0-4, mnist:0,2,4, fashion-mnist:0-4)",
@@ -70,6 +89,14 @@ class TransferConfig:
                        metavar="SPEC")
     dataset: str | None = _opt(
         None, "path of your own mnist.pkl.gz (default: data/mnist.pkl.gz, fetched once)", metavar="PATH"
+    )
+    source_path: str | None = _opt(
+        None, "where the source dataset's files are: the folder of fashion-mnist's IDX files, an image "
+        "folder, or an mnist.pkl.gz (default: the dataset's usual place)", metavar="PATH"
+    )
+    target_path: str | None = _opt(None, "where the target dataset's files are; as --source-path", metavar="PATH")
+    invert: bool = _opt(
+        False, "invert image-folder images (dark-on-light scans become light-on-dark, like MNIST)"
     )
     baselines: str = _opt(
         "scratch",
@@ -104,9 +131,16 @@ class TransferConfig:
         for width in self.hidden_sizes:
             if width <= 0:
                 raise ConfigError(f"--hidden-sizes: expected positive widths, got {width}")
-        for name in ("L1_reg", "L2_reg", "threshold"):
+        for name in ("L1_reg", "L2_reg"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{flag(name)}: expected a value >= 0, got {getattr(self, name)}")
+        parse_threshold(self.threshold)
+        if not self.auto_thresholds or min(self.auto_thresholds) < 0:
+            raise ConfigError(f"--auto-thresholds: expected values >= 0, got {self.auto_thresholds}")
+        if self.auto_epochs <= 0:
+            raise ConfigError(f"--auto-epochs: expected a positive number, got {self.auto_epochs}")
+        if self.invert and not any(spec.strip().startswith("imagefolder") for spec in (self.source, self.target)):
+            raise ConfigError("--invert: applies to imagefolder datasets only, and neither --source nor --target is one")
         if self.probe_size <= 0:
             raise ConfigError(f"--probe-size: expected a positive number, got {self.probe_size}")
         if self.kept_lr_scale < 0:

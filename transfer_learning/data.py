@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import typing
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class Dataset:
     test: Split
     n_classes: int
     classes: tuple  # original labels, in the order of the new labels 0..k-1
+    class_names: tuple | None = None  # what each new label stands for, where the data names it
 
     @property
     def n_in(self) -> int:
@@ -173,32 +175,54 @@ def _check_splits(path, content) -> tuple[Split, Split, Split]:
     return tuple(splits)
 
 
-_SPEC = re.compile(r"^(?P<name>[a-z][a-z0-9-]*)(?::(?P<classes>.*))?$")
+_SPEC = re.compile(r"^(?P<name>[a-z][a-z0-9-]*)(?::(?P<rest>.*))?$")
+_CLASS_LIST = re.compile(r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$")
 
 
-def parse_spec(spec: str) -> tuple[str, tuple[int, ...] | None]:
-    """'mnist' -> ('mnist', None); 'mnist:0-4' -> ('mnist', (0,1,2,3,4)); 'mnist:0,2,4' likewise."""
+class TaskSpec(typing.NamedTuple):
+    name: str  # a key of DATASETS
+    classes: tuple[int, ...] | None  # None: every class
+    path: str | None  # where the files are; None: the dataset's default place
+
+
+def parse_spec(spec: str, path=None) -> TaskSpec:
+    """'mnist' -> mnist, every class; 'mnist:0-4' -> classes 0..4; 'mnist:0,2,4' likewise.
+
+    An image folder names its folder in the spec, ``imagefolder:DIR`` or ``imagefolder:DIR:0-4``,
+    unless ``path`` (--source-path/--target-path) gives it, in which case the rest is the class list.
+    """
     match = _SPEC.match(spec.strip())
     if not match:
         raise DataError(f"dataset {spec!r}: expected NAME or NAME:classes, e.g. mnist or mnist:0-4")
-    name, classes = match["name"], match["classes"]
+    name, rest = match["name"], match["rest"]
     if name not in DATASETS:
         raise DataError(f"dataset {spec!r}: unknown name {name!r}; known: {', '.join(sorted(DATASETS))}")
-    if classes is None:
-        return name, None
+    path = None if path is None else str(path)
+    if name == "imagefolder" and path is None:
+        if not rest:
+            raise DataError(f"dataset {spec!r}: name the folder, imagefolder:DIR or imagefolder:DIR:classes "
+                            f"(or pass --source-path/--target-path DIR)")
+        folder, _, tail = rest.rpartition(":")
+        path, rest = (folder, tail) if folder and _CLASS_LIST.match(tail) else (rest, None)
+    if rest is None:
+        return TaskSpec(name, None, path)
+    return TaskSpec(name, _parse_classes(spec, rest), path)
+
+
+def _parse_classes(spec: str, text: str) -> tuple[int, ...]:
     chosen = set()
-    for part in classes.split(","):
+    for part in text.split(","):
         part = part.strip()
-        bounds = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        bounds = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
         if not bounds:
             raise DataError(
-                f"dataset {spec!r}: class list {classes!r} must be numbers and ranges like 0-4 or 0,2,4"
+                f"dataset {spec!r}: class list {text!r} must be numbers and ranges like 0-4 or 0,2,4"
             )
         low, high = int(bounds[1]), int(bounds[2] or bounds[1])
         if high < low:
             raise DataError(f"dataset {spec!r}: range {part!r} is empty (high end below low end)")
         chosen.update(range(low, high + 1))
-    return name, tuple(sorted(chosen))
+    return tuple(sorted(chosen))
 
 
 def select_classes(splits, classes, spec: str):
@@ -222,14 +246,16 @@ def select_classes(splits, classes, spec: str):
 
 
 def load_mnist(dataset_path=None, log=None):
-    """The tutorial's MNIST splits, from ``dataset_path`` or the verified cache in data/.
+    """The tutorial's MNIST splits, from ``dataset_path`` (the pickle, or a folder holding
+    mnist.pkl.gz) or the verified cache in data/.
 
     The verified pickle takes ~1.7 s to decompress; its checked arrays are also kept as an
     uncompressed ``mnist.npz`` beside it (named by the pickle's hash), which loads in a tenth
     of that. A damaged or stale .npz is ignored and rewritten.
     """
     if dataset_path:
-        return read_mnist_pickle(dataset_path)
+        given = Path(dataset_path)
+        return read_mnist_pickle(given / "mnist.pkl.gz" if given.is_dir() else given)
     path = fetch_mnist(log=log)
     unpacked = path.with_name(f"mnist-{MNIST_SHA256[:12]}.npz")
     try:
@@ -283,16 +309,18 @@ def load_fashion_mnist(dataset_path=None, log=None):
     """Fashion-MNIST from its IDX files, split like the MNIST pickle: the last 10,000 training
     images become the validation set; pixels scaled to [0, 1) as in the pickle (value / 256).
 
-    Read from data/fashion-mnist/ or /usr/share/datasets/fashion-mnist/ (Debian's
-    dataset-fashion-mnist); ``dataset_path`` (--dataset) names the MNIST pickle and is ignored here.
+    Read from ``dataset_path`` (--source-path/--target-path) if given, else from data/fashion-mnist/
+    or /usr/share/datasets/fashion-mnist/ (Debian's dataset-fashion-mnist).
     """
-    for directory in FASHION_DIRS:
+    directories = (Path(dataset_path),) if dataset_path else FASHION_DIRS
+    for directory in directories:
         files = {part: [_idx_file(directory, stem) for stem in stems] for part, stems in FASHION_FILES.items()}
         if all(f is not None for pair in files.values() for f in pair):
             break
     else:
+        where = f"{dataset_path}" if dataset_path else "data/fashion-mnist/ or /usr/share/datasets/fashion-mnist/"
         raise DataError(
-            "fashion-mnist: no IDX files in data/fashion-mnist/ or /usr/share/datasets/fashion-mnist/; "
+            f"fashion-mnist: no IDX files (train-images-idx3-ubyte[.gz] and the other three) in {where}; "
             "install Debian's package (apt-get install dataset-fashion-mnist) or copy its four "
             "*-idx*-ubyte.gz files into data/fashion-mnist/"
         )
@@ -311,20 +339,33 @@ def load_fashion_mnist(dataset_path=None, log=None):
     return _check_splits(files["train"][0].parent, content)
 
 
-#: Dataset names usable in --source/--target, each a loader taking (dataset_path, log).
-DATASETS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
+def _load_image_folder(path, log=None, seed=0, invert=False):
+    from .imagefolder import load_image_folder  # imagefolder imports this module
+
+    return load_image_folder(path, invert=invert, seed=seed, log=log)
 
 
-def load_task(spec: str, dataset_path=None, log=None, cache=None) -> Dataset:
-    """Load a dataset spec such as 'mnist' or 'mnist:5-9' as NumPy splits.
+#: Dataset names usable in --source/--target: each a loader (path, log, seed, invert) -> (splits, class names).
+DATASETS = {
+    "mnist": lambda path, log=None, seed=0, invert=False: (load_mnist(path, log=log), None),
+    "fashion-mnist": lambda path, log=None, seed=0, invert=False: (load_fashion_mnist(path, log=log), None),
+    "imagefolder": _load_image_folder,
+}
 
-    ``cache``, a dict the caller owns, lets several specs of one run share a single read.
+
+def load_task(spec: str, path=None, log=None, cache=None, seed: int = 0, invert: bool = False) -> Dataset:
+    """Load a dataset spec such as 'mnist', 'mnist:5-9' or 'imagefolder:letters' as NumPy splits.
+
+    ``path`` is where the dataset's files are (None: its default place). ``seed`` splits an
+    image folder; ``invert`` turns its dark-on-light images light-on-dark. ``cache``, a dict the
+    caller owns, lets several specs of one run share a single read.
     """
-    name, classes = parse_spec(spec)
+    name, classes, path = parse_spec(spec, path)
     cache = {} if cache is None else cache
-    if (name, dataset_path) not in cache:
-        cache[(name, dataset_path)] = DATASETS[name](dataset_path, log=log)
-    splits = cache[(name, dataset_path)]
+    key = (name, path, seed, invert)
+    if key not in cache:
+        cache[key] = DATASETS[name](path, log=log, seed=seed, invert=invert)
+    splits, class_names = cache[key]
     if classes is None:
         classes = tuple(int(c) for c in np.unique(splits[0].y))
         labels = np.concatenate([s.y for s in splits])
@@ -335,7 +376,8 @@ def load_task(spec: str, dataset_path=None, log=None, cache=None) -> Dataset:
         splits = select_classes(splits, classes, spec)
     if len(classes) < 2:
         raise DataError(f"dataset {spec!r}: a classification task needs at least 2 classes, got {list(classes)}")
-    return Dataset(spec, *splits, n_classes=len(classes), classes=tuple(classes))
+    names = tuple(class_names[c] for c in classes) if class_names else None
+    return Dataset(spec, *splits, n_classes=len(classes), classes=tuple(classes), class_names=names)
 
 
 def to_shared(split: Split, name: str = ""):

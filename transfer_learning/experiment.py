@@ -14,6 +14,7 @@ import pytensor.tensor as pt
 from . import backend, plots
 from .config import ConfigError
 from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
+from .auto_threshold import choose_threshold
 from .data import DataError, Split, load_task
 from .metrics import arm_metrics, error_rate, metrics_table
 from .model import MLP, LogisticRegression
@@ -147,7 +148,7 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py", stop_requested=None, r
     cfg.validate()
     out = out or sys.stdout
     print("... loading data", file=out)
-    task = load_task(cfg.task, cfg.dataset, log=_stderr)
+    task = load_task(cfg.task, _dataset_path(cfg.task, None, cfg.dataset), log=_stderr, seed=cfg.seed)
     _check_batch_size(cfg, task, "--task")
     rundir = _open_rundir(cfg, "-logistic", resume, overwrite)
     if not resume:
@@ -191,17 +192,30 @@ def _check_batch_size(cfg, task, flag_name):
                           f"examples of {task.name} ({flag_name})")
 
 
+def _dataset_path(spec, path, mnist_pickle):
+    """Where a spec's files are: --source-path/--target-path, else --dataset for MNIST, else the default."""
+    if path is None and spec.strip().split(":")[0] == "mnist":
+        return mnist_pickle
+    return path
+
+
 def _load_tasks(cfg):
     """Every input the run needs (datasets, saved source weights), checked before anything is written."""
     cache = {}
-    source = load_task(cfg.source, cfg.dataset, log=_stderr, cache=cache)
+
+    def load(spec, path):
+        return load_task(spec, _dataset_path(spec, path, cfg.dataset), log=_stderr, cache=cache,
+                         seed=cfg.seed, invert=cfg.invert)
+
+    source = load(cfg.source, cfg.source_path)
     _check_batch_size(cfg, source, "--source")
     source_weights = None
     if cfg.source_weights:
         source_weights = load_weights(cfg.source_weights, expected_shapes(source.n_in, cfg.hidden_sizes, source.n_classes))
     if cfg.no_transfer:
         return source, None, source_weights
-    target = source if cfg.target == cfg.source else load_task(cfg.target, cfg.dataset, log=_stderr, cache=cache)
+    same = cfg.target == cfg.source and cfg.target_path == cfg.source_path
+    target = source if same else load(cfg.target, cfg.target_path)
     if cfg.target_train_size is not None:
         if cfg.target_train_size > target.train.x.shape[0]:
             raise ConfigError(f"--target-train-size: {cfg.target_train_size} is more than the "
@@ -233,7 +247,7 @@ def _lr_scales(masks, kept_scale):
     return scales
 
 
-def _arms(cfg, trained, probe, target, transferred, report, rngs):
+def _arms(cfg, threshold, trained, probe, target, transferred, report, rngs):
     """Initial target weights and per-node learning-rate factors of every arm, transfer first."""
     _, _, reinit_rng, scratch_rng, random_rng = rngs
     masks = [np.isin(np.arange(layer["n_nodes"]), layer["kept"]) for layer in report["layers"]]
@@ -247,7 +261,7 @@ def _arms(cfg, trained, probe, target, transferred, report, rngs):
             arms[name] = (transferred, _lr_scales(masks, 0.0))
         elif name == "random-reset":
             chosen = random_masks(masks, random_rng)
-            weights = transfer(trained, probe, cfg.threshold, target.n_classes, random_rng,
+            weights = transfer(trained, probe, threshold, target.n_classes, random_rng,
                                cfg.reinit_deeper, masks=chosen)[0]
             arms[name] = (weights, _lr_scales(chosen, cfg.kept_lr_scale))
     return arms
@@ -307,23 +321,28 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
         probe_index = probe_rng.choice(target.train.x.shape[0], size=cfg.probe_size, replace=False)
         probe = target.train.x[probe_index]
         rundir.write_array("probe_images.npy", probe)
-        transferred, report = transfer(trained, probe, cfg.threshold, target.n_classes, reinit_rng, cfg.reinit_deeper)
+        threshold, auto = cfg.threshold, None
+        if threshold == "auto":
+            threshold, auto = _auto_threshold(ctx, cfg, trained, probe, target, x, y, reinit_rng)
+        transferred, report = transfer(trained, probe, threshold, target.n_classes, reinit_rng, cfg.reinit_deeper)
         report["probe_indices"] = [int(i) for i in probe_index]
         report["reinit_deeper"] = cfg.reinit_deeper
+        if auto is not None:
+            report["auto"] = auto
         rundir.write_json("transfer.json", report)
         rundir.write_weights("weights_transferred.npz", transferred)
         if pictures:
             kept_first = np.zeros(cfg.hidden_sizes[0], dtype=bool)
             kept_first[report["layers"][0]["kept"]] = True
             plots.weight_grid(transferred["hidden0_W"], rundir / "weights_transfer.png",
-                              f"after transfer (threshold {cfg.threshold})", kept=kept_first)
+                              f"after transfer (threshold {threshold:g})", kept=kept_first)
             plots.image_grid(probe, rundir / "probe_images.png", f"probe images from {cfg.target}")
             if cfg.per_node:
                 plots.per_node_images(transferred["hidden0_W"], rundir.path, "wMapTransfer")
                 plots.per_node_images(probe.T, rundir.path, "inputImage")
 
         trained_arms = {}
-        for name, (weights, scales) in _arms(cfg, trained, probe, target, transferred, report, rngs).items():
+        for name, (weights, scales) in _arms(cfg, threshold, trained, probe, target, transferred, report, rngs).items():
             phase, suffix = ("target", "") if name == "transfer" else (f"target-{name}", f"_{name}")
             print(f"... {'retraining' if name == 'transfer' else 'baseline ' + name + ':'} on the target "
                   f"task {cfg.target}", file=out)
@@ -342,6 +361,7 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
             target_best_validation_error=target_history.best_validation_error,
             target_epochs_run=target_history.epochs_run,
             target_seconds=target_history.seconds,
+            threshold=threshold,
             nodes_kept=[layer["n_kept"] for layer in report["layers"]],
             arms=metrics,
         )
@@ -352,11 +372,34 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
     return {**results, "run_dir": str(rundir.path)}
 
 
+def _auto_threshold(ctx, cfg, trained, probe, target, x, y, reinit_rng):
+    """--threshold auto: short retrains over --auto-thresholds, scored on target validation data."""
+    print(f"... choosing the threshold among {', '.join(f'{t:g}' for t in cfg.auto_thresholds)} "
+          f"({cfg.auto_epochs}-epoch retrains, scored by validation AUC)", file=ctx.out)
+    short = replace(cfg, n_epochs=cfg.auto_epochs)
+    start = time.perf_counter()
+
+    def retrain(weights, masks, label):
+        model = MLP(ctx.rngs[0], x, target.n_in, cfg.hidden_sizes, target.n_classes, weights=weights)  # no draw: all weights given
+        return _train(ctx, model, x, y, target, short, label, f"out_{label}.txt",
+                      lr_scales=_lr_scales(masks, cfg.kept_lr_scale))
+
+    chosen, candidates = choose_threshold(trained, probe, target.n_classes, cfg.auto_thresholds, reinit_rng,
+                                          retrain, cfg.reinit_deeper)
+    for c in candidates:
+        print(f"    threshold {c['threshold']:g}: nodes kept {c['nodes_kept']}, "
+              f"mean validation error {c['validation_auc'] * 100:.2f} %{'  <- chosen' if c['threshold'] == chosen else ''}",
+              file=ctx.out)
+    auto = {"rule": "lowest mean target validation error over a short retrain", "epochs": cfg.auto_epochs,
+            "chosen": chosen, "candidates": candidates, "seconds": time.perf_counter() - start}
+    return chosen, auto
+
+
 def _summary_markdown(cfg, results) -> str:
     kept = ", ".join(f"{k}/{n}" for k, n in zip(results["nodes_kept"], cfg.hidden_sizes))
     return (
         f"# {cfg.source} -> {cfg.target}\n\n"
-        f"threshold {cfg.threshold}, probe {cfg.probe_size} images, nodes kept per layer {kept}, "
+        f"threshold {_threshold_text(cfg, results)}, probe {cfg.probe_size} images, nodes kept per layer {kept}, "
         f"kept-lr-scale {cfg.kept_lr_scale}, reinit-deeper {cfg.reinit_deeper}, seed {cfg.seed}, "
         f"{cfg.n_epochs} epochs per arm"
         + (f", first {cfg.target_train_size} target training examples" if cfg.target_train_size else "")
@@ -364,6 +407,11 @@ def _summary_markdown(cfg, results) -> str:
         "Jumpstart, transfer ratio and speed-up are against the scratch arm; time to threshold counts epochs "
         f"until the validation error is <= {cfg.ttt_level} x scratch's best. See transfer_learning/metrics.py.\n"
     )
+
+
+def _threshold_text(cfg, results) -> str:
+    chosen = f"{results['threshold']:g}"
+    return f"auto -> {chosen}" if cfg.threshold == "auto" else chosen
 
 
 def _print_summary(results, cfg, rundir, out):
@@ -375,6 +423,6 @@ def _print_summary(results, cfg, rundir, out):
             file=out,
         )
         kept = ", ".join(f"layer {i + 1}: {k}/{n}" for i, (k, n) in enumerate(zip(results["nodes_kept"], cfg.hidden_sizes)))
-        print(f"  nodes kept (threshold {cfg.threshold}): {kept}", file=out)
+        print(f"  nodes kept (threshold {_threshold_text(cfg, results)}): {kept}", file=out)
         print(metrics_table(results["arms"]), file=out)
     print(f"  run directory: {rundir.path}", file=out)
