@@ -100,21 +100,10 @@ def _argument_type(tp):
 _METAVARS = {int: "N", float: "X", tuple[int, ...]: "N,N", tuple[float, ...]: "X,X", int | None: "N"}
 
 
-def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParser:
-    """One flag per config field, its default and help text taken from the dataclass."""
-    parser = _Parser(
-        prog=prog,
-        description=doc,
-        epilog="exit status: 0 done, 2 bad input, 3 training diverged, 130 / 143 stopped by SIGINT / SIGTERM "
-               "(a checkpoint is kept: continue with --resume DIR)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--resume", metavar="DIR", default=None,
-                        help="continue the interrupted run in DIR with its saved settings (give no other flag)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace the results of an earlier run in --out instead of refusing")
+def add_config_flags(parser, config_cls, chosen_fields):
+    """One flag per field of ``config_cls``, its default and help text taken from the dataclass."""
     hints = typing.get_type_hints(config_cls)
-    for f in config_fields(config_cls, pictures=pictures):
+    for f in chosen_fields:
         default = f.default if f.default is not MISSING else None
         help_text = f.metadata["help"]
         if hints[f.name] is bool:
@@ -129,6 +118,22 @@ def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParse
             metavar=f.metadata.get("metavar") or _METAVARS.get(hints[f.name], "TEXT"),
             help=help_text if default is None else f"{help_text} (default: {shown})",
         )
+
+
+def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParser:
+    """One flag per config field, its default and help text taken from the dataclass."""
+    parser = _Parser(
+        prog=prog,
+        description=doc,
+        epilog="exit status: 0 done, 2 bad input, 3 training diverged, 130 / 143 stopped by SIGINT / SIGTERM "
+               "(a checkpoint is kept: continue with --resume DIR)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--resume", metavar="DIR", default=None,
+                        help="continue the interrupted run in DIR with its saved settings (give no other flag)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of an earlier run in --out instead of refusing")
+    add_config_flags(parser, config_cls, config_fields(config_cls, pictures=pictures))
     return parser
 
 

@@ -197,3 +197,36 @@ TUTORIAL_MLP = TransferConfig(
 
 #: The 2015 run: the same database as source and target.
 ORIGINAL_2015 = replace(TransferConfig(), source="mnist", target="mnist")
+
+
+#: Fields of TransferConfig a sweep sets itself, per run, so they are not flags of the sweep.
+SWEEP_OWNS = ("threshold", "auto_thresholds", "auto_epochs", "seed", "out", "no_transfer", "source_weights",
+              "per_node")
+#: The sweep's default arms: scratch and finetune as bands, random-reset as the control for the rule.
+SWEEP_BASELINES = "scratch,finetune,random-reset"
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A grid of thresholds x seeds for one source/target pair; every other setting is a TransferConfig's."""
+
+    thresholds: tuple[float, ...] = _opt((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "thresholds to run (0 keeps every node, "
+                                         "1 none: mean |tanh| < 1)")
+    seeds: tuple[int, ...] = _opt((1, 2, 3, 4, 5), "seeds; every arm and threshold of one seed shares its source "
+                                  "network, probe and data, so comparisons are paired by seed")
+    jobs: int = _opt(-1, "worker processes on this machine (-1: one per CPU core)")
+    scheduler: str | None = _opt(
+        None, "address of a running Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) to send the runs to "
+        "instead of local processes; its workers need this package, the datasets and the sweep folder", metavar="ADDRESS")
+    out: str | None = _opt(None, "sweep directory (default: sweeps/<timestamp>); run the same command with the same "
+                           "--out again to continue an interrupted sweep", metavar="DIR")
+
+    def validate(self):
+        if not self.thresholds or min(self.thresholds) < 0:
+            raise ConfigError(f"--thresholds: expected values >= 0, got {','.join(map(str, self.thresholds))}")
+        if len(set(self.thresholds)) != len(self.thresholds):
+            raise ConfigError("--thresholds: a threshold is listed twice")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError("--seeds: expected distinct seeds, at least one")
+        if self.jobs == 0 or self.jobs < -1:
+            raise ConfigError(f"--jobs: expected a positive number or -1, got {self.jobs}")

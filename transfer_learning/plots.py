@@ -99,3 +99,52 @@ def learning_curves(histories, path) -> None:
     fig.tight_layout()
     write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
+
+
+ARM_COLORS = {"transfer": "tab:blue", "freeze": "tab:purple", "random-reset": "tab:orange",
+              "scratch": "tab:gray", "finetune": "tab:green"}
+
+
+def sweep_plot(summary, path, title) -> None:
+    """Target metrics against the threshold: threshold arms as lines with 95 % bands, threshold-free
+    arms (scratch, finetune) as horizontal bands, and the fraction of nodes kept on a second axis.
+
+    ``summary`` maps (arm, threshold or None) to {metric: (mean, half-width)}, as sweep.summarize gives.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    thresholds = sorted({t for (_, t) in summary if t is not None})
+    panels = (("test_error_pct", "target test error (%)"), ("transfer_ratio", "transfer ratio (validation AUC vs scratch)"))
+    for ax, (key, label) in zip(axes, panels):
+        for arm in ("scratch", "finetune"):
+            if (arm, None) in summary:
+                mean, half = summary[(arm, None)][key]
+                if math.isnan(mean):
+                    continue
+                ax.axhline(mean, color=ARM_COLORS[arm], lw=1.5, label=f"{arm} (mean, 95 % band)")
+                if not math.isnan(half):
+                    ax.axhspan(mean - half, mean + half, color=ARM_COLORS[arm], alpha=0.15)
+        for arm in ("transfer", "freeze", "random-reset"):
+            points = [(t, *summary[(arm, t)][key]) for t in thresholds if (arm, t) in summary]
+            points = [p for p in points if not math.isnan(p[1])]
+            if not points:
+                continue
+            xs, means, halves = (np.array(column, dtype=float) for column in zip(*points))
+            ax.plot(xs, means, marker="o", color=ARM_COLORS[arm], label=f"{arm} (mean, 95 % interval)")
+            ax.fill_between(xs, means - np.nan_to_num(halves), means + np.nan_to_num(halves),
+                            color=ARM_COLORS[arm], alpha=0.2)
+        ax.set_xlabel("threshold on mean |activation|")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        kept = [(t, summary[("transfer", t)]["fraction_kept"][0]) for t in thresholds if ("transfer", t) in summary]
+        if kept:
+            twin = ax.twinx()
+            twin.plot(*zip(*kept), ls="--", color="black", alpha=0.5, marker=".", label="fraction of nodes kept")
+            twin.set_ylim(-0.02, 1.02)
+            twin.set_ylabel("fraction of hidden nodes kept (dashed)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)

@@ -1,0 +1,111 @@
+"""Sweeps: one row per seed x threshold x arm, paired by seed, equal to single runs, resumable, and the
+same numbers whether the runs go to joblib processes or to a Dask cluster."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from tests.conftest import make_splits, write_pickle
+from transfer_learning import cli, sweep
+
+TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
+        "--n-epochs", "3", "--probe-size", "10"]
+GRID = ["--thresholds", "0,0.5,1.5", "--seeds", "1,2", "--baselines", "scratch,random-reset"]
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sweep")
+    pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(make_splits()))
+    args = [*TINY, "--dataset", str(pickle_path), *GRID]
+    assert sweep.main([*args, "--jobs", "2", "--out", str(tmp / "sw")]) == 0
+    return tmp, args
+
+
+def test_one_row_per_seed_threshold_and_arm(swept):
+    tmp, _ = swept
+    rows = read_csv(tmp / "sw" / "results.csv")
+    keys = [(r["seed"], r["threshold"], r["arm"]) for r in rows]
+    want = [(s, t, a) for s in ("1", "2") for t in ("0", "0.5", "1.5") for a in ("transfer", "random-reset")]
+    want += [(s, "", "scratch") for s in ("1", "2")]
+    assert sorted(keys) == sorted(want)
+    for r in rows:
+        scratch = next(q for q in rows if q["seed"] == r["seed"] and q["arm"] == "scratch")
+        assert float(r["test_error_minus_scratch_pp"]) == pytest.approx(
+            float(r["test_error_pct"]) - float(scratch["test_error_pct"]), abs=1e-4)
+    at = {(r["seed"], r["threshold"], r["arm"]): r for r in rows}
+    assert float(at[("1", "0", "transfer")]["fraction_kept"]) == 1.0  # threshold 0 keeps every node
+    assert float(at[("1", "1.5", "transfer")]["fraction_kept"]) == 0.0  # mean |tanh| < 1.5 keeps none
+    summary = (tmp / "sw" / "summary.md").read_text()
+    assert "| transfer | 0.5 |" in summary and "| scratch | - |" in summary
+    assert (tmp / "sw" / "sweep.png").stat().st_size > 10_000
+
+
+def test_a_sweep_run_is_the_single_run_with_that_seed_and_threshold(swept):
+    tmp, args = swept
+    pickle_path = args[args.index("--dataset") + 1]
+    out = tmp / "single"
+    assert cli.main_transfer([*TINY, "--dataset", pickle_path, "--seed", "2", "--threshold", "0.5",
+                              "--baselines", "random-reset", "--out", str(out)]) == 0
+    in_sweep = tmp / "sw" / "runs" / "seed2-t0.5"
+    for name in ("weights_source.npz", "weights_transferred.npz", "weights_final.npz",
+                 "weights_final_random-reset.npz"):
+        a, b = np.load(out / name), np.load(in_sweep / name)
+        for key in a.files:
+            assert_array_equal(a[key], b[key])
+
+
+def test_a_restarted_sweep_skips_finished_runs(swept, capsys):
+    tmp, args = swept
+    before = read_csv(tmp / "sw" / "results.csv")
+    (tmp / "sw" / "results" / "seed2-t0.5.json").unlink()  # as if stopped before this run was recorded
+    (tmp / "sw" / "runs" / "seed2-t0.5" / "results.json").unlink()  # and before it finished
+    kept = (tmp / "sw" / "results" / "seed1-t0.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert sweep.main([*args, "--jobs", "1", "--out", str(tmp / "sw")]) == 0
+    err = capsys.readouterr().err
+    assert "continuing, 7 already done" in err
+    assert "8/8 runs done (seed 2, threshold 0.5)" in err and err.count("runs done") == 1
+    assert (tmp / "sw" / "results" / "seed1-t0.json").stat().st_mtime_ns == kept
+    assert read_csv(tmp / "sw" / "results.csv") == before  # resumed from its checkpoint, same numbers
+    assert sweep.main([*args[:-1], "scratch", "--out", str(tmp / "sw")]) == 2
+    assert "holds a sweep with other settings" in capsys.readouterr().err
+
+
+def test_dask_cluster_gives_the_same_rows(swept):
+    distributed = pytest.importorskip("distributed")
+    tmp, args = swept
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        assert sweep.main([*args, "--scheduler", cluster.scheduler_address, "--out", str(tmp / "dask")]) == 0
+    assert read_csv(tmp / "dask" / "results.csv") == read_csv(tmp / "sw" / "results.csv")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--thresholds", "0.5,-1"], "--thresholds: expected values >= 0"),
+    (["--thresholds", "0.5,0.5"], "--thresholds: a threshold is listed twice"),
+    (["--seeds", "1,1"], "--seeds: expected distinct seeds"),
+    (["--jobs", "0"], "--jobs: expected a positive number or -1"),
+    (["--target", "mnist:2-3", "--target-train-size", "0"], "--target-train-size: expected a positive number"),
+    (["--scheduler", "tcp://127.0.0.1:9"], "--scheduler: cannot reach a Dask scheduler at tcp://127.0.0.1:9"),
+])
+def test_bad_sweep_flags(swept, tmp_path, capsys, argv, message):
+    _, args = swept
+    assert sweep.main([*args, "--out", str(tmp_path / "x"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_mean_and_interval_by_hand():
+    mean, half = sweep.mean_ci([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.302653 / 3 ** 0.5, rel=1e-6)
+    assert np.isnan(sweep.mean_ci([5.0])[1]) and sweep.mean_ci([5.0, None])[0] == 5.0
