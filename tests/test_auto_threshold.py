@@ -89,3 +89,21 @@ def test_bad_auto_flags(tmp_path, capsys, argv, message):
     assert cli.main_transfer([*TINY, "--out", str(tmp_path / "z"), *argv]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "z").exists()
+
+
+def test_an_interrupted_auto_choice_resumes_to_the_same_run(auto_run, tmp_path):
+    from tests.test_resume import assert_same_results, stop_after
+    from transfer_learning.config import TransferConfig
+    from transfer_learning.experiment import run_transfer
+    from transfer_learning.train import Interrupted
+
+    tmp, args = auto_run
+    out = tmp_path / "run"
+    parsed = cli.build_parser(TransferConfig, "t", "").parse_args([*args, "--threshold", "auto", "--out", str(out)])
+    cfg = TransferConfig(**{k: v for k, v in vars(parsed).items() if k not in ("resume", "overwrite")})
+    # 3 minibatches an epoch: 9 for the source, then 6 per candidate; stop inside the second candidate
+    with pytest.raises(Interrupted):
+        run_transfer(cfg, stop_requested=stop_after(9 + 6 + 2))
+    assert (out / "checkpoint_auto-0.npz").is_file() and not (out / "results.json").exists()
+    assert cli.main_transfer(["--resume", str(out)]) == 0
+    assert_same_results(tmp / "auto", out)

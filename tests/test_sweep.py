@@ -42,6 +42,10 @@ def test_one_row_per_seed_threshold_and_arm(swept):
         assert float(r["test_error_minus_scratch_pp"]) == pytest.approx(
             float(r["test_error_pct"]) - float(scratch["test_error_pct"]), abs=1e-4)
     at = {(r["seed"], r["threshold"], r["arm"]): r for r in rows}
+    rule = at[("2", "0.5", "transfer")]
+    assert float(rule["test_error_minus_random_reset_pp"]) == pytest.approx(
+        float(rule["test_error_pct"]) - float(at[("2", "0.5", "random-reset")]["test_error_pct"]), abs=1e-4)
+    assert at[("2", "0.5", "random-reset")]["test_error_minus_random_reset_pp"] == ""
     assert float(at[("1", "0", "transfer")]["fraction_kept"]) == 1.0  # threshold 0 keeps every node
     assert float(at[("1", "1.5", "transfer")]["fraction_kept"]) == 0.0  # mean |tanh| < 1.5 keeps none
     summary = (tmp / "sw" / "summary.md").read_text()
@@ -109,3 +113,30 @@ def test_mean_and_interval_by_hand():
     mean, half = sweep.mean_ci([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.302653 / 3 ** 0.5, rel=1e-6)
     assert np.isnan(sweep.mean_ci([5.0])[1]) and sweep.mean_ci([5.0, None])[0] == 5.0
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_the_same_command_finishes_the_sweep(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(make_splits()))
+    argv = [sys.executable, "-m", "transfer_learning.sweep", *TINY, "--dataset", str(pickle_path), *GRID,
+            "--jobs", "1", "--out", str(tmp_path / "sw")]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "runs done" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, "".join(lines) + rest
+    assert "stopped by SIGINT; finished runs are kept. Continue with:" in rest
+    recorded = len(list((tmp_path / "sw" / "results").glob("*.json")))
+    assert 1 <= recorded < 8
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"continuing, {recorded} already done" in again.stderr
+    assert len(list((tmp_path / "sw" / "results").glob("*.json"))) == 8

@@ -53,7 +53,9 @@ class SignalStop:
             signal.signal(sig, handler)
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """argparse that raises ConfigError, so a bad flag is one line and exit 2 like any bad input."""
+
     def error(self, message):
         raise ConfigError(message)
 
@@ -100,11 +102,13 @@ def _argument_type(tp):
 _METAVARS = {int: "N", float: "X", tuple[int, ...]: "N,N", tuple[float, ...]: "X,X", int | None: "N"}
 
 
-def add_config_flags(parser, config_cls, chosen_fields):
-    """One flag per field of ``config_cls``, its default and help text taken from the dataclass."""
+def add_config_flags(parser, config_cls, chosen_fields, defaults=None):
+    """One flag per field of ``config_cls``, its default and help text taken from the dataclass
+    (or from ``defaults``, a field name -> value map for a command with other defaults)."""
     hints = typing.get_type_hints(config_cls)
     for f in chosen_fields:
         default = f.default if f.default is not MISSING else None
+        default = (defaults or {}).get(f.name, default)
         help_text = f.metadata["help"]
         if hints[f.name] is bool:
             parser.add_argument(flag(f.name), dest=f.name, action="store_true", help=help_text)
@@ -122,7 +126,7 @@ def add_config_flags(parser, config_cls, chosen_fields):
 
 def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParser:
     """One flag per config field, its default and help text taken from the dataclass."""
-    parser = _Parser(
+    parser = Parser(
         prog=prog,
         description=doc,
         epilog="exit status: 0 done, 2 bad input, 3 training diverged, 130 / 143 stopped by SIGINT / SIGTERM "
@@ -160,18 +164,24 @@ def _config_from_args(config_cls, parser, args):
     return replace(cfg, out=args.resume)
 
 
+#: What every command ends on with one line and an exit status, never a traceback.
+EXPECTED_ERRORS = (SystemExit, ConfigError, DataError, TrainingDiverged)
+
+
+def error_exit(prog, err) -> int:
+    """Print an expected error as one line and return its exit status (SystemExit: --help)."""
+    if isinstance(err, SystemExit):
+        return err.code if isinstance(err.code, int) else 0
+    print(f"{prog}: error: {err}", file=sys.stderr)
+    return EXIT_DIVERGED if isinstance(err, TrainingDiverged) else EXIT_BAD_INPUT
+
+
 def _run(prog, body) -> int:
     try:
         with SignalStop() as stop:
             body(stop)
-    except SystemExit as stop:  # --help
-        return stop.code if isinstance(stop.code, int) else 0
-    except (ConfigError, DataError) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except TrainingDiverged as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return EXIT_DIVERGED
+    except EXPECTED_ERRORS as err:
+        return error_exit(prog, err)
     except Interrupted as stop:
         print(f"{prog}: stopped by {stop.signal_name} after the current minibatch; checkpoint and partial "
               f"results are in {stop.run_dir}. Resume with: python {prog} --resume {stop.run_dir}", file=sys.stderr)

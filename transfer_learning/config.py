@@ -82,8 +82,8 @@ class TransferConfig:
     )
     auto_epochs: int = _opt(3, "--threshold auto: epochs of the short retrain that scores each candidate")
     probe_size: int = _opt(100, "number of target training images shown to the trained net")
-    source: str = _opt("mnist:0-4", "source task: NAME or NAME:classes with NAME mnist or fashion-mnist "
-                       "(mnist, mnist:0-4, mnist:0,2,4, fashion-mnist:0-4)",
+    source: str = _opt("mnist:0-4", "source task: NAME or NAME:classes, NAME one of mnist, fashion-mnist, "
+                       "imagefolder:DIR (mnist, mnist:0-4, mnist:0,2,4, fashion-mnist:0-4, imagefolder:letters:0-9)",
                        metavar="SPEC")
     target: str = _opt("mnist:5-9", "target task, same syntax; --source mnist --target mnist is the 2015 run",
                        metavar="SPEC")

@@ -361,6 +361,7 @@ def load_task(spec: str, path=None, log=None, cache=None, seed: int = 0, invert:
     caller owns, lets several specs of one run share a single read.
     """
     name, classes, path = parse_spec(spec, path)
+    path = None if path is None else str(Path(path).expanduser())
     cache = {} if cache is None else cache
     key = (name, path, seed, invert)
     if key not in cache:

@@ -10,14 +10,16 @@ Runs go to joblib worker processes, or with --scheduler to a Dask distributed cl
 joblib's Dask backend. Each finished run is recorded under results/ at once; started again with
 the same --out, a sweep skips what is recorded and resumes interrupted runs from their checkpoints.
 
-Writes results.csv (one row per seed x threshold x arm, with the paired differences against scratch),
-summary.md (means and 95 % intervals over seeds) and sweep.png.
+Writes results.csv (one row per seed x threshold x arm, with the paired differences against scratch
+and against random-reset), summary.md (means and 95 % intervals over seeds) and sweep.png.
 """
 
+import argparse
 import contextlib
 import io
 import json
 import math
+import signal
 import sys
 import tempfile
 import time
@@ -27,16 +29,15 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_bytes_atomically
-from .cli import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_SIGNAL, _Parser, add_config_flags
+from .cli import EXIT_SIGNAL, EXPECTED_ERRORS, Parser, add_config_flags, error_exit
 from .config import SWEEP_BASELINES, SWEEP_OWNS, ConfigError, SweepConfig, TransferConfig
 from .data import DataError
-from .train import TrainingDiverged
 
 #: Arms whose result depends on the threshold (trained at every threshold) and those that do not.
 PER_THRESHOLD = ("transfer", "freeze", "random-reset")
 CSV_COLUMNS = ["seed", "threshold", "arm", "fraction_kept", "test_error_pct", "best_validation_error_pct",
                "first_epoch_validation_error_pct", "auc", "epochs_run", "source_retention_after_pct",
-               "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio"]
+               "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio", "test_error_minus_random_reset_pp"]
 
 
 def _quiet(log_path):
@@ -160,6 +161,11 @@ class Sweep:
             r["jumpstart_pp"] = (r["first_epoch_validation_error_pct"] - s["first_epoch_validation_error_pct"]
                                  if s and r["first_epoch_validation_error_pct"] is not None else None)
             r["transfer_ratio"] = (s["auc"] - r["auc"]) / s["auc"] if s and s["auc"] else None
+        # the control for the activation rule: the same number of nodes reset, chosen at random
+        random = {(r["seed"], r["threshold"]): r for r in rows if r["arm"] == "random-reset"}
+        for r in rows:
+            control = random.get((r["seed"], r["threshold"])) if r["arm"] == "transfer" else None
+            r["test_error_minus_random_reset_pp"] = r["test_error_pct"] - control["test_error_pct"] if control else None
         return rows
 
 
@@ -187,7 +193,7 @@ def summarize(rows, sweep: SweepConfig, base: TransferConfig) -> dict:
             "n_seeds": len(members),
             **{key: mean_ci([m[key] for m in members])
                for key in ("fraction_kept", "test_error_pct", "test_error_minus_scratch_pp", "jumpstart_pp",
-                           "transfer_ratio", "auc")},
+                           "transfer_ratio", "auc", "test_error_minus_random_reset_pp")},
         }
     return out
 
@@ -209,18 +215,21 @@ def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig) -> str:
         f"seeds {','.join(map(str, sweep.seeds))}. Mean ± half-width of the 95 % t interval over seeds; "
         "differences are paired by seed (same source network, data and scratch init).",
         "",
-        "| arm | threshold | nodes kept | test error % | minus scratch (pp) | jumpstart (pp) | transfer ratio |",
-        "|---|---|---|---|---|---|---|",
+        "| arm | threshold | nodes kept | test error % | minus scratch (pp) | jumpstart (pp) | transfer ratio "
+        "| rule minus random-reset (pp) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     order = {arm: i for i, arm in enumerate(("scratch", "finetune", "transfer", "freeze", "random-reset"))}
     for (arm, threshold), s in sorted(summary.items(), key=lambda kv: (order[kv[0][0]], kv[0][1] or 0)):
         lines.append(
             f"| {arm} | {'-' if threshold is None else _label(threshold)} | {_fmt(s['fraction_kept'], 2)} | "
             f"{_fmt(s['test_error_pct'])} | {_fmt(s['test_error_minus_scratch_pp'])} | {_fmt(s['jumpstart_pp'])} | "
-            f"{_fmt(s['transfer_ratio'], 3)} |"
+            f"{_fmt(s['transfer_ratio'], 3)} | {_fmt(s['test_error_minus_random_reset_pp'])} |"
         )
     lines += ["", "Nodes kept: fraction of all hidden nodes whose trained source weights are kept (scratch 0, "
-              "finetune 1). Transfer ratio: (AUC_scratch - AUC_arm) / AUC_scratch of the validation-error curve.", ""]
+              "finetune 1). Transfer ratio: (AUC_scratch - AUC_arm) / AUC_scratch of the validation-error curve. "
+              "Rule minus random-reset: the transfer arm's test error minus that of the random-reset arm of the same "
+              "seed and threshold (negative: the activation rule picks better nodes than chance).", ""]
     return "\n".join(lines)
 
 
@@ -338,22 +347,27 @@ def _npz_bytes(arrays) -> bytes:
 
 
 def build_parser(prog="python -m transfer_learning.sweep"):
-    parser = _Parser(prog=prog, description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n", 1)[1],
-                     formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
-                     epilog="exit status: 0 done, 2 bad input, 3 a run diverged, 130 / 143 stopped "
-                            "(finished runs are kept: run the same command again to continue)")
+    parser = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog="exit status: 0 done, 2 bad input, 3 a run diverged, 130 / 143 stopped by SIGINT / SIGTERM "
+                           "(finished runs are kept: run the same command again to continue)")
     add_config_flags(parser, SweepConfig, fields(SweepConfig))
-    add_config_flags(parser, TransferConfig, [f for f in fields(TransferConfig) if f.name not in SWEEP_OWNS])
-    parser.set_defaults(baselines=SWEEP_BASELINES)
-    for action in parser._actions:
-        if action.dest == "baselines":
-            action.help = action.help.replace("(default: scratch)", f"(default: {SWEEP_BASELINES})")
+    add_config_flags(parser, TransferConfig, [f for f in fields(TransferConfig) if f.name not in SWEEP_OWNS],
+                     defaults={"baselines": SWEEP_BASELINES})
     return parser
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: stop dispatching, keep what is recorded."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     prog = "python -m transfer_learning.sweep"
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         args = vars(build_parser(prog).parse_args(argv))
         sweep = SweepConfig(**{f.name: args.pop(f.name) for f in fields(SweepConfig)})
@@ -361,18 +375,15 @@ def main(argv=None) -> int:
             sweep = replace(sweep, out=default_out())
             argv = [*argv, "--out", sweep.out]
         run_sweep(sweep, TransferConfig(**args), argv)
-    except SystemExit as stop:  # --help
-        return stop.code if isinstance(stop.code, int) else 0
-    except (ConfigError, DataError) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except TrainingDiverged as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return EXIT_DIVERGED
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; finished runs are kept. Continue with: {prog} {' '.join(argv)}",
+    except EXPECTED_ERRORS as err:
+        return error_exit(prog, err)
+    except KeyboardInterrupt as stop:
+        name = "SIGTERM" if isinstance(stop, _Terminated) else "SIGINT"
+        print(f"{prog}: stopped by {name}; finished runs are kept. Continue with: {prog} {' '.join(argv)}",
               file=sys.stderr)
-        return EXIT_SIGNAL["SIGINT"]
+        return EXIT_SIGNAL[name]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 
