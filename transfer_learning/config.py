@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field, fields, replace
 
+from .data import spec_name
+
 
 #: The control arms a transfer run can train beside the threshold transfer.
 BASELINES = ("scratch", "finetune", "freeze", "random-reset")
@@ -139,7 +141,7 @@ class TransferConfig:
             raise ConfigError(f"--auto-thresholds: expected values >= 0, got {self.auto_thresholds}")
         if self.auto_epochs <= 0:
             raise ConfigError(f"--auto-epochs: expected a positive number, got {self.auto_epochs}")
-        if self.invert and not any(spec.strip().startswith("imagefolder") for spec in (self.source, self.target)):
+        if self.invert and "imagefolder" not in {spec_name(self.source), spec_name(self.target)}:
             raise ConfigError("--invert: applies to imagefolder datasets only, and neither --source nor --target is one")
         if self.probe_size <= 0:
             raise ConfigError(f"--probe-size: expected a positive number, got {self.probe_size}")

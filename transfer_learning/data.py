@@ -185,6 +185,12 @@ class TaskSpec(typing.NamedTuple):
     path: str | None  # where the files are; None: the dataset's default place
 
 
+def spec_name(spec: str) -> str:
+    """The dataset name a spec starts with ('mnist:0-4' -> 'mnist'), without checking the rest."""
+    match = _SPEC.match(spec.strip())
+    return match["name"] if match else ""
+
+
 def parse_spec(spec: str, path=None) -> TaskSpec:
     """'mnist' -> mnist, every class; 'mnist:0-4' -> classes 0..4; 'mnist:0,2,4' likewise.
 

@@ -15,7 +15,7 @@ from . import backend, plots
 from .config import ConfigError
 from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from .auto_threshold import choose_threshold
-from .data import DataError, Split, load_task
+from .data import DataError, Split, load_task, spec_name
 from .metrics import arm_metrics, error_rate, metrics_table
 from .model import MLP, LogisticRegression
 from .rundir import RunDir
@@ -194,12 +194,12 @@ def _check_batch_size(cfg, task, flag_name):
 
 def _dataset_path(spec, path, mnist_pickle):
     """Where a spec's files are: --source-path/--target-path, else --dataset for MNIST, else the default."""
-    if path is None and spec.strip().split(":")[0] == "mnist":
+    if path is None and spec_name(spec) == "mnist":
         return mnist_pickle
     return path
 
 
-def _load_tasks(cfg):
+def load_tasks(cfg):
     """Every input the run needs (datasets, saved source weights), checked before anything is written."""
     cache = {}
 
@@ -281,7 +281,7 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
     init_rng, probe_rng, reinit_rng = rngs[:3]
 
     print("... loading data", file=out)
-    source, target, saved_source = _load_tasks(cfg)
+    source, target, saved_source = load_tasks(cfg)
     rundir = _open_rundir(cfg, "", resume, overwrite)
     if not resume:
         _write_config(rundir, cfg, script)

@@ -19,17 +19,17 @@ VALID_FRACTION = 0.1
 TEST_FRACTION = 0.1
 
 
-def _visible(path: Path) -> bool:
-    return not path.name.startswith(".")
+def _visible(name: str) -> bool:
+    return not name.startswith(".")
 
 
 def class_folders(root: Path) -> list[Path]:
     """The class sub-folders of ``root``, sorted by name; errors name what is wrong with the layout."""
     if not root.is_dir():
         raise DataError(f"imagefolder {root}: no such folder (expected one sub-folder of images per class)")
-    folders = sorted((p for p in root.iterdir() if p.is_dir() and _visible(p)), key=lambda p: p.name)
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and _visible(p.name)), key=lambda p: p.name)
     if not folders:
-        loose = [p for p in root.iterdir() if p.is_file() and _visible(p)]
+        loose = [p for p in root.iterdir() if p.is_file() and _visible(p.name)]
         hint = f" ({len(loose)} files lie at the top level; move each class into a sub-folder)" if loose else ""
         raise DataError(f"imagefolder {root}: no class sub-folders, so no images{hint}")
     return folders
@@ -38,7 +38,7 @@ def class_folders(root: Path) -> list[Path]:
 def image_files(folder: Path) -> list[Path]:
     """Every visible file under ``folder`` (nested folders included), sorted; hidden files are skipped."""
     return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and all(not part.startswith(".") for part in p.relative_to(folder).parts))
+                  if p.is_file() and all(_visible(part) for part in p.relative_to(folder).parts))
 
 
 def _gray_array(image) -> np.ndarray:

@@ -16,7 +16,6 @@ and against random-reset), summary.md (means and 95 % intervals over seeds) and 
 
 import argparse
 import contextlib
-import io
 import json
 import math
 import signal
@@ -28,10 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_bytes_atomically
 from .cli import EXIT_SIGNAL, EXPECTED_ERRORS, Parser, add_config_flags, error_exit
 from .config import SWEEP_BASELINES, SWEEP_OWNS, ConfigError, SweepConfig, TransferConfig
 from .data import DataError
+from .rundir import RunDir
+from .weights import expected_shapes, load_weights
 
 #: Arms whose result depends on the threshold (trained at every threshold) and those that do not.
 PER_THRESHOLD = ("transfer", "freeze", "random-reset")
@@ -90,6 +90,7 @@ class Sweep:
     def __init__(self, sweep: SweepConfig, base: TransferConfig):
         self.sweep, self.base = sweep, base
         self.path = Path(sweep.out)
+        self.files = RunDir(self.path)  # atomic writes, as for a run directory
 
     def source_config(self, seed):
         return replace(self.base, seed=seed, no_transfer=True, out=str(self.path.resolve() / "sources" / f"seed{seed}"))
@@ -100,12 +101,15 @@ class Sweep:
         return replace(self.base, seed=seed, threshold=threshold, baselines=",".join(arms) or "none",
                        out=str(self.path.resolve() / "runs" / f"seed{seed}-t{_label(threshold)}"))
 
-    def record_path(self, kind, seed, threshold=None):
+    def record_name(self, kind, seed, threshold=None):
         name = f"source-seed{seed}" if kind == "source" else f"seed{seed}-t{_label(threshold)}"
-        return self.path / "results" / f"{name}.json"
+        return f"results/{name}.json"
 
-    def source_weights_path(self, seed):
-        return self.path / "sources" / f"seed{seed}.npz"
+    def record_path(self, kind, seed, threshold=None):
+        return self.path / self.record_name(kind, seed, threshold)
+
+    def source_weights_name(self, seed):
+        return f"sources/seed{seed}.npz"
 
     def open(self, argv):
         """Create the sweep directory, or check that an existing one was made with the same settings."""
@@ -122,12 +126,10 @@ class Sweep:
             return True
         if self.path.exists() and any(self.path.iterdir()):
             raise ConfigError(f"--out: {self.path} already exists, is not empty and holds no sweep.json")
-        (self.path / "results").mkdir(parents=True, exist_ok=True)
-        write_bytes_atomically(saved, json.dumps({"settings": settings, "argv": argv}, indent=2).encode())
+        for folder in ("results", "sources"):
+            (self.path / folder).mkdir(parents=True, exist_ok=True)
+        self.files.write_json("sweep.json", {"settings": settings, "argv": argv})
         return False
-
-    def record(self, path, obj):
-        write_bytes_atomically(path, (json.dumps(obj, indent=2) + "\n").encode())
 
     def rows(self):
         """One row per seed x threshold x arm from the recorded runs, with paired differences to scratch."""
@@ -182,7 +184,7 @@ def mean_ci(values):
     return float(values.mean()), float(half)
 
 
-def summarize(rows, sweep: SweepConfig, base: TransferConfig) -> dict:
+def summarize(rows) -> dict:
     """Per arm (and threshold), the mean and 95 % interval over seeds of each metric."""
     groups = {}
     for r in rows:
@@ -233,16 +235,8 @@ def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig) -> str:
     return "\n".join(lines)
 
 
-def _csv_text(rows) -> str:
-    import csv
-
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: ("" if r[k] is None else (f"{r[k]:.6g}" if isinstance(r[k], float) else r[k]))
-                         for k in CSV_COLUMNS})
-    return buf.getvalue()
+def _csv_cells(row) -> list:
+    return ["" if row[k] is None else (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in CSV_COLUMNS]
 
 
 class Progress:
@@ -289,14 +283,15 @@ def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None) -> di
     from joblib import delayed
 
     from . import plots
-    from .experiment import _load_tasks
+    from .experiment import load_tasks
 
     out = out or sys.stdout
     sweep.validate()
     base.validate()
     if sweep.out is None:
         sweep = replace(sweep, out=default_out())
-    _load_tasks(base)  # every dataset and flag checked before a worker starts
+    source, _, _ = load_tasks(base)  # every dataset and flag checked before a worker starts
+    shapes = expected_shapes(source.n_in, base.hidden_sizes, source.n_classes)
     state = Sweep(sweep, base)
     seeds, thresholds = sweep.seeds, sweep.thresholds
     with _parallel(sweep) as parallel:
@@ -310,20 +305,20 @@ def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None) -> di
         progress = Progress(total, done)
         todo = [s for s in seeds if not state.record_path("source", s).is_file()]
         for seed, result in parallel(delayed(_tagged)(seed, run_source, state.source_config(seed)) for seed in todo):
-            write_bytes_atomically(state.source_weights_path(seed), _npz_bytes(result["weights"]))
-            state.record(state.record_path("source", seed), {"results": result["results"]})
+            state.files.write_weights(state.source_weights_name(seed), result["weights"])
+            state.files.write_json(state.record_name("source", seed), {"results": result["results"]})
             progress.step(f"source, seed {seed}")
-        weights = {s: dict(np.load(state.source_weights_path(s))) for s in seeds}
+        weights = {s: load_weights(state.path / state.source_weights_name(s), shapes) for s in seeds}
         jobs = [(s, t) for s in seeds for t in thresholds if not state.record_path("run", s, t).is_file()]
         calls = (delayed(_tagged)((s, t), run_threshold, state.threshold_config(s, t), weights[s]) for s, t in jobs)
         for (seed, threshold), result in parallel(calls):
-            state.record(state.record_path("run", seed, threshold), result)
+            state.files.write_json(state.record_name("run", seed, threshold), result)
             progress.step(f"seed {seed}, threshold {_label(threshold)}")
     rows = state.rows()
-    write_bytes_atomically(state.path / "results.csv", _csv_text(rows).encode())
-    summary = summarize(rows, sweep, base)
+    state.files.write_csv("results.csv", CSV_COLUMNS, [_csv_cells(r) for r in rows])
+    summary = summarize(rows)
     text = summary_markdown(summary, sweep, base)
-    write_bytes_atomically(state.path / "summary.md", text.encode())
+    state.files.write_text("summary.md", text)
     plots.sweep_plot(summary, state.path / "sweep.png", f"{base.source} -> {base.target}"
                      + (f", {base.target_train_size} target examples" if base.target_train_size else ""))
     print(text, file=out)
@@ -338,12 +333,6 @@ def default_out() -> str:
 def _tagged(tag, function, *args):
     """A worker call that returns its tag with the result, since results arrive in any order."""
     return tag, function(*args)
-
-
-def _npz_bytes(arrays) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
 
 
 def build_parser(prog="python -m transfer_learning.sweep"):
