@@ -24,5 +24,10 @@ def sgd_optimization_mnist(learning_rate=0.13, n_epochs=1000, dataset="mnist", b
     return run_logistic(cfg)
 
 
+def main(argv=None) -> int:
+    """The script's entry point, also the console script ``logistic-sgd``; returns the exit status."""
+    return cli.main_logistic(argv, doc=__doc__, prog=cli.script_name("logistic-sgd", "logistic_sgd.py"))
+
+
 if __name__ == "__main__":
-    raise SystemExit(cli.main_logistic(doc=__doc__))
+    raise SystemExit(main())

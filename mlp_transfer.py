@@ -12,5 +12,11 @@ weights_final.npz, results.json, curves.png.
 
 from transfer_learning import cli
 
+
+def main(argv=None) -> int:
+    """The script's entry point, also the console script ``mlp-transfer``; returns the exit status."""
+    return cli.main_transfer(argv, doc=__doc__, prog=cli.script_name("mlp-transfer", "mlp_transfer.py"))
+
+
 if __name__ == "__main__":
-    raise SystemExit(cli.main_transfer(doc=__doc__))
+    raise SystemExit(main())

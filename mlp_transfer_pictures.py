@@ -11,5 +11,12 @@ Each tile is one hidden node's 784 incoming weights shown as a 28x28 image. No d
 
 from transfer_learning import cli
 
+
+def main(argv=None) -> int:
+    """The script's entry point, also the console script ``mlp-transfer-pictures``; returns the exit status."""
+    prog = cli.script_name("mlp-transfer-pictures", "mlp_transfer_pictures.py")
+    return cli.main_transfer(argv, doc=__doc__, pictures=True, prog=prog)
+
+
 if __name__ == "__main__":
-    raise SystemExit(cli.main_transfer(doc=__doc__, pictures=True))
+    raise SystemExit(main())

@@ -153,7 +153,7 @@ class TorchTrainer:
                 loss = loss + self.l2 * sum((W ** 2).sum() for W in self.params[0::2])
             grads = torch.autograd.grad(loss, self.params)
             with torch.no_grad():
-                for p, g in zip(self.params, grads):
+                for p, g in zip(self.params, grads, strict=True):
                     p -= self.lr * g
 
     def validation_error(self):
@@ -168,7 +168,7 @@ def gemm_floor(task, case, repeats):
     n_batches = task.train.x.shape[0] // bs
     rng = np.random.default_rng(0)
     products, flops = [], 0
-    for layer, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+    for layer, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
         x, W, d = (rng.standard_normal(s).astype(np.float32) for s in ((bs, a), (a, b), (bs, b)))
         products += [(x, W), (x.T, d)] + ([(d, W.T)] if layer else [])
         flops += 2 * bs * a * b * (3 if layer else 2)

@@ -39,7 +39,7 @@ def test_random_masks_reset_as_many_nodes_elsewhere():
     chosen = random_masks(masks, np.random.default_rng(3))
     assert [int((~m).sum()) for m in chosen] == [3, 5]
     again = random_masks(masks, np.random.default_rng(3))
-    for a, b in zip(chosen, again):
+    for a, b in zip(chosen, again, strict=True):
         assert_array_equal(a, b)
 
 

@@ -35,7 +35,7 @@ def test_run_directory_holds_the_contract(tiny_run):
         assert (out / name).is_file(), name
     config = json.loads((out / "config.json").read_text())
     assert config["config"]["hidden_sizes"] == [6, 5] and config["config"]["seed"] == 1234
-    assert set(config["versions"]) == {"python", "pytensor", "numpy"}
+    assert {"python", "pytensor", "numpy", "scipy", "transfer_learning"} == set(config["versions"])
     with np.load(out / "weights_final.npz") as w:
         assert sorted(w.files) == ["hidden0_W", "hidden0_b", "hidden1_W", "hidden1_b", "output_W", "output_b"]
         assert w["hidden0_W"].shape == (16, 6) and w["output_W"].shape == (5, 2)
@@ -147,5 +147,6 @@ def test_script_bad_file_gives_no_traceback(tmp_path):
     result = subprocess.run([sys.executable, "mlp_transfer.py", "--dataset", str(bad), "--out", str(tmp_path / "o")],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"mlp_transfer.py: error: {bad}: not a readable gzip file (Not a gzipped file (b'ga'))"
+    assert result.stderr.strip() == (f"mlp_transfer.py: error: {bad}: not a readable gzip file "
+                                     "(Not a gzipped file (b'ga'))")
     assert not (tmp_path / "o").exists()

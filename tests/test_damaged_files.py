@@ -115,7 +115,8 @@ GOOD_WEIGHTS = good_weights_bytes()
 def test_damaged_weight_files_give_data_error_or_checked_weights(tmp_path, data):
     weights = load_damaged(tmp_path, "weights_source.npz", GOOD_WEIGHTS, data.draw, load_weights, SHAPES)
     if weights is not None:
-        assert {k: v.shape for k, v in weights.items()} == SHAPES and all(np.isfinite(v).all() for v in weights.values())
+        assert {k: v.shape for k, v in weights.items()} == SHAPES
+        assert all(np.isfinite(v).all() for v in weights.values())
 
 
 GOOD_IDX = gzip.compress(bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (3, 4, 4)) + bytes(range(48)),
@@ -141,7 +142,7 @@ def good_image_bytes(fmt):
 @SETTINGS
 @given(st.data(), st.sampled_from(["png", "jpeg", "gif", "bmp"]))
 def test_damaged_images_give_data_error_naming_them_or_a_28x28_image(tmp_path, data, fmt):
-    from transfer_learning.imagefolder import read_image
+    from transfer_learning.data.imagefolder import read_image
 
     image = load_damaged(tmp_path, f"letter.{fmt}", good_image_bytes(fmt.upper()), data.draw, read_image)
     if image is not None:

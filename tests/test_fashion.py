@@ -8,7 +8,7 @@ import pytest
 from transfer_learning import data
 from transfer_learning.data import DataError, load_task, read_idx
 
-REAL = next((d for d in data.FASHION_DIRS if (d / "train-images-idx3-ubyte.gz").is_file()), None)
+REAL = next((d for d in data.fashion_dirs() if (d / "train-images-idx3-ubyte.gz").is_file()), None)
 needs_real = pytest.mark.skipif(REAL is None, reason="Fashion-MNIST is not installed "
                                 "(apt-get install dataset-fashion-mnist; CI installs it)")
 
@@ -21,7 +21,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
 def write_fashion(directory, n_train=10_012, n_test=6, seed=0):
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
-    for (images, labels), n in zip(data.FASHION_FILES.values(), (n_train, n_test)):
+    for (images, labels), n in zip(data.fashion.FASHION_FILES.values(), (n_train, n_test), strict=True):
         (directory / f"{images}.gz").write_bytes(gzip.compress(idx_bytes(rng.integers(0, 256, (n, 4, 4)))))
         (directory / f"{labels}.gz").write_bytes(gzip.compress(idx_bytes(np.arange(n) % 10)))
 
@@ -48,7 +48,7 @@ def test_damaged_idx_files_are_named(tmp_path, damage, message):
 
 def test_split_and_scaling_follow_the_mnist_pickle(tmp_path, monkeypatch):
     write_fashion(tmp_path / "fm")
-    monkeypatch.setattr(data, "FASHION_DIRS", (tmp_path / "fm",))
+    monkeypatch.setattr(data.fashion, "fashion_dirs", lambda: (tmp_path / "fm",))
     task = load_task("fashion-mnist:0-4")
     # labels cycle 0-9: 7 of the first 12 training images and 5 of the 6 test images are in 0-4
     assert task.train.x.shape == (7, 16) and task.valid.x.shape == (5_000, 16) and task.test.x.shape == (5, 16)
@@ -56,7 +56,7 @@ def test_split_and_scaling_follow_the_mnist_pickle(tmp_path, monkeypatch):
 
 
 def test_missing_files_say_how_to_get_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "FASHION_DIRS", (tmp_path / "nothing",))
+    monkeypatch.setattr(data.fashion, "fashion_dirs", lambda: (tmp_path / "nothing",))
     with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
         load_task("fashion-mnist")
 
@@ -82,6 +82,6 @@ def test_mnist_to_fashion_mnist_run(tmp_path):
 
 def test_target_path_names_the_idx_folder(tmp_path, monkeypatch):
     write_fashion(tmp_path / "elsewhere")
-    monkeypatch.setattr(data, "FASHION_DIRS", (tmp_path / "nothing",))
+    monkeypatch.setattr(data.fashion, "fashion_dirs", lambda: (tmp_path / "nothing",))
     task = load_task("fashion-mnist:5-9", path=tmp_path / "elsewhere")
     assert task.train.x.shape == (5, 16) and task.n_classes == 5

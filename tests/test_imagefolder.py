@@ -9,7 +9,7 @@ from PIL import Image
 from tests.test_arms import TINY
 from transfer_learning import cli
 from transfer_learning.data import DataError, load_task, parse_spec
-from transfer_learning.imagefolder import load_image_folder, read_image, split_counts
+from transfer_learning.data.imagefolder import load_image_folder, read_image, split_counts
 
 
 def save(path, pixels, fmt=None, mode=None):
@@ -31,14 +31,23 @@ def make_folder(root, classes=("A", "B", "C"), per_class=10, seed=0):
     return root
 
 
+def framed(rows, cols, border=0, inside=255):
+    """A light-on-dark image: a 2-pixel frame of ``border`` around ``inside``."""
+    pixels = np.full((rows, cols), inside, np.uint8)
+    pixels[:2], pixels[-2:], pixels[:, :2], pixels[:, -2:] = border, border, border, border
+    return pixels
+
+
 def test_resize_keeps_the_aspect_ratio_and_centres(tmp_path):
     wide = save(tmp_path / "wide.png", np.full((30, 60), 255, np.uint8))  # 2:1 -> 28 x 14, rows 7..20
     image = read_image(wide)
     assert image.shape == (28, 28) and image.dtype == np.float32
-    rows = np.flatnonzero(image.max(axis=1) > 0)
+    assert image.min() == pytest.approx(255 / 256)  # a white image is padded with its own (white) border
+    dark = read_image(save(tmp_path / "dark.png", framed(30, 60)))  # light-on-dark: black bars, as MNIST
+    rows = np.flatnonzero(dark.max(axis=1) > 0)
     assert rows.tolist() == list(range(7, 21))
-    assert image[7:21].min() == pytest.approx(255 / 256)
-    tall = read_image(save(tmp_path / "tall.png", np.full((90, 30), 255, np.uint8)))  # 3:1 -> 9.33 wide
+    assert dark[:7].max() == 0 and dark[21:].max() == 0 and dark[10:18, 5:23].min() >= 250 / 256
+    tall = read_image(save(tmp_path / "tall.png", framed(90, 30)))  # 3:1 -> 9.33 wide
     cols = np.flatnonzero(tall.max(axis=0) > 0)
     assert cols.tolist() == list(range(9, 18))
 
@@ -66,16 +75,16 @@ def test_colour_and_16_bit_images_become_grayscale_without_clipping(tmp_path):
 def test_split_is_seeded_per_class_and_mixes_classes(tmp_path):
     root = make_folder(tmp_path / "letters")
     (root / "A" / ".DS_Store").write_bytes(b"not an image, hidden, skipped")
-    (splits, names) = load_image_folder(root, seed=3)
+    (splits, names, _) = load_image_folder(root, split_seed=3)
     assert names == ("A", "B", "C")
     n_train, n_valid, n_test = split_counts(10)
     assert (n_train, n_valid, n_test) == (8, 1, 1)
-    for split, n in zip(splits, (n_train, n_valid, n_test)):
+    for split, n in zip(splits, (n_train, n_valid, n_test), strict=True):
         assert np.bincount(split.y, minlength=3).tolist() == [n] * 3
         assert split.x.shape == (3 * n, 784) and split.x.dtype == np.float32
     assert len(set(splits[0].y[:3].tolist())) > 1 or len(set(splits[0].y[:6].tolist())) > 1  # shuffled
-    again, _ = load_image_folder(root, seed=3)
-    other, _ = load_image_folder(root, seed=4)
+    again, _, _ = load_image_folder(root, split_seed=3)
+    other, _, _ = load_image_folder(root, split_seed=4)
     np.testing.assert_array_equal(again[0].x, splits[0].x)
     assert not np.array_equal(np.sort(other[2].x, axis=0), np.sort(splits[2].x, axis=0))
     every = np.concatenate([s.x for s in splits])
@@ -96,9 +105,9 @@ def test_specs_name_the_folder_or_take_it_from_the_path_flag(spec, path, want):
 
 def test_class_subsets_and_names(tmp_path):
     root = make_folder(tmp_path / "letters")
-    task = load_task(f"imagefolder:{root}:1-2", seed=0)
+    task = load_task(f"imagefolder:{root}:1-2", split_seed=0)
     assert task.n_classes == 2 and task.class_names == ("B", "C") and task.n_in == 784
-    assert load_task("imagefolder:1-2", path=root, seed=0).class_names == ("B", "C")
+    assert load_task("imagefolder:1-2", path=root, split_seed=0).class_names == ("B", "C")
 
 
 @pytest.mark.parametrize("build, message", [

@@ -57,9 +57,10 @@ def test_forward_and_gradients_match_numpy(mlp_fn):
     x = rng.uniform(size=(5, 4)).astype(np.float32)
     y = np.array([0, 1, 2, 1, 0], dtype=np.int32)
     cost, *grads = fn(x, y)
-    want_cost, want_grads = numpy_mlp({k: v.astype(np.float64) for k, v in weights.items()}, x.astype(np.float64), y, l1, l2)
+    as64 = {k: v.astype(np.float64) for k, v in weights.items()}
+    want_cost, want_grads = numpy_mlp(as64, x.astype(np.float64), y, l1, l2)
     np.testing.assert_allclose(cost, want_cost, rtol=1e-5)
-    for name, got in zip(model._names(), grads):
+    for name, got in zip(model._names(), grads, strict=True):
         np.testing.assert_allclose(got, want_grads[name], rtol=1e-4, atol=1e-6, err_msg=name)
 
 

@@ -2,7 +2,6 @@
 same numbers whether the runs go to joblib processes or to a Dask cluster."""
 
 import csv
-import json
 
 import numpy as np
 import pytest
@@ -90,7 +89,10 @@ def test_dask_cluster_gives_the_same_rows(swept):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         assert sweep.main([*args, "--scheduler", cluster.scheduler_address, "--out", str(tmp / "dask")]) == 0
-    assert read_csv(tmp / "dask" / "results.csv") == read_csv(tmp / "sw" / "results.csv")
+        workers = set(cluster.scheduler_info["workers"])
+    on_cluster, local = read_csv(tmp / "dask" / "results.csv"), read_csv(tmp / "sw" / "results.csv")
+    assert {r.pop("ran_on") for r in on_cluster} <= workers and {r.pop("ran_on") for r in local} == {"local"}
+    assert on_cluster == local
 
 
 @pytest.mark.parametrize("argv, message", [

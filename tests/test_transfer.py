@@ -8,7 +8,7 @@ from transfer_learning.weights import glorot_bound
 
 def make_weights(rng, sizes=(16, 8, 6), n_out=3):
     weights = {}
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         weights[f"hidden{i}_W"] = rng.normal(0, 0.5, size=(a, b)).astype(np.float32)
         weights[f"hidden{i}_b"] = rng.normal(0, 0.5, size=b).astype(np.float32)
     weights["output_W"] = rng.normal(size=(sizes[-1], n_out)).astype(np.float32)
@@ -32,7 +32,7 @@ def test_scores_match_a_node_by_node_recomputation():
     rng = np.random.default_rng(0)
     weights = make_weights(rng)
     images = rng.uniform(size=(7, 16)).astype(np.float32)
-    for got, want in zip(hidden_activity(weights, images), loop_activity(weights, images)):
+    for got, want in zip(hidden_activity(weights, images), loop_activity(weights, images), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5)
 
 

@@ -5,6 +5,8 @@ builds a graph: float32, the C linker and SciPy's OpenBLAS, each only where the 
 nothing (see backend.py).
 """
 
-from . import backend
+__version__ = "0.9.0"
+
+from . import backend  # noqa: E402  (the version is read by pyproject.toml without importing PyTensor)
 
 backend.configure()

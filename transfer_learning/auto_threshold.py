@@ -19,21 +19,26 @@ from .metrics import epoch_curve
 from .transfer import hidden_activity, keep_masks, transfer
 
 
-def choose_threshold(weights, probe, n_out, candidates, reinit_rng, retrain, reinit_deeper=False):
+def choose_threshold(weights, probe, n_out, candidates, reinit_rng, retrain, reinit_deeper=False, scores=None,
+                     activation="tanh"):
     """Return (chosen threshold, one report dict per candidate).
 
-    ``retrain(initial_weights, masks, label)`` trains a copy of the network briefly and returns
-    its History. ``reinit_rng`` is not advanced: each candidate draws from a copy of it, so the
-    winner's initial weights are exactly those the real transfer will start from.
+    ``scores`` are the selection rule's scores of every node (default: the 2015 mean |activation|);
+    the candidates are thresholds on that rule's scale. ``retrain(initial_weights, masks, label)``
+    trains a copy of the network briefly and returns its History. ``reinit_rng`` is not advanced:
+    each candidate draws from a copy of it, so the winner's initial weights are exactly those the
+    real transfer will start from.
     """
-    scores = hidden_activity(weights, probe)
+    if scores is None:
+        scores = hidden_activity(weights, probe, activation)
     tried = {}
     report = []
     for threshold in candidates:
         masks = keep_masks(scores, threshold)
         key = b"".join(np.packbits(m).tobytes() for m in masks)
         if key not in tried:
-            initial, _ = transfer(weights, probe, threshold, n_out, copy.deepcopy(reinit_rng), reinit_deeper)
+            initial, _ = transfer(weights, probe, threshold, n_out, copy.deepcopy(reinit_rng), reinit_deeper,
+                                  scores=scores, activation=activation)
             history = retrain(initial, masks, f"auto-{threshold:g}")
             curve = epoch_curve(history)
             tried[key] = {"validation_auc": float(np.mean(curve)), "validation_curve": curve,

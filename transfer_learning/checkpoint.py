@@ -54,7 +54,7 @@ def load_checkpoint(path, expected_shapes: dict) -> Checkpoint | None:
             raise ValueError(f"format {state.get('format')!r}, expected {FORMAT}")
         phase, history, rng_states = state["phase"], state["history"], state["rng_states"]
     except Exception as err:  # a damaged zip fails in many ways (BadZipFile, NotImplementedError, ...)
-        raise DataError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})")
+        raise DataError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
     parts = {"current": {}, "best": {}}
     for name, value in arrays.items():
         kind, _, key = name.partition("/")

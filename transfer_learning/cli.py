@@ -63,15 +63,15 @@ class Parser(argparse.ArgumentParser):
 def _int_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 100,100, got {text!r}")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 100,100, got {text!r}") from err
 
 
 def _float_list(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0,0.5,1, got {text!r}")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0,0.5,1, got {text!r}") from err
 
 
 def _checked(parse):
@@ -81,7 +81,7 @@ def _checked(parse):
         try:
             return parse(text)
         except ConfigError as err:
-            raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1])
+            raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1]) from err
 
     return convert
 
@@ -94,12 +94,13 @@ def _argument_type(tp):
     if typing.get_origin(tp) is tuple:
         return _int_list
     options = [t for t in typing.get_args(tp) if t is not type(None)]
-    if len(options) == 1:  # str | None, int | None
-        return options[0]
+    if len(options) == 1:  # str | None, int | None, tuple[float, ...] | None
+        return _argument_type(options[0])
     raise TypeError(f"no command-line type for {tp}")
 
 
-_METAVARS = {int: "N", float: "X", tuple[int, ...]: "N,N", tuple[float, ...]: "X,X", int | None: "N"}
+_METAVARS = {int: "N", float: "X", tuple[int, ...]: "N,N", tuple[float, ...]: "X,X", int | None: "N",
+             float | None: "X"}
 
 
 def add_config_flags(parser, config_cls, chosen_fields, defaults=None):
@@ -157,10 +158,10 @@ def _config_from_args(config_cls, parser, args):
         known = {f.name for f in fields(config_cls)}
         saved = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
         cfg = config_cls(**saved)
-    except FileNotFoundError:
-        raise ConfigError(f"--resume: {args.resume} holds no config.json, so it is not a run directory")
+    except FileNotFoundError as err:
+        raise ConfigError(f"--resume: {args.resume} holds no config.json, so it is not a run directory") from err
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise DataError(f"{path}: not a readable run configuration ({type(err).__name__}: {err})")
+        raise DataError(f"{path}: not a readable run configuration ({type(err).__name__}: {err})") from err
     return replace(cfg, out=args.resume)
 
 
@@ -183,13 +184,22 @@ def _run(prog, body) -> int:
     except EXPECTED_ERRORS as err:
         return error_exit(prog, err)
     except Interrupted as stop:
+        command = f"python {prog}" if prog.endswith(".py") else prog
         print(f"{prog}: stopped by {stop.signal_name} after the current minibatch; checkpoint and partial "
-              f"results are in {stop.run_dir}. Resume with: python {prog} --resume {stop.run_dir}", file=sys.stderr)
+              f"results are in {stop.run_dir}. Resume with: {command} --resume {stop.run_dir}", file=sys.stderr)
         return EXIT_SIGNAL[stop.signal_name]
     except KeyboardInterrupt:
         print(f"{prog}: interrupted at once (second Ctrl-C); the last checkpoint is kept", file=sys.stderr)
         return EXIT_SIGNAL["SIGINT"]
     return 0
+
+
+def script_name(console_name: str, script: str) -> str:
+    """How the user started us: the console script's name (mlp-transfer) or the script's (mlp_transfer.py)."""
+    import os
+
+    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return console_name if invoked == console_name else script
 
 
 def main_logistic(argv=None, doc=None, prog="logistic_sgd.py") -> int:

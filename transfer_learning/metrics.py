@@ -16,7 +16,7 @@ architecture, optimizer and budget), from its validation error at the end of eac
 
 import numpy as np
 
-from .weights import OUTPUT_NAMES, hidden_names, n_hidden
+from .weights import OUTPUT_NAMES, hidden_layers
 
 
 def epoch_curve(history) -> list[float]:
@@ -40,12 +40,10 @@ def time_to_threshold(curve, level):
     return None
 
 
-def error_rate(weights: dict, split) -> float:
-    """Classification error of a tanh MLP given as a weights dict (NumPy forward pass)."""
-    h = split.x
-    for layer in range(n_hidden(weights)):
-        w_name, b_name = hidden_names(layer)
-        h = np.tanh(h @ weights[w_name] + weights[b_name])
+def error_rate(weights: dict, split, activation: str = "tanh") -> float:
+    """Classification error of an MLP given as a weights dict (NumPy forward pass)."""
+    hidden = hidden_layers(weights, split.x, activation)
+    h = hidden[-1] if hidden else split.x
     logits = h @ weights[OUTPUT_NAMES[0]] + weights[OUTPUT_NAMES[1]]
     return float(np.mean(logits.argmax(axis=1) != split.y))
 
@@ -55,7 +53,8 @@ def with_output_of(weights: dict, head: dict) -> dict:
     return {**weights, OUTPUT_NAMES[0]: head[OUTPUT_NAMES[0]], OUTPUT_NAMES[1]: head[OUTPUT_NAMES[1]]}
 
 
-def arm_metrics(arms: dict, n_epochs: int, ttt_level: float, source_weights: dict, source_test) -> dict:
+def arm_metrics(arms: dict, n_epochs: int, ttt_level: float, source_weights: dict, source_test,
+                activation: str = "tanh") -> dict:
     """Metrics of every arm; ``arms`` maps a name to (history, initial weights, final weights)."""
     curves = {name: epoch_curve(history) for name, (history, _, _) in arms.items()}
     scratch = arms.get("scratch")
@@ -77,8 +76,8 @@ def arm_metrics(arms: dict, n_epochs: int, ttt_level: float, source_weights: dic
             "epochs_run": history.epochs_run,
             "validation_curve": curve,
             "auc": auc,
-            "source_retention_before": error_rate(with_output_of(initial, source_weights), source_test),
-            "source_retention_after": error_rate(with_output_of(final, source_weights), source_test),
+            "source_retention_before": error_rate(with_output_of(initial, source_weights), source_test, activation),
+            "source_retention_after": error_rate(with_output_of(final, source_weights), source_test, activation),
             "jumpstart": None,
             "transfer_ratio": None,
             "time_to_threshold": None,

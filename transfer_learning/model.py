@@ -20,11 +20,11 @@ class _WeightsIO:
 
     def get_weights(self) -> dict:
         """Copies of every parameter, by name."""
-        return {name: p.get_value(borrow=False) for name, p in zip(self._names(), self.params)}
+        return {name: p.get_value(borrow=False) for name, p in zip(self._names(), self.params, strict=True)}
 
     def set_weights(self, weights: dict) -> None:
         """Overwrite every parameter; shapes must match exactly."""
-        for name, p in zip(self._names(), self.params):
+        for name, p in zip(self._names(), self.params, strict=True):
             value = np.asarray(weights[name], dtype=p.dtype)
             if value.shape != p.get_value(borrow=True).shape:
                 raise ValueError(f"{name}: expected shape {p.get_value(borrow=True).shape}, got {value.shape}")
@@ -78,12 +78,24 @@ def fast_tanh(z):
     return 2 * pt.sigmoid(2 * z) - 1
 
 
-class HiddenLayer:
-    """tanh(x W + b), W drawn Glorot-uniform from ``rng`` unless given, b zeros unless given."""
+def relu(z):
+    """max(z, 0), compiled to C like every op of the training graph."""
+    return pt.maximum(z, 0)
 
-    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation=fast_tanh):
+
+#: The compiled form of each hidden nonlinearity named in weights.ACTIVATIONS.
+ACTIVATION_OPS = {"tanh": fast_tanh, "relu": relu}
+
+
+class HiddenLayer:
+    """activation(x W + b), W drawn from ``rng`` unless given (Glorot-uniform for tanh, He-uniform
+    for relu), b zeros unless given. ``activation`` is a name of ACTIVATION_OPS or a function."""
+
+    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation="tanh"):
         self.n_in, self.n_out = n_in, n_out
-        self.W = _shared(glorot_uniform(rng, n_in, n_out) if W is None else W, "W")
+        name = activation if isinstance(activation, str) else "tanh"
+        activation = ACTIVATION_OPS[activation] if isinstance(activation, str) else activation
+        self.W = _shared(glorot_uniform(rng, n_in, n_out, activation=name) if W is None else W, "W")
         self.b = _shared(np.zeros(n_out) if b is None else b, "b")
         self.input = input
         self.output = activation(pt.dot(input, self.W) + self.b)
@@ -91,7 +103,7 @@ class HiddenLayer:
 
 
 class MLP(_WeightsIO):
-    """Hidden tanh layers then a LogisticRegression output layer, all parameters trainable.
+    """Hidden tanh (or relu) layers then a LogisticRegression output layer, all parameters trainable.
 
     Parameters
     ----------
@@ -101,9 +113,11 @@ class MLP(_WeightsIO):
         Width of each hidden layer, e.g. (100, 100).
     weights : dict, optional
         Initial arrays by name (hidden0_W, ..., output_b); missing ones are freshly initialized.
+    activation : {"tanh", "relu"}, default="tanh"
+        The hidden layers' nonlinearity.
     """
 
-    def __init__(self, rng, input, n_in, hidden_sizes, n_out, weights=None):
+    def __init__(self, rng, input, n_in, hidden_sizes, n_out, weights=None, activation="tanh"):
         weights = weights or {}
         self.input = input
         self.hidden_layers = []
@@ -111,7 +125,7 @@ class MLP(_WeightsIO):
         for i, width in enumerate(hidden_sizes):
             w_name, b_name = hidden_names(i)
             layer = HiddenLayer(rng, layer_input, width_in, width,
-                                W=weights.get(w_name), b=weights.get(b_name))
+                                W=weights.get(w_name), b=weights.get(b_name), activation=activation)
             self.hidden_layers.append(layer)
             layer_input, width_in = layer.output, width
         self.logRegressionLayer = LogisticRegression(

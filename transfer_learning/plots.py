@@ -79,7 +79,8 @@ def per_node_images(W: np.ndarray, directory, prefix: str) -> None:
     side = _tile_side(W.shape[0])
     for i in range(W.shape[1]):
         tile = W[:, i].reshape(side, side)
-        write_atomically(directory / f"{prefix}{i}.png", lambda f: plt.imsave(f, tile, cmap="gray", format="png"))
+        write_atomically(directory / f"{prefix}{i}.png",
+                         lambda f, tile=tile: plt.imsave(f, tile, cmap="gray", format="png"))
 
 
 CURVE_LABELS = {"source": "source task", "target": "target: transfer"}
@@ -91,7 +92,8 @@ def learning_curves(histories, path) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for history in histories:
         epochs = [c.epoch - 1 + c.minibatch / history.n_train_batches for c in history.checks]
-        ax.plot(epochs, [c.validation_error * 100 for c in history.checks], marker=".", label=CURVE_LABELS.get(history.phase, history.phase.removeprefix("target-")))
+        label = CURVE_LABELS.get(history.phase, history.phase.removeprefix("target-"))
+        ax.plot(epochs, [c.validation_error * 100 for c in history.checks], marker=".", label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation error (%)")
     ax.grid(alpha=0.3)
@@ -102,49 +104,65 @@ def learning_curves(histories, path) -> None:
 
 
 ARM_COLORS = {"transfer": "tab:blue", "freeze": "tab:purple", "random-reset": "tab:orange",
-              "scratch": "tab:gray", "finetune": "tab:green"}
+              "scratch": "tab:gray", "finetune": "tab:green", "shrink-perturb": "tab:brown"}
+RULE_COLORS = {"mean-abs": "tab:blue", "centered": "tab:cyan", "redo": "tab:red", "utility": "tab:purple",
+               "apoz": "tab:olive", "taylor": "tab:pink", "random": "black"}
 
 
 def sweep_plot(summary, path, title) -> None:
-    """Target metrics against the threshold: threshold arms as lines with 95 % bands, threshold-free
-    arms (scratch, finetune) as horizontal bands, and the fraction of nodes kept on a second axis.
+    """Target metrics against the threshold or keep fraction: selective arms as lines with 95 % bands (one
+    per rule when the sweep compares rules), selection-free arms (scratch, finetune, shrink-perturb) as
+    horizontal bands, and, against thresholds, the fraction of nodes kept on a second axis.
 
-    ``summary`` maps (arm, threshold or None) to {metric: (mean, half-width)}, as sweep.summarize gives.
+    ``summary`` maps (arm, rule, selection) to {metric: (mean, half-width)}, as sweep.summarize gives;
+    selection is (kind, value), or None for the selection-free arms.
     """
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    thresholds = sorted({t for (_, t) in summary if t is not None})
-    panels = (("test_error_pct", "target test error (%)"), ("transfer_ratio", "transfer ratio (validation AUC vs scratch)"))
-    for ax, (key, label) in zip(axes, panels):
-        for arm in ("scratch", "finetune"):
-            if (arm, None) in summary:
-                mean, half = summary[(arm, None)][key]
-                if math.isnan(mean):
-                    continue
-                ax.axhline(mean, color=ARM_COLORS[arm], lw=1.5, label=f"{arm} (mean, 95 % band)")
-                if not math.isnan(half):
-                    ax.axhspan(mean - half, mean + half, color=ARM_COLORS[arm], alpha=0.15)
-        for arm in ("transfer", "freeze", "random-reset"):
-            points = [(t, *summary[(arm, t)][key]) for t in thresholds if (arm, t) in summary]
+    kinds = {sel[0] for (_, _, sel) in summary if sel is not None}
+    kind = "keep_fraction" if "keep_fraction" in kinds else "threshold"
+    rules = sorted({rule for (arm, rule, sel) in summary if arm == "transfer" and sel and sel[0] == kind},
+                   key=lambda r: list(RULE_COLORS).index(r) if r in RULE_COLORS else 99)
+    if len(rules) > 1:
+        lines = [(("transfer", rule), rule, RULE_COLORS.get(rule)) for rule in rules]
+    else:
+        lines = [((arm, rules[0] if rules else None), arm, ARM_COLORS[arm])
+                 for arm in ("transfer", "freeze", "random-reset")]
+    values = sorted({sel[1] for (_, _, sel) in summary if sel is not None and sel[0] == kind})
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    panels = (("test_error_pct", "target test error (%)"),
+              ("transfer_ratio", "transfer ratio (validation AUC vs scratch)"))
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        for arm in ("scratch", "finetune", "shrink-perturb"):
+            stats = summary.get((arm, None, None))
+            if stats is None or math.isnan(stats[key][0]):
+                continue
+            mean, half = stats[key]
+            ax.axhline(mean, color=ARM_COLORS[arm], lw=1.5, label=f"{arm} (mean, 95 % band)")
+            if not math.isnan(half):
+                ax.axhspan(mean - half, mean + half, color=ARM_COLORS[arm], alpha=0.15)
+        for (arm, rule), name, color in lines:
+            points = [(v, *summary[(arm, rule, (kind, v))][key]) for v in values if (arm, rule, (kind, v)) in summary]
             points = [p for p in points if not math.isnan(p[1])]
             if not points:
                 continue
-            xs, means, halves = (np.array(column, dtype=float) for column in zip(*points))
-            ax.plot(xs, means, marker="o", color=ARM_COLORS[arm], label=f"{arm} (mean, 95 % interval)")
-            ax.fill_between(xs, means - np.nan_to_num(halves), means + np.nan_to_num(halves),
-                            color=ARM_COLORS[arm], alpha=0.2)
-        ax.set_xlabel("threshold on mean |activation|")
+            xs, means, halves = (np.array(column, dtype=float) for column in zip(*points, strict=True))
+            ax.plot(xs, means, marker="o", color=color, label=f"{name} (mean, 95 % interval)")
+            ax.fill_between(xs, means - np.nan_to_num(halves), means + np.nan_to_num(halves), color=color, alpha=0.15)
+        ax.set_xlabel("keep fraction (nodes kept per layer)" if kind == "keep_fraction"
+                      else "threshold on the rule's score")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        kept = [(t, summary[("transfer", t)]["fraction_kept"][0]) for t in thresholds if ("transfer", t) in summary]
-        if kept:
+        kept = [(v, summary[("transfer", rules[0], (kind, v))]["fraction_kept"][0]) for v in values
+                if rules and ("transfer", rules[0], (kind, v)) in summary]
+        if kind == "threshold" and kept and len(rules) == 1:
             twin = ax.twinx()
-            twin.plot(*zip(*kept), ls="--", color="black", alpha=0.5, marker=".", label="fraction of nodes kept")
+            twin.plot(*zip(*kept, strict=True), ls="--", color="black", alpha=0.5, marker=".",
+                      label="fraction of nodes kept")
             twin.set_ylim(-0.02, 1.02)
             twin.set_ylabel("fraction of hidden nodes kept (dashed)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)

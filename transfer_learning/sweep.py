@@ -1,17 +1,20 @@
-"""``python -m transfer_learning.sweep``: thresholds x seeds x arms for one source/target pair.
+"""``python -m transfer_learning.sweep``: rules x (thresholds or keep fractions) x seeds x arms for one pair.
 
-Per seed, the source network is trained once (a "source run"); then each threshold is one run of
-the ordinary transfer experiment from those source weights. The first threshold's run also trains
-the threshold-free arms (scratch, finetune); freeze and random-reset depend on the threshold's kept
-nodes and are trained in every run. So a (seed, threshold) result here is bit for bit the one
-``mlp_transfer.py --seed S --threshold T`` gives, and all arms of a seed are paired.
+Per seed, the source network is trained once (a "source run"); then each (rule, threshold or keep
+fraction) is one run of the ordinary transfer experiment from those source weights. The seed's first
+run also trains the selection-free arms (scratch, finetune, shrink-perturb); freeze and random-reset
+depend on the kept nodes and are trained in every run. So a (seed, rule, selection) result here is bit
+for bit the one ``mlp_transfer.py --seed S --rule R --threshold T`` (or ``--keep-fraction F``) gives,
+and all arms and rules of a seed are paired: same source network, probe, data and scratch init.
 
-Runs go to joblib worker processes, or with --scheduler to a Dask distributed cluster through
-joblib's Dask backend. Each finished run is recorded under results/ at once; started again with
-the same --out, a sweep skips what is recorded and resumes interrupted runs from their checkpoints.
+Runs go to joblib worker processes, or with --scheduler to a Dask distributed cluster. A worker
+keeps its compiled graphs and datasets from run to run (workspace.py), so a run costs its training,
+not its set-up. Each finished run is recorded under results/ at once; started again with the same
+--out, a sweep skips what is recorded and resumes interrupted runs from their checkpoints.
 
-Writes results.csv (one row per seed x threshold x arm, with the paired differences against scratch
-and against random-reset), summary.md (means and 95 % intervals over seeds) and sweep.png.
+Writes results.csv (one row per seed x rule x selection x arm, with paired differences), summary.md
+(means and 95 % intervals over seeds; with several rules, each rule against random selection,
+finetune and shrink-perturb, Holm-adjusted) and sweep.png.
 """
 
 import argparse
@@ -20,7 +23,6 @@ import json
 import math
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -33,11 +35,14 @@ from .data import DataError
 from .rundir import RunDir
 from .weights import expected_shapes, load_weights
 
-#: Arms whose result depends on the threshold (trained at every threshold) and those that do not.
-PER_THRESHOLD = ("transfer", "freeze", "random-reset")
-CSV_COLUMNS = ["seed", "threshold", "arm", "fraction_kept", "test_error_pct", "best_validation_error_pct",
-               "first_epoch_validation_error_pct", "auc", "epochs_run", "source_retention_after_pct",
-               "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio", "test_error_minus_random_reset_pp"]
+#: Arms whose result depends on the kept nodes (trained in every run) and those that do not (once per seed).
+PER_SELECTION = ("transfer", "freeze", "random-reset")
+SELECTION_FREE = ("scratch", "finetune", "shrink-perturb")
+CSV_COLUMNS = ["seed", "rule", "threshold", "keep_fraction", "arm", "fraction_kept", "test_error_pct",
+               "best_validation_error_pct", "first_epoch_validation_error_pct", "auc", "epochs_run",
+               "source_retention_after_pct", "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio",
+               "test_error_minus_random_reset_pp", "test_error_minus_random_rule_pp", "test_error_minus_finetune_pp",
+               "test_error_minus_shrink_perturb_pp", "ran_on"]
 
 
 def _quiet(log_path):
@@ -49,39 +54,55 @@ def _quiet(log_path):
     return stack
 
 
-def run_source(cfg: TransferConfig) -> dict:
+def where_am_i() -> str:
+    """The Dask worker's address when running on one, else "local"."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return "local"
+
+
+def run_source(cfg: TransferConfig, draw_curves: bool = False) -> dict:
     """Train one seed's source network (a --no-transfer run) and return its weights as arrays."""
     from .experiment import run_transfer
+    from .workspace import worker_workspace
 
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with _quiet(out.with_suffix(".log")):
         resume = (out / "config.json").is_file()
-        result = run_transfer(cfg, resume=resume)
+        result = run_transfer(cfg, resume=resume, workspace=worker_workspace(), draw_curves=draw_curves)
     with np.load(Path(result["run_dir"]) / "weights_source.npz") as saved:
-        return {"weights": {k: saved[k] for k in saved.files}, "results": result}
+        return {"weights": {k: saved[k] for k in saved.files}, "results": result, "ran_on": where_am_i()}
 
 
-def run_threshold(cfg: TransferConfig, source_weights: dict) -> dict:
-    """One (seed, threshold) run from the seed's source weights, which travel with the call."""
+def run_selection(cfg: TransferConfig, source_weights: dict, draw_curves: bool = False) -> dict:
+    """One (seed, rule, threshold or keep fraction) run from the seed's source weights, which travel with the call."""
     from .experiment import run_transfer
+    from .workspace import worker_workspace
 
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "weights_source.npz"
-        np.savez(path, **source_weights)
-        with _quiet(out.with_suffix(".log")):
-            done = out / "results.json"
-            if done.is_file():  # finished before the driver could record it
-                result = json.loads(done.read_text())
-            else:
-                result = run_transfer(replace(cfg, source_weights=str(path)), resume=(out / "config.json").is_file())
-    return {"results": result}
+    with _quiet(out.with_suffix(".log")):
+        done = out / "results.json"
+        if done.is_file():  # finished before the driver could record it
+            result = json.loads(done.read_text())
+        else:
+            result = run_transfer(cfg, resume=(out / "config.json").is_file(), workspace=worker_workspace(),
+                                  source_arrays=source_weights, draw_curves=draw_curves)
+    return {"results": result, "ran_on": where_am_i()}
 
 
-def _label(threshold: float) -> str:
-    return f"{threshold:g}"
+def _label(value: float) -> str:
+    return f"{value:g}"
+
+
+def run_name(seed, rule, kind, value) -> str:
+    """seed1-t0.4 for the 2015 rule at a threshold; seed1-redo-f0.25 for another rule at a keep fraction."""
+    letter = "t" if kind == "threshold" else "f"
+    return f"seed{seed}" + ("" if rule == "mean-abs" else f"-{rule}") + f"-{letter}{_label(value)}"
 
 
 class Sweep:
@@ -91,37 +112,43 @@ class Sweep:
         self.sweep, self.base = sweep, base
         self.path = Path(sweep.out)
         self.files = RunDir(self.path)  # atomic writes, as for a run directory
+        self.grid = [(rule, kind, value) for rule in sweep.rule_names for kind, value in sweep.selections]
 
     def source_config(self, seed):
         return replace(self.base, seed=seed, no_transfer=True, out=str(self.path.resolve() / "sources" / f"seed{seed}"))
 
-    def threshold_config(self, seed, threshold):
-        arms = self.base.arms if threshold == self.sweep.thresholds[0] else tuple(
-            a for a in self.base.arms if a in PER_THRESHOLD)
-        return replace(self.base, seed=seed, threshold=threshold, baselines=",".join(arms) or "none",
-                       out=str(self.path.resolve() / "runs" / f"seed{seed}-t{_label(threshold)}"))
+    def run_config(self, seed, rule, kind, value):
+        first = (rule, kind, value) == self.grid[0]
+        arms = self.base.arms if first else tuple(a for a in self.base.arms if a in PER_SELECTION)
+        return replace(self.base, seed=seed, rule=rule, threshold=value if kind == "threshold" else None,
+                       keep_fraction=value if kind == "keep_fraction" else None,
+                       baselines=",".join(arms) or "none",
+                       source_weights=str(self.path.resolve() / self.source_weights_name(seed)),
+                       out=str(self.path.resolve() / "runs" / run_name(seed, rule, kind, value)))
 
-    def record_name(self, kind, seed, threshold=None):
-        name = f"source-seed{seed}" if kind == "source" else f"seed{seed}-t{_label(threshold)}"
-        return f"results/{name}.json"
+    def record_name(self, seed, run=None):
+        return f"results/{'source-seed' + str(seed) if run is None else run_name(seed, *run)}.json"
 
-    def record_path(self, kind, seed, threshold=None):
-        return self.path / self.record_name(kind, seed, threshold)
+    def record_path(self, seed, run=None):
+        return self.path / self.record_name(seed, run)
 
     def source_weights_name(self, seed):
         return f"sources/seed{seed}.npz"
 
+    def settings(self) -> dict:
+        sweep = {k: v for k, v in asdict(self.sweep).items() if k not in ("jobs", "scheduler", "out", "run_curves")}
+        return {"sweep": sweep, "base": asdict(self.base)}
+
     def open(self, argv):
         """Create the sweep directory, or check that an existing one was made with the same settings."""
-        settings = {"sweep": {k: v for k, v in asdict(self.sweep).items() if k not in ("jobs", "scheduler", "out")},
-                    "base": asdict(self.base)}
+        settings = self.settings()
         saved = self.path / "sweep.json"
         if saved.is_file():
             try:
                 before = json.loads(saved.read_text())
             except ValueError as err:
-                raise DataError(f"{saved}: not a readable sweep record ({err})")
-            if json.loads(json.dumps(settings)) != before.get("settings"):
+                raise DataError(f"{saved}: not a readable sweep record ({err})") from err
+            if not _same_settings(json.loads(json.dumps(settings)), before.get("settings")):
                 raise ConfigError(f"--out: {self.path} holds a sweep with other settings; choose another --out")
             return True
         if self.path.exists() and any(self.path.iterdir()):
@@ -132,43 +159,79 @@ class Sweep:
         return False
 
     def rows(self):
-        """One row per seed x threshold x arm from the recorded runs, with paired differences to scratch."""
+        """One row per seed x rule x selection x arm from the recorded runs, with paired differences."""
         rows = []
+        hidden = sum(self.base.hidden_sizes)
         for seed in self.sweep.seeds:
-            for threshold in self.sweep.thresholds:
-                path = self.record_path("run", seed, threshold)
+            for rule, kind, value in self.grid:
+                path = self.record_path(seed, (rule, kind, value))
                 if not path.is_file():
                     continue
-                results = json.loads(path.read_text())["results"]
-                fraction = sum(results["nodes_kept"]) / sum(self.base.hidden_sizes)
+                record = json.loads(path.read_text())
+                results = record["results"]
+                fraction = sum(results["nodes_kept"]) / hidden
                 for arm, m in results["arms"].items():
-                    if arm not in PER_THRESHOLD and threshold != self.sweep.thresholds[0]:
+                    per_selection = arm in PER_SELECTION
+                    if not per_selection and (rule, kind, value) != self.grid[0]:
                         continue
                     rows.append({
                         "seed": seed,
-                        "threshold": threshold if arm in PER_THRESHOLD else None,
+                        "rule": rule if per_selection else None,
+                        "threshold": value if per_selection and kind == "threshold" else None,
+                        "keep_fraction": value if per_selection and kind == "keep_fraction" else None,
                         "arm": arm,
-                        "fraction_kept": fraction if arm in PER_THRESHOLD else {"finetune": 1.0, "scratch": 0.0}[arm],
+                        "fraction_kept": fraction if per_selection else {"scratch": 0.0}.get(arm, 1.0),
                         "test_error_pct": m["test_error"] * 100,
                         "best_validation_error_pct": m["best_validation_error"] * 100,
-                        "first_epoch_validation_error_pct": m["validation_curve"][0] * 100 if m["validation_curve"] else None,
+                        "first_epoch_validation_error_pct":
+                            m["validation_curve"][0] * 100 if m["validation_curve"] else None,
                         "auc": m["auc"] * 100,
                         "epochs_run": m["epochs_run"],
                         "source_retention_after_pct": m["source_retention_after"] * 100,
+                        "ran_on": record.get("ran_on", "local"),
                     })
-        scratch = {r["seed"]: r for r in rows if r["arm"] == "scratch"}
-        for r in rows:
-            s = scratch.get(r["seed"])
-            r["test_error_minus_scratch_pp"] = r["test_error_pct"] - s["test_error_pct"] if s else None
-            r["jumpstart_pp"] = (r["first_epoch_validation_error_pct"] - s["first_epoch_validation_error_pct"]
-                                 if s and r["first_epoch_validation_error_pct"] is not None else None)
-            r["transfer_ratio"] = (s["auc"] - r["auc"]) / s["auc"] if s and s["auc"] else None
-        # the control for the activation rule: the same number of nodes reset, chosen at random
-        random = {(r["seed"], r["threshold"]): r for r in rows if r["arm"] == "random-reset"}
-        for r in rows:
-            control = random.get((r["seed"], r["threshold"])) if r["arm"] == "transfer" else None
-            r["test_error_minus_random_reset_pp"] = r["test_error_pct"] - control["test_error_pct"] if control else None
+        _paired_differences(rows)
         return rows
+
+
+def _same_settings(now, before) -> bool:
+    """Settings equal, where fields added since the sweep was started still have their defaults."""
+    if not isinstance(before, dict):
+        return False
+    defaults = json.loads(json.dumps({"sweep": asdict(SweepConfig()), "base": asdict(TransferConfig())}))
+    for part in ("sweep", "base"):
+        old = before.get(part, {})
+        for key, value in now[part].items():
+            if old.get(key, defaults[part].get(key)) != value:
+                return False
+    return True
+
+
+def _paired_differences(rows):
+    """Each row's test error minus that of its pairs: the same seed's scratch, finetune and shrink-perturb
+    arms, its random-reset arm (same rule and selection), and the random rule's transfer arm (same selection)."""
+    by_arm = {(r["seed"], r["arm"]): r for r in rows if r["arm"] in SELECTION_FREE}
+    random_reset = {(r["seed"], r["rule"], r["threshold"], r["keep_fraction"]): r
+                    for r in rows if r["arm"] == "random-reset"}
+    random_rule = {(r["seed"], r["threshold"], r["keep_fraction"]): r
+                   for r in rows if r["arm"] == "transfer" and r["rule"] == "random"}
+    for r in rows:
+        s = by_arm.get((r["seed"], "scratch"))
+        r["test_error_minus_scratch_pp"] = r["test_error_pct"] - s["test_error_pct"] if s else None
+        r["jumpstart_pp"] = (r["first_epoch_validation_error_pct"] - s["first_epoch_validation_error_pct"]
+                             if s and r["first_epoch_validation_error_pct"] is not None else None)
+        r["transfer_ratio"] = (s["auc"] - r["auc"]) / s["auc"] if s and s["auc"] else None
+        transfer = r["arm"] == "transfer"
+        pairs = {
+            "test_error_minus_random_reset_pp":
+                random_reset.get((r["seed"], r["rule"], r["threshold"], r["keep_fraction"])) if transfer else None,
+            "test_error_minus_random_rule_pp":
+                random_rule.get((r["seed"], r["threshold"], r["keep_fraction"])) if transfer else None,
+            "test_error_minus_finetune_pp": by_arm.get((r["seed"], "finetune")) if transfer else None,
+            "test_error_minus_shrink_perturb_pp": by_arm.get((r["seed"], "shrink-perturb")) if transfer else None,
+        }
+        for key, other in pairs.items():
+            r[key] = r["test_error_pct"] - other["test_error_pct"] if other else None
 
 
 def mean_ci(values):
@@ -184,19 +247,28 @@ def mean_ci(values):
     return float(values.mean()), float(half)
 
 
+def _selection_of(row):
+    if row["keep_fraction"] is not None:
+        return ("keep_fraction", row["keep_fraction"])
+    if row["threshold"] is not None:
+        return ("threshold", row["threshold"])
+    return None
+
+
+METRICS = ("fraction_kept", "test_error_pct", "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio", "auc",
+           "test_error_minus_random_reset_pp", "test_error_minus_random_rule_pp", "test_error_minus_finetune_pp",
+           "test_error_minus_shrink_perturb_pp")
+
+
 def summarize(rows) -> dict:
-    """Per arm (and threshold), the mean and 95 % interval over seeds of each metric."""
+    """Per (arm, rule, selection), the mean and 95 % interval over seeds of each metric, and the paired values."""
     groups = {}
     for r in rows:
-        groups.setdefault((r["arm"], r["threshold"]), []).append(r)
+        groups.setdefault((r["arm"], r["rule"], _selection_of(r)), []).append(r)
     out = {}
-    for (arm, threshold), members in groups.items():
-        out[(arm, threshold)] = {
-            "n_seeds": len(members),
-            **{key: mean_ci([m[key] for m in members])
-               for key in ("fraction_kept", "test_error_pct", "test_error_minus_scratch_pp", "jumpstart_pp",
-                           "transfer_ratio", "auc", "test_error_minus_random_reset_pp")},
-        }
+    for key, members in groups.items():
+        out[key] = {"n_seeds": len(members), **{m: mean_ci([row[m] for row in members]) for m in METRICS},
+                    "values": {m: [row[m] for row in members] for m in METRICS}}
     return out
 
 
@@ -207,32 +279,133 @@ def _fmt(pair, digits=2):
     return f"{mean:.{digits}f}" + ("" if math.isnan(half) else f" ± {half:.{digits}f}")
 
 
+def holm(p_values):
+    """Holm's step-down adjustment: the family-wise error of many tests kept at the nominal level."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [math.nan] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def paired_p(differences) -> float:
+    """Two-sided p of a paired t-test (a one-sample t-test of the paired differences against 0)."""
+    from scipy import stats
+
+    values = np.asarray([d for d in differences if d is not None], dtype=float)
+    if values.size < 2 or not values.std(ddof=1) > 0:
+        return math.nan
+    return float(stats.ttest_1samp(values, 0.0).pvalue)
+
+
+def _selection_text(selection):
+    kind, value = selection
+    return f"{'threshold' if kind == 'threshold' else 'keep fraction'} {_label(value)}"
+
+
+COMPARISONS = (("test_error_minus_random_rule_pp", "random"), ("test_error_minus_finetune_pp", "finetune"),
+               ("test_error_minus_shrink_perturb_pp", "shrink-perturb"))
+
+
+def rules_comparison(summary) -> tuple[list, int]:
+    """Every paired comparison of a selective rule's transfer arm against random selection, finetune and
+    shrink-perturb: (selection, rule, what, mean, half-width, p, Holm-adjusted p) rows, and their number."""
+    tests = []
+    for (arm, rule, selection), s in summary.items():
+        if arm != "transfer" or rule == "random":
+            continue
+        for key, against in COMPARISONS:
+            values = [v for v in s["values"][key] if v is not None]
+            if len(values) >= 2:
+                tests.append([selection, rule, against, *s[key], paired_p(values)])
+    finite = [i for i, t in enumerate(tests) if not math.isnan(t[5])]
+    adjusted = holm([tests[i][5] for i in finite])
+    for t in tests:
+        t.append(math.nan)
+    for i, a in zip(finite, adjusted, strict=True):
+        tests[i][6] = a
+    return tests, len(finite)
+
+
+def _p_text(p):
+    return "-" if math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
 def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig) -> str:
     size = f", first {base.target_train_size} target training examples" if base.target_train_size else ""
+    rules = sweep.rule_names
+    several = len(rules) > 1
+    kinds = {kind for kind, _ in sweep.selections}
     lines = [
         f"# Sweep {base.source} -> {base.target}",
         "",
-        f"Hidden layers {','.join(map(str, base.hidden_sizes))}, {base.n_epochs} epochs per phase{size}, "
-        f"probe {base.probe_size} images, kept-lr-scale {base.kept_lr_scale}, reinit-deeper {base.reinit_deeper}, "
-        f"seeds {','.join(map(str, sweep.seeds))}. Mean ± half-width of the 95 % t interval over seeds; "
-        "differences are paired by seed (same source network, data and scratch init).",
+        f"Hidden layers {','.join(map(str, base.hidden_sizes))} ({base.activation}), {base.n_epochs} epochs per phase"
+        f"{size}, probe {base.probe_size} images, kept-lr-scale {base.kept_lr_scale}, reinit-deeper "
+        f"{base.reinit_deeper}, seeds {','.join(map(str, sweep.seeds))}. Mean ± half-width of the 95 % t interval "
+        "over seeds; differences are paired by seed (same source network, probe, data and scratch init).",
         "",
-        "| arm | threshold | nodes kept | test error % | minus scratch (pp) | jumpstart (pp) | transfer ratio "
+        f"| arm | {'rule | ' if several else ''}{' / '.join(sorted(kinds, reverse=True)).replace('_', ' ')} | "
+        "nodes kept | test error % | minus scratch (pp) | jumpstart (pp) | transfer ratio "
         "| rule minus random-reset (pp) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|" + ("---|" if several else "") + "---|---|---|---|---|---|---|",
     ]
-    order = {arm: i for i, arm in enumerate(("scratch", "finetune", "transfer", "freeze", "random-reset"))}
-    for (arm, threshold), s in sorted(summary.items(), key=lambda kv: (order[kv[0][0]], kv[0][1] or 0)):
+    order = {arm: i for i, arm in enumerate(("scratch", "finetune", "shrink-perturb", "transfer", "freeze",
+                                              "random-reset"))}
+    rule_order = {rule: i for i, rule in enumerate(rules)}
+
+    def sort_key(item):
+        (arm, rule, selection), _ = item
+        return order[arm], (selection or ("", 0))[0], (selection or ("", 0))[1], rule_order.get(rule, -1)
+
+    for (arm, rule, selection), s in sorted(summary.items(), key=sort_key):
+        where = "-" if selection is None else _label(selection[1])
         lines.append(
-            f"| {arm} | {'-' if threshold is None else _label(threshold)} | {_fmt(s['fraction_kept'], 2)} | "
+            f"| {arm} | {(rule or '-') + ' | ' if several else ''}{where} | {_fmt(s['fraction_kept'], 2)} | "
             f"{_fmt(s['test_error_pct'])} | {_fmt(s['test_error_minus_scratch_pp'])} | {_fmt(s['jumpstart_pp'])} | "
             f"{_fmt(s['transfer_ratio'], 3)} | {_fmt(s['test_error_minus_random_reset_pp'])} |"
         )
     lines += ["", "Nodes kept: fraction of all hidden nodes whose trained source weights are kept (scratch 0, "
-              "finetune 1). Transfer ratio: (AUC_scratch - AUC_arm) / AUC_scratch of the validation-error curve. "
-              "Rule minus random-reset: the transfer arm's test error minus that of the random-reset arm of the same "
-              "seed and threshold (negative: the activation rule picks better nodes than chance).", ""]
+              "finetune and shrink-perturb 1). Transfer ratio: (AUC_scratch - AUC_arm) / AUC_scratch of the "
+              "validation-error curve. Rule minus random-reset: the transfer arm's test error minus that of the "
+              "random-reset arm of the same seed, rule and selection (negative: the rule picks better nodes than "
+              "chance).", ""]
+    tests, n_tests = rules_comparison(summary)
+    if several and tests:
+        lines += _comparison_section(summary, tests, n_tests, rules, sweep)
     return "\n".join(lines)
+
+
+def _comparison_section(summary, tests, n_tests, rules, sweep) -> list:
+    lines = ["## Rules against random selection, finetune and shrink-perturb", "",
+             f"Each row: a rule's transfer arm; columns: its test error, and its paired difference (pp, negative = "
+             f"the rule is better) to the random rule at the same selection, to finetune and to shrink-perturb, each "
+             f"with its 95 % t interval and the two-sided paired t-test's p-value (scipy.stats). The table makes "
+             f"{n_tests} such comparisons; every p-value shown is Holm-adjusted over all {n_tests}, so a difference "
+             f"with adjusted p < 0.05 is significant with the family-wise error held at 5 %.", ""]
+    by = {(t[0], t[1], t[2]): t for t in tests}
+    for kind, value in sweep.selections:
+        selection = (kind, value)
+        lines += [f"### {_selection_text(selection)}", "",
+                  "| rule | nodes kept | test error % | minus random (pp) | p (Holm) | minus finetune (pp) | p (Holm) "
+                  "| minus shrink-perturb (pp) | p (Holm) |", "|---|---|---|---|---|---|---|---|---|"]
+        for rule in rules:
+            s = summary.get(("transfer", rule, selection))
+            if s is None:
+                continue
+            cells = []
+            for _, against in COMPARISONS:
+                t = by.get((selection, rule, against))
+                cells += ["-", "-"] if t is None else [_fmt((t[3], t[4])), _p_text(t[6])]
+            lines.append(f"| {rule} | {_fmt(s['fraction_kept'], 2)} | {_fmt(s['test_error_pct'])} | "
+                         + " | ".join(cells) + " |")
+        lines.append("")
+    for arm in ("finetune", "shrink-perturb", "scratch"):
+        s = summary.get((arm, None, None))
+        if s:
+            lines.append(f"{arm}: {_fmt(s['test_error_pct'])} % test error.")
+    lines.append("")
+    return lines
 
 
 def _csv_cells(row) -> list:
@@ -273,56 +446,70 @@ def _parallel(sweep: SweepConfig):
 
         client = Client(sweep.scheduler, timeout="10s")
     except (OSError, ValueError) as err:
-        raise ConfigError(f"--scheduler: cannot reach a Dask scheduler at {sweep.scheduler} ({err})")
+        raise ConfigError(f"--scheduler: cannot reach a Dask scheduler at {sweep.scheduler} ({err})") from err
     with client, joblib.parallel_config(backend="dask"):
         yield joblib.Parallel(return_as="generator_unordered")
 
 
-def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None) -> dict:
+def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog="transfer-sweep") -> dict:
     """Run (or continue) the sweep and write its tables and plot; returns the summary rows."""
     from joblib import delayed
 
-    from . import plots
     from .experiment import load_tasks
+    from .workspace import worker_workspace
 
     out = out or sys.stdout
     sweep.validate()
     base.validate()
     if sweep.out is None:
         sweep = replace(sweep, out=default_out())
-    source, _, _ = load_tasks(base)  # every dataset and flag checked before a worker starts
+    # every dataset and flag checked before a worker starts; with --jobs 1 the runs reuse this read
+    source, _, _ = load_tasks(base, worker_workspace().datasets)
     shapes = expected_shapes(source.n_in, base.hidden_sizes, source.n_classes)
     state = Sweep(sweep, base)
-    seeds, thresholds = sweep.seeds, sweep.thresholds
+    seeds, grid = sweep.seeds, state.grid
     with _parallel(sweep) as parallel:
         continuing = state.open(list(argv))
-        total = len(seeds) * (1 + len(thresholds))
-        done = sum(state.record_path("source", s).is_file() for s in seeds) + sum(
-            state.record_path("run", s, t).is_file() for s in seeds for t in thresholds)
-        print(f"[sweep] {state.path}: {len(seeds)} seeds x ({len(thresholds)} thresholds + source) = {total} runs, "
-              f"arms {', '.join(('transfer', *base.arms))}" + (f"; continuing, {done} already done" if continuing else ""),
+        total = len(seeds) * (1 + len(grid))
+        done = sum(state.record_path(s).is_file() for s in seeds) + sum(
+            state.record_path(s, run).is_file() for s in seeds for run in grid)
+        print(f"[sweep] {state.path}: {len(seeds)} seeds x ({len(grid)} rule/selection runs + source) = {total} runs, "
+              f"arms {', '.join(('transfer', *base.arms))}"
+              + (f"; continuing, {done} already done" if continuing else ""),
               file=sys.stderr, flush=True)
         progress = Progress(total, done)
-        todo = [s for s in seeds if not state.record_path("source", s).is_file()]
-        for seed, result in parallel(delayed(_tagged)(seed, run_source, state.source_config(seed)) for seed in todo):
+        todo = [s for s in seeds if not state.record_path(s).is_file()]
+        calls = (delayed(_tagged)(seed, run_source, state.source_config(seed), sweep.run_curves) for seed in todo)
+        for seed, result in parallel(calls):
             state.files.write_weights(state.source_weights_name(seed), result["weights"])
-            state.files.write_json(state.record_name("source", seed), {"results": result["results"]})
+            state.files.write_json(state.record_name(seed), {"results": result["results"], "ran_on": result["ran_on"]})
             progress.step(f"source, seed {seed}")
         weights = {s: load_weights(state.path / state.source_weights_name(s), shapes) for s in seeds}
-        jobs = [(s, t) for s in seeds for t in thresholds if not state.record_path("run", s, t).is_file()]
-        calls = (delayed(_tagged)((s, t), run_threshold, state.threshold_config(s, t), weights[s]) for s, t in jobs)
-        for (seed, threshold), result in parallel(calls):
-            state.files.write_json(state.record_name("run", seed, threshold), result)
-            progress.step(f"seed {seed}, threshold {_label(threshold)}")
+        jobs = [(s, run) for s in seeds for run in grid if not state.record_path(s, run).is_file()]
+        calls = (delayed(_tagged)((s, run), run_selection, state.run_config(s, *run), weights[s], sweep.run_curves)
+                 for s, run in jobs)
+        for (seed, run), result in parallel(calls):
+            state.files.write_json(state.record_name(seed, run), result)
+            rule, kind, value = run
+            progress.step(f"seed {seed}, " + ("" if len(sweep.rule_names) == 1 else f"{rule}, ")
+                          + f"{'threshold' if kind == 'threshold' else 'keep fraction'} {_label(value)}")
+    return write_outputs(state, out)
+
+
+def write_outputs(state: "Sweep", out=None) -> dict:
+    """results.csv, summary.md and sweep.png from the recorded runs."""
+    from . import plots
+
+    sweep, base = state.sweep, state.base
     rows = state.rows()
     state.files.write_csv("results.csv", CSV_COLUMNS, [_csv_cells(r) for r in rows])
     summary = summarize(rows)
     text = summary_markdown(summary, sweep, base)
     state.files.write_text("summary.md", text)
-    plots.sweep_plot(summary, state.path / "sweep.png", f"{base.source} -> {base.target}"
+    plots.sweep_plot(summary, state.path / "sweep.png", f"{base.source} -> {base.target}, {base.activation}"
                      + (f", {base.target_train_size} target examples" if base.target_train_size else ""))
-    print(text, file=out)
-    print(f"sweep directory: {state.path} (results.csv, summary.md, sweep.png)", file=out)
+    print(text, file=out or sys.stdout)
+    print(f"sweep directory: {state.path} (results.csv, summary.md, sweep.png)", file=out or sys.stdout)
     return {"rows": rows, "summary": summary, "path": str(state.path)}
 
 
@@ -354,8 +541,11 @@ def _terminate(signum, frame):
 
 
 def main(argv=None) -> int:
+    """``python -m transfer_learning.sweep`` and the console script ``transfer-sweep``; returns the exit status."""
+    from .cli import script_name
+
     argv = sys.argv[1:] if argv is None else argv
-    prog = "python -m transfer_learning.sweep"
+    prog = script_name("transfer-sweep", "python -m transfer_learning.sweep")
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         args = vars(build_parser(prog).parse_args(argv))
@@ -363,7 +553,7 @@ def main(argv=None) -> int:
         if sweep.out is None:
             sweep = replace(sweep, out=default_out())
             argv = [*argv, "--out", sweep.out]
-        run_sweep(sweep, TransferConfig(**args), argv)
+        run_sweep(sweep, TransferConfig(**args), argv, prog=prog)
     except EXPECTED_ERRORS as err:
         return error_exit(prog, err)
     except KeyboardInterrupt as stop:

@@ -1,27 +1,24 @@
 """The transfer step, pure NumPy over a weights dict: score hidden nodes, keep or re-initialize.
 
-No graph is built or compiled here, so every rule is tested exactly.
+No graph is built or compiled here, so every step is tested exactly. Scoring rules live in rules.py;
+this module chooses nodes from scores (a threshold, or a fixed fraction per layer) and builds the
+transferred network.
 """
 
 import numpy as np
 
-from .weights import OUTPUT_NAMES, glorot_uniform, hidden_names, n_hidden
+from .rules import mean_abs, probe_network
+from .weights import OUTPUT_NAMES, glorot_uniform, hidden_names
 
 
-def hidden_activity(weights: dict, images: np.ndarray) -> list[np.ndarray]:
-    """Mean |activation| of every hidden node over ``images``, one array per hidden layer.
+def hidden_activity(weights: dict, images: np.ndarray, activation: str = "tanh") -> list[np.ndarray]:
+    """The 2015 rule's scores: mean |activation| of every hidden node over ``images``, per hidden layer.
 
     Node i of layer l scores mean_j |tanh(h_j W_l[:, i] + b_l[i])|, where h_j is image j for the
     first layer and the previous layer's activation of image j (with the trained weights, before
     any re-initialization) for deeper ones. One matrix product per layer, no Python loop.
     """
-    scores = []
-    h = np.asarray(images, dtype=weights[hidden_names(0)[0]].dtype)
-    for layer in range(n_hidden(weights)):
-        w_name, b_name = hidden_names(layer)
-        h = np.tanh(h @ weights[w_name] + weights[b_name])
-        scores.append(np.abs(h).mean(axis=0))
-    return scores
+    return mean_abs(probe_network(weights, images, activation=activation), None).layers
 
 
 def keep_masks(scores: list[np.ndarray], threshold: float) -> list[np.ndarray]:
@@ -29,13 +26,31 @@ def keep_masks(scores: list[np.ndarray], threshold: float) -> list[np.ndarray]:
     return [s >= threshold for s in scores]
 
 
-def reinitialize(weights: dict, masks: list[np.ndarray], rng: np.random.Generator, reinit_deeper=False) -> dict:
-    """Copy of ``weights`` where every non-kept node gets a fresh Glorot column and bias 0.
+def n_to_keep(fraction: float, n_nodes: int) -> int:
+    """round(fraction x n_nodes), Python's round (halves to even), so 0.25 x 10 keeps 2."""
+    return int(round(fraction * n_nodes))
 
-    Kept columns and biases are copied bit for bit. New columns are drawn from ``rng`` layer
-    by layer, left to right, only for the nodes being reset. With ``reinit_deeper`` (the 2015
-    author's third plan) the weights *leaving* a reset node, its row in the next hidden layer's
-    W, are re-drawn as well, right after that layer's columns; the output layer is new anyway.
+
+def top_fraction_masks(scores: list[np.ndarray], fraction: float) -> list[np.ndarray]:
+    """In every layer, keep the round(fraction x m) nodes with the highest scores; ties go to the lower index."""
+    masks = []
+    for s in scores:
+        order = np.argsort(-np.asarray(s, dtype=np.float64), kind="stable")
+        mask = np.zeros(len(s), dtype=bool)
+        mask[order[:n_to_keep(fraction, len(s))]] = True
+        masks.append(mask)
+    return masks
+
+
+def reinitialize(weights: dict, masks: list[np.ndarray], rng: np.random.Generator, reinit_deeper=False,
+                 activation: str = "tanh") -> dict:
+    """Copy of ``weights`` where every non-kept node gets a fresh column and bias 0.
+
+    Kept columns and biases are copied bit for bit. New columns (Glorot-uniform, He-uniform for relu)
+    are drawn from ``rng`` layer by layer, left to right, only for the nodes being reset. With
+    ``reinit_deeper`` (the 2015 author's third plan) the weights *leaving* a reset node, its row in
+    the next hidden layer's W, are re-drawn as well, right after that layer's columns; the output
+    layer is new anyway.
     """
     new = {name: value.copy() for name, value in weights.items()}
     for layer, keep in enumerate(masks):
@@ -43,19 +58,20 @@ def reinitialize(weights: dict, masks: list[np.ndarray], rng: np.random.Generato
         W = new[w_name]
         reset = np.flatnonzero(~keep)
         if reset.size:
-            W[:, reset] = glorot_uniform(rng, *W.shape, shape=(W.shape[0], reset.size), dtype=W.dtype)
+            W[:, reset] = glorot_uniform(rng, *W.shape, shape=(W.shape[0], reset.size), dtype=W.dtype,
+                                         activation=activation)
             new[b_name][reset] = 0
             if reinit_deeper and layer + 1 < len(masks):
                 W_next = new[hidden_names(layer + 1)[0]]
                 W_next[reset, :] = glorot_uniform(rng, *W_next.shape, shape=(reset.size, W_next.shape[1]),
-                                                  dtype=W_next.dtype)
+                                                  dtype=W_next.dtype, activation=activation)
     return new
 
 
 def random_masks(masks: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
     """Masks that reset as many nodes per layer as ``masks`` do, chosen uniformly at random.
 
-    The control for the activation rule: if it matters, resetting random nodes should do worse.
+    The control for a selection rule: if it matters, resetting random nodes should do worse.
     """
     out = []
     for keep in masks:
@@ -76,18 +92,26 @@ def fresh_output_layer(weights: dict, n_out: int) -> dict:
     return new
 
 
-def transfer(weights: dict, probe_images: np.ndarray, threshold: float, n_out: int, rng, reinit_deeper=False,
-             masks=None):
-    """The whole 2015 step: score on the probe, keep/re-init hidden nodes, new output layer.
+def shrink_perturb(weights: dict, n_out: int, rng: np.random.Generator, shrink: float, perturb: float,
+                   activation: str = "tanh") -> dict:
+    """Ash & Adams (NeurIPS 2020): every hidden W becomes shrink x W + perturb x a fresh draw, every
+    hidden bias shrink x b, and the output layer is new. Fresh draws come from ``rng``, layer by layer."""
+    new = {}
+    layer = 0
+    while hidden_names(layer)[0] in weights:
+        w_name, b_name = hidden_names(layer)
+        W = weights[w_name]
+        fresh = glorot_uniform(rng, *W.shape, dtype=W.dtype, activation=activation)
+        new[w_name] = (shrink * W + perturb * fresh).astype(W.dtype)
+        new[b_name] = (shrink * weights[b_name]).astype(weights[b_name].dtype)
+        layer += 1
+    return fresh_output_layer({**new, OUTPUT_NAMES[0]: weights[OUTPUT_NAMES[0]],
+                               OUTPUT_NAMES[1]: weights[OUTPUT_NAMES[1]]}, n_out)
 
-    ``masks`` overrides the threshold rule (the random-reset control). Returns the transferred
-    weights and a report: per layer the scores, kept indices and count.
-    """
-    scores = hidden_activity(weights, probe_images)
-    if masks is None:
-        masks = keep_masks(scores, threshold)
-    transferred = fresh_output_layer(reinitialize(weights, masks, rng, reinit_deeper), n_out)
-    layers = [
+
+def layer_report(scores: list[np.ndarray], masks: list[np.ndarray]) -> list[dict]:
+    """Per hidden layer: every node's score, the kept node indices and how many."""
+    return [
         {
             "layer": i,
             "scores": [float(s) for s in score],
@@ -95,6 +119,22 @@ def transfer(weights: dict, probe_images: np.ndarray, threshold: float, n_out: i
             "n_kept": int(mask.sum()),
             "n_nodes": int(mask.size),
         }
-        for i, (score, mask) in enumerate(zip(scores, masks))
+        for i, (score, mask) in enumerate(zip(scores, masks, strict=True))
     ]
-    return transferred, {"threshold": threshold, "probe_size": int(len(probe_images)), "layers": layers}
+
+
+def transfer(weights: dict, probe_images: np.ndarray, threshold: float, n_out: int, rng, reinit_deeper=False,
+             masks=None, scores=None, activation: str = "tanh"):
+    """The whole step: score on the probe, keep/re-init hidden nodes, new output layer.
+
+    ``scores`` are the nodes' scores (default: the 2015 rule, mean |activation|); ``masks`` overrides
+    the threshold (a keep fraction, or the random-reset control). Returns the transferred weights and a
+    report: per layer the scores, kept indices and count.
+    """
+    if scores is None:
+        scores = hidden_activity(weights, probe_images, activation)
+    if masks is None:
+        masks = keep_masks(scores, threshold)
+    transferred = fresh_output_layer(reinitialize(weights, masks, rng, reinit_deeper, activation), n_out)
+    return transferred, {"threshold": threshold, "probe_size": int(len(probe_images)),
+                         "layers": layer_report(scores, masks)}
