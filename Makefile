@@ -1,7 +1,8 @@
 # make run   : set up everything (venv, pinned dependencies, MNIST) and run the default experiment
 # make test  : the same set-up, then the whole test suite (slow real-MNIST runs included)
 # make bench : time training epochs against NumPy and PyTorch (see bench/epoch.py)
-# make sweeps: the three threshold sweeps of the README's results (about 20 min on 2 cores)
+# make sweeps: the three threshold sweeps of the README's results
+# make rule-sweeps: the selection rules compared at equal budgets (README, "Which nodes should be kept?")
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,8 +10,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 MNIST  := data/mnist.pkl.gz
 ARGS   ?=
+# sweeps write outside the checkout, so that `git clean` or a fresh clone never loses one; the same
+# command continues an interrupted sweep. Their tables and plots are copied to docs/results/.
+SWEEPS ?= $(abspath ..)/transfer-learning-sweeps
+SWEEP  := $(PY) -m transfer_learning.sweep
+RULES  := --rules all --keep-fractions 0.1,0.25,0.5,0.75 --baselines scratch,finetune,shrink-perturb --seeds 1-20
 
-.PHONY: run test test-fast bench sweeps data clean
+.PHONY: run test test-fast lint bench sweeps rule-sweeps data clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +43,27 @@ bench: data
 	$(PY) bench/startup.py
 
 sweeps: data
-	$(PY) -m transfer_learning.sweep --source mnist:0-4 --target mnist:5-9 --target-train-size 1000 \
-		--seeds 1,2,3,4,5 --out sweeps/mnist04-59-n1000
-	$(PY) -m transfer_learning.sweep --source mnist --target fashion-mnist --seeds 1,2,3,4,5 \
-		--out sweeps/mnist-fashion
-	$(PY) -m transfer_learning.sweep --source mnist --target fashion-mnist --target-train-size 1000 \
-		--seeds 1,2,3,4,5 --out sweeps/mnist-fashion-n1000
+	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --target-train-size 1000 --seeds 1-5 \
+		--out $(SWEEPS)/mnist04-59-n1000
+	$(SWEEP) --source mnist --target fashion-mnist --seeds 1-5 --out $(SWEEPS)/mnist-fashion
+	$(SWEEP) --source mnist --target fashion-mnist --target-train-size 1000 --seeds 1-5 \
+		--out $(SWEEPS)/mnist-fashion-n1000
+	for s in mnist04-59-n1000 mnist-fashion mnist-fashion-n1000; do $(MAKE) --no-print-directory copy-sweep S=$$s; done
+
+rule-sweeps: data
+	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --target-train-size 1000 $(RULES) \
+		--out $(SWEEPS)/rules-mnist04-59-n1000-tanh
+	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --target-train-size 1000 --activation relu $(RULES) \
+		--out $(SWEEPS)/rules-mnist04-59-n1000-relu
+	$(SWEEP) --source mnist --target fashion-mnist --target-train-size 1000 $(RULES) \
+		--out $(SWEEPS)/rules-mnist-fashion-n1000-tanh
+	for s in rules-mnist04-59-n1000-tanh rules-mnist04-59-n1000-relu rules-mnist-fashion-n1000-tanh; do \
+		$(MAKE) --no-print-directory copy-sweep S=$$s; done
+
+copy-sweep:
+	cp $(SWEEPS)/$(S)/summary.md docs/results/sweep-$(S).md
+	cp $(SWEEPS)/$(S)/results.csv docs/results/sweep-$(S).csv
+	cp $(SWEEPS)/$(S)/sweep.png docs/results/sweep-$(S).png
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

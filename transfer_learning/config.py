@@ -54,6 +54,18 @@ def parse_fraction(value) -> float:
     return number
 
 
+def parse_seeds(value) -> tuple[int, ...]:
+    """--seeds: 1,2,3 or 1-20 or a mix (1-5,9)."""
+    try:
+        seeds = []
+        for part in str(value).split(","):
+            low, _, high = part.strip().partition("-")
+            seeds.extend(range(int(low), int(high or low) + 1))
+    except ValueError as err:
+        raise ConfigError(f"--seeds: expected integers and ranges like 1,2,3 or 1-20, got {value!r}") from err
+    return tuple(seeds)
+
+
 def _opt(default, help, **extra):
     return field(default=default, metadata={"help": help, **extra})
 
@@ -309,8 +321,9 @@ class SweepConfig:
     keep_fractions: tuple[float, ...] | None = _opt(
         None, "keep fractions to run (equal budgets across rules: each layer keeps its round(F x width) "
         "highest-scoring nodes), e.g. 0.1,0.25,0.5,0.75", metavar="F,F")
-    seeds: tuple[int, ...] = _opt((1, 2, 3, 4, 5), "seeds; every arm, rule and threshold of one seed shares its "
-                                  "source network, probe and data, so comparisons are paired by seed")
+    seeds: tuple[int, ...] = _opt((1, 2, 3, 4, 5), "seeds, comma-separated or a range (1-20); every arm, rule and "
+                                  "selection of one seed shares its source network, probe and data, so comparisons "
+                                  "are paired by seed", metavar="N,N", type=parse_seeds)
     jobs: int = _opt(-1, "worker processes on this machine (-1: one per CPU core)")
     scheduler: str | None = _opt(
         None, "address of a running Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) to send the runs to "

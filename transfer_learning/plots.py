@@ -129,9 +129,15 @@ def sweep_plot(summary, path, title) -> None:
                  for arm in ("transfer", "freeze", "random-reset")]
     values = sorted({sel[1] for (_, _, sel) in summary if sel is not None and sel[0] == kind})
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    panels = (("test_error_pct", "target test error (%)"),
-              ("transfer_ratio", "transfer ratio (validation AUC vs scratch)"))
+    panels = [("test_error_pct", "target test error (%)"),
+              ("transfer_ratio", "transfer ratio (validation AUC vs scratch)")]
+    compare_rules = len(rules) > 1 and "random" in rules
+    if compare_rules:  # the question of a rules sweep: which rule beats random selection, paired by seed
+        panels[1] = ("test_error_minus_random_rule_pp", "test error minus random rule's (pp, paired by seed)")
+    spread = (values[-1] - values[0]) / 60 if len(values) > 1 else 0.0
     for ax, (key, label) in zip(axes, panels, strict=True):
+        if key == "test_error_minus_random_rule_pp":
+            ax.axhline(0, color="black", lw=1)
         for arm in ("scratch", "finetune", "shrink-perturb"):
             stats = summary.get((arm, None, None))
             if stats is None or math.isnan(stats[key][0]):
@@ -140,14 +146,19 @@ def sweep_plot(summary, path, title) -> None:
             ax.axhline(mean, color=ARM_COLORS[arm], lw=1.5, label=f"{arm} (mean, 95 % band)")
             if not math.isnan(half):
                 ax.axhspan(mean - half, mean + half, color=ARM_COLORS[arm], alpha=0.15)
-        for (arm, rule), name, color in lines:
+        for k, ((arm, rule), name, color) in enumerate(lines):
             points = [(v, *summary[(arm, rule, (kind, v))][key]) for v in values if (arm, rule, (kind, v)) in summary]
             points = [p for p in points if not math.isnan(p[1])]
             if not points:
                 continue
             xs, means, halves = (np.array(column, dtype=float) for column in zip(*points, strict=True))
-            ax.plot(xs, means, marker="o", color=color, label=f"{name} (mean, 95 % interval)")
-            ax.fill_between(xs, means - np.nan_to_num(halves), means + np.nan_to_num(halves), color=color, alpha=0.15)
+            if len(lines) > 3:  # many rules: interval bars, each line nudged sideways so none hides another
+                ax.errorbar(xs + (k - (len(lines) - 1) / 2) * spread, means, yerr=np.nan_to_num(halves), marker="o",
+                            ms=4, capsize=2, color=color, label=f"{name} (mean, 95 % interval)")
+            else:
+                ax.plot(xs, means, marker="o", color=color, label=f"{name} (mean, 95 % interval)")
+                ax.fill_between(xs, means - np.nan_to_num(halves), means + np.nan_to_num(halves), color=color,
+                                alpha=0.15)
         ax.set_xlabel("keep fraction (nodes kept per layer)" if kind == "keep_fraction"
                       else "threshold on the rule's score")
         ax.set_ylabel(label)
