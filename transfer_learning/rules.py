@@ -121,7 +121,8 @@ def fit_probe_head(features: np.ndarray, labels: np.ndarray, n_classes: int, l2:
     """A logistic head on the probe's last-hidden-layer activations, for the taylor rule's loss.
 
     Minimizes mean_j cross-entropy(softmax(H_j W + b), y_j) + (l2 / 2) ||W||^2 (bias not penalized)
-    in float64 with SciPy's L-BFGS-B from zeros (deterministic; gtol 1e-9, at most 2,000 iterations).
+    in float64 with SciPy's L-BFGS-B from zeros (deterministic; gtol 1e-9, ftol 1e-15, at most 2,000
+    iterations).
     With ~100 probe images and ~100 features the classes are separable, so without the penalty the
     fit would drive every dL/dH to zero; the penalty keeps the head finite and the gradients informative.
     Returns output_W [m, k] and output_b [k] as float64, plus the fit's final loss and iterations.
@@ -142,7 +143,7 @@ def fit_probe_head(features: np.ndarray, labels: np.ndarray, n_classes: int, l2:
         return loss, np.concatenate([(H.T @ delta + l2 * W).ravel(), delta.sum(axis=0)])
 
     result = minimize(loss_and_grad, np.zeros(m * n_classes + n_classes), jac=True, method="L-BFGS-B",
-                      options={"maxiter": 2000, "gtol": 1e-9})
+                      options={"maxiter": 2000, "gtol": 1e-9, "ftol": 1e-15})
     W, b = result.x[: m * n_classes].reshape(m, n_classes), result.x[m * n_classes:]
     return {OUTPUT_NAMES[0]: W, OUTPUT_NAMES[1]: b, "loss": float(result.fun), "iterations": int(result.nit)}
 
