@@ -92,7 +92,7 @@ def loop_taylor(weights, head, images, labels, activation):
     """|mean_j H_ji dL_j/dH_ji|, the gradient of image j's cross-entropy under ``head`` taken node by node."""
     H = loop_layers(weights, images, activation)
     scores = [[0.0] * 4, [0.0] * 3]
-    for j, x in enumerate(images):
+    for j in range(len(images)):
         h1, h2 = H[0][j], H[1][j]
         logits = [sum(h2[i] * head["output_W"][i, k] for i in range(3)) + head["output_b"][k] for k in range(3)]
         top = max(logits)
