@@ -138,13 +138,23 @@ def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParse
                         help="continue the interrupted run in DIR with its saved settings (give no other flag)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results of an earlier run in --out instead of refusing")
+    if config_cls is TransferConfig:
+        from .compat2015 import COMPAT_FLAGS, FIXES
+
+        parser.add_argument("--compat", choices=["2015"], default=None,
+                            help="compute what the 2015 script computed, defects included (float64, RandomState, "
+                                 "MNIST -> MNIST, the 2015 lines and files; see the README); takes only "
+                                 + ", ".join(sorted(flag(k) for k in COMPAT_FLAGS)) + ", --fix and --overwrite")
+        parser.add_argument("--fix", metavar="DEFECTS", default="",
+                            help="with --compat 2015, switch these 2015 defects off, comma-separated: "
+                                 + "; ".join(f"{k} ({v})" for k, v in FIXES.items()))
     add_config_flags(parser, config_cls, config_fields(config_cls, pictures=pictures))
     return parser
 
 
 def _config_from_args(config_cls, parser, args):
     """The run's settings: from the flags, or with --resume from the run directory's config.json."""
-    values = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")}
+    values = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite", "compat", "fix")}
     if args.resume is None:
         return config_cls(**values)
     defaults = vars(parser.parse_args([]))
@@ -194,6 +204,30 @@ def _run(prog, body) -> int:
     return 0
 
 
+def _given_flags(parser, argv) -> set:
+    """The settings named on the command line (even when given their default value)."""
+    import copy
+
+    probe = copy.deepcopy(parser)
+    for action in probe._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(probe.parse_args(argv)))
+
+
+def _compat_2015(parser, args, argv, pictures, prog):
+    """--compat 2015: the 2015 computation (compat2015.py), refusing flags that mean nothing there."""
+    from . import compat2015
+
+    if not args.compat:
+        raise ConfigError("--fix: applies to --compat 2015 only")
+    if args.resume is not None:
+        raise ConfigError("--compat 2015: --resume has no meaning in 2015 mode (the 2015 script kept no checkpoints)")
+    values = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite", "compat", "fix")}
+    fixes = tuple(f.strip() for f in args.fix.split(",") if f.strip())
+    cfg = compat2015.config_from_args(values, _given_flags(parser, argv), fixes)
+    compat2015.run(cfg, pictures=pictures, script=prog, overwrite=args.overwrite)
+
+
 def script_name(console_name: str, script: str) -> str:
     """How the user started us: the console script's name (mlp-transfer) or the script's (mlp_transfer.py)."""
     import os
@@ -226,6 +260,8 @@ def main_transfer(argv=None, doc=None, pictures=False, prog=None) -> int:
 
         parser = build_parser(TransferConfig, prog, doc, pictures=pictures)
         args = parser.parse_args(argv)
+        if args.compat or args.fix:
+            return _compat_2015(parser, args, argv, pictures, prog)
         cfg = _config_from_args(TransferConfig, parser, args)
         run_transfer(cfg, pictures=pictures, script=prog, stop_requested=stop, resume=args.resume is not None,
                      overwrite=args.overwrite)

@@ -12,6 +12,10 @@ from .weights import OUTPUT_NAMES, glorot_uniform, hidden_names
 
 
 def _shared(value, name):
+    """A parameter as a shared variable: an array is copied into a new one, a shared variable used as is
+    (the tutorial's ``LogisticRegression(input, n_in, n_out, W=shared_W)``)."""
+    if isinstance(value, pytensor.compile.SharedVariable):
+        return value
     return pytensor.shared(np.array(value, dtype=pytensor.config.floatX), name=name, borrow=True)
 
 

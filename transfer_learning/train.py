@@ -287,13 +287,15 @@ def sgd_early_stopping(
     stop_requested=None,
     history=None,
     progress=True,
+    restore_best=True,
 ):
     """The tutorial's loop: SGD by minibatch, validate every ``validation_frequency`` updates.
 
     A validation error below ``best * improvement_threshold`` extends patience to
     ``iteration * patience_increase``; training stops when patience runs out or after
     ``n_epochs``. The best-validation parameters are restored into ``classifier`` at the end, so
-    the returned test error is that of the weights the caller saves. Prints the tutorial's lines.
+    the returned test error is that of the weights the caller saves (``restore_best=False`` keeps the
+    last minibatch's, as the tutorial and the 2015 script did). Prints the tutorial's lines.
 
     ``on_checkpoint(history)`` is called after every validation check and before stopping;
     ``stop_requested()`` is asked after every minibatch and, when true, ends the loop with
@@ -373,6 +375,6 @@ def sgd_early_stopping(
     h.seconds = time.perf_counter() - start
     if on_checkpoint is not None:
         on_checkpoint(h)
-    if h.best_weights is not None:
+    if restore_best and h.best_weights is not None:
         classifier.set_weights(h.best_weights)
     return h

@@ -1,0 +1,199 @@
+"""--compat 2015 against the 2015 computation re-done here in NumPy, step by step (SPEC-2015.md): RandomState
+draws, training with layer 2 frozen and the final weights kept, the bias-free score, the column-by-column
+re-draws, the defective layer-2 list, the minibatch scoring, out.txt's number format and the printed lines."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import make_splits, write_pickle
+from tests.test_model import numpy_mlp
+from transfer_learning import cli
+from transfer_learning.compat2015 import FIXES
+
+N_HIDDEN, BATCH, EPOCHS, PROBE, THRESHOLD = 6, 7, 3, 10, 0.3
+ARGS = ["--compat", "2015", "--hidden-sizes", str(N_HIDDEN), "--batch-size", str(BATCH), "--n-epochs", str(EPOCHS),
+        "--probe-size", str(PROBE), "--learning-rate", "0.05", "--threshold", str(THRESHOLD)]
+
+
+@pytest.fixture(scope="module")
+def compat_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("compat")
+    splits = make_splits(n_classes=4)
+    pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(splits))
+    out = tmp / "run"
+    import contextlib
+    import io
+
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert cli.main_transfer([*ARGS, "--dataset", str(pickle_path), "--out", str(out)]) == 0
+    return out, splits, stdout.getvalue(), pickle_path
+
+
+def error_rate_2015(weights, x, y):
+    """numpy.mean of the per-minibatch error rates over len // BATCH whole minibatches (remainder dropped)."""
+    rates = []
+    for i in range(len(y) // BATCH):
+        h = x[i * BATCH:(i + 1) * BATCH]
+        for layer in (0, 1):
+            h = np.tanh(h @ weights[f"hidden{layer}_W"] + weights[f"hidden{layer}_b"])
+        logits = h @ weights["output_W"] + weights["output_b"]
+        rates.append(np.mean(logits.argmax(axis=1) != y[i * BATCH:(i + 1) * BATCH]))
+    return float(np.mean(rates))
+
+
+def train_2015(weights, splits, lr=0.05, l2=1e-4):
+    """The tutorial's loop in NumPy: layer 2 frozen, the last minibatch's weights kept; returns the
+    weights and the validation error at each epoch's check."""
+    weights = {k: v.copy() for k, v in weights.items()}
+    (x, y), (vx, vy) = splits[0], splits[1]
+    checks = []
+    for _ in range(EPOCHS):  # patience (10000) never runs out here
+        for i in range(len(y) // BATCH):
+            _, grads = numpy_mlp(weights, x[i * BATCH:(i + 1) * BATCH].astype(np.float64), y[i * BATCH:(i + 1) * BATCH],
+                                 0.0, l2)
+            for name in ("hidden0_W", "hidden0_b", "output_W", "output_b"):  # defect A: no hidden1_*
+                weights[name] = weights[name] - lr * grads[name]
+        checks.append(error_rate_2015(weights, vx.astype(np.float64), vy))
+    return weights, checks
+
+
+def initial_2015(n_in, n_out):
+    rng = np.random.RandomState(1234)
+    b1, b2 = np.sqrt(6. / (n_in + N_HIDDEN)), np.sqrt(6. / (2 * N_HIDDEN))
+    weights = {"hidden0_W": rng.uniform(low=-b1, high=b1, size=(n_in, N_HIDDEN)), "hidden0_b": np.zeros(N_HIDDEN),
+               "hidden1_W": rng.uniform(low=-b2, high=b2, size=(N_HIDDEN, N_HIDDEN)), "hidden1_b": np.zeros(N_HIDDEN),
+               "output_W": np.zeros((N_HIDDEN, n_out)), "output_b": np.zeros(n_out)}
+    return weights, rng
+
+
+def load(path):
+    with np.load(path) as archive:
+        return {k: archive[k] for k in archive.files}
+
+
+def test_both_phases_equal_the_2015_computation_done_in_numpy(compat_run):
+    out, splits, stdout, _ = compat_run
+    initial, rng = initial_2015(16, 4)
+    trained, checks = train_2015(initial, splits)
+    saved = load(out / "weights_source.npz")
+    for name in trained:
+        np.testing.assert_allclose(saved[name], trained[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    np.testing.assert_array_equal(saved["hidden1_W"], initial["hidden1_W"])  # layer 2 never trained
+    assert [float(v) for v in (out / "out.txt").read_text().split()] == pytest.approx([c * 100 for c in checks])
+
+    # the transfer step: bias-free scores of the first PROBE training images, columns re-drawn one by one
+    inputs = splits[0][0][:PROBE].astype(np.float64)
+    W1 = trained["hidden0_W"]
+    scores = [sum(abs(np.tanh(inputs[j] @ W1[:, i])) for j in range(PROBE)) / PROBE for i in range(N_HIDDEN)]
+    report = json.loads((out / "transfer.json").read_text())
+    np.testing.assert_allclose(report["layers"][0]["scores"], scores, rtol=1e-12)
+    kept = [i for i in range(N_HIDDEN) if scores[i] >= THRESHOLD]
+    assert report["layers"][0]["kept"] == kept and 0 < len(kept) < N_HIDDEN
+    want = W1.copy()
+    b1 = np.sqrt(6. / (16 + N_HIDDEN))
+    for i in range(N_HIDDEN):
+        if i not in kept:
+            want[:, i] = rng.uniform(low=-b1, high=b1, size=(16, 1)).flatten()
+    moved = load(out / "weights_transferred.npz")
+    np.testing.assert_allclose(moved["hidden0_W"], want, rtol=1e-9)
+    np.testing.assert_array_equal(moved["hidden0_W"][:, kept], saved["hidden0_W"][:, kept])
+    np.testing.assert_array_equal(moved["hidden1_W"], initial["hidden1_W"])  # the initial W2 goes on
+    assert not moved["hidden0_b"].any() and not moved["hidden1_b"].any()  # defect E: biases reset
+    assert not moved["output_W"].any() and not moved["output_b"].any()
+
+    # defect D: a copy of W1, appended inside the inner loop; entry i = node 0's mean over images 0..i
+    partial = np.cumsum([abs(np.tanh(inputs[j] @ W1[:, 0])) for j in range(N_HIDDEN)]) / PROBE
+    np.testing.assert_allclose(report["layers"][1]["scores"], partial, rtol=1e-12)
+    assert report["layers"][1]["score_list_length"] == N_HIDDEN * N_HIDDEN
+    n_h2 = int(sum(partial >= THRESHOLD))
+    assert f"A total number of {len(kept)} H1 nodes passed the threshold" in stdout
+    assert f"A total number of {n_h2} H2 nodes passed the threshold" in stdout
+
+    final, checks2 = train_2015({k: moved[k] for k in moved}, splits)
+    np.testing.assert_allclose(load(out / "weights_final.npz")["hidden0_W"], final["hidden0_W"], rtol=1e-9, atol=1e-12)
+    assert [float(v) for v in (out / "outTransfer.txt").read_text().split()] == pytest.approx([c * 100 for c in checks2])
+
+
+def test_out_txt_is_python_2_str_of_each_check(compat_run):
+    out, _, stdout, _ = compat_run
+    printed = [line.split("validation error ")[1].rstrip(" %") for line in stdout.splitlines()
+               if line.startswith("epoch")]
+    written = (out / "out.txt").read_text().splitlines() + (out / "outTransfer.txt").read_text().splitlines()
+    assert len(written) == len(printed) == 2 * EPOCHS
+    for text, shown in zip(written, printed, strict=True):
+        assert text == "%.12g" % float(text) and float(text) == pytest.approx(float(shown), abs=5e-7)
+        assert not text.endswith("0") or "." not in text  # 5.5, not 5.500000
+
+
+def test_the_2015_lines_in_their_order(compat_run):
+    _, _, stdout, _ = compat_run
+    lines = [line for line in stdout.splitlines() if not line.startswith(("epoch", "     epoch"))]
+    phase = ["... loading data", "This is the vector size of the inputs", "(60, 16)", "8", "... building the model",
+             "... training"]
+    assert lines[:6] == phase
+    assert lines[6].startswith("Optimization complete. Best validation score of ")
+    assert lines[7:10] == ["starting transfer calculations", "ending calculation", lines[9]]
+    assert lines[10:12] == ["starting next hidden layer calculation", "ending hidden 2 calculation"]
+    assert lines[13:19] == phase
+    assert lines[20:] == ["Thank you for running this transfer program",
+                          "Below are descriptions of files that have been created",
+                          "out.txt         - validation error while training",
+                          "outTransfer.txt - validation error while traning after transfer learning"]
+
+
+def test_the_pictures_script_draws_2015s_per_node_figures(compat_run, tmp_path):
+    _, _, _, pickle_path = compat_run
+    out = tmp_path / "pictures"
+    assert cli.main_transfer([*ARGS, "--n-epochs", "1", "--dataset", str(pickle_path), "--out", str(out)],
+                             pictures=True) == 0
+    names = {p.name for p in out.glob("*.png")}
+    for prefix, n in (("inputImage", PROBE), ("wMapInit", N_HIDDEN), ("wMapTrained", N_HIDDEN),
+                      ("wMapTransfer", N_HIDDEN)):
+        assert {f"{prefix}{i}.png" for i in range(n)} <= names
+    kept = json.loads((out / "transfer.json").read_text())["layers"][0]["kept"]
+    pixels = {p.name: np.asarray(Image.open(p)) for p in out.glob("wMap*.png")}
+    for i in range(N_HIDDEN):  # a kept node's map is the trained one; a re-drawn node's is not
+        same = np.array_equal(pixels[f"wMapTransfer{i}.png"], pixels[f"wMapTrained{i}.png"])
+        assert same == (i in kept), i
+    assert not np.array_equal(pixels["wMapInit0.png"], pixels["wMapInit1.png"])
+
+
+def test_each_fix_changes_what_it_names(compat_run, tmp_path):
+    _, splits, _, pickle_path = compat_run
+    base = [*ARGS, "--n-epochs", "1", "--dataset", str(pickle_path)]
+    initial, _ = initial_2015(16, 4)
+    out = tmp_path / "fixed"
+    assert cli.main_transfer([*base, "--fix", ",".join(FIXES), "--out", str(out)]) == 0
+    source, moved = load(out / "weights_source.npz"), load(out / "weights_transferred.npz")
+    assert not np.array_equal(source["hidden1_W"], initial["hidden1_W"])  # layer2-trained
+    report = json.loads((out / "transfer.json").read_text())
+    assert report["probe_indices"] != list(range(PROBE))  # target-probe: drawn at random
+    images = splits[0][0][report["probe_indices"]].astype(np.float64)
+    h1 = np.tanh(images @ source["hidden0_W"] + source["hidden0_b"])  # probe-bias, layer2-scored
+    np.testing.assert_allclose(report["layers"][1]["scores"], np.abs(np.tanh(h1 @ source["hidden1_W"]
+                                                                             + source["hidden1_b"])).mean(axis=0))
+    for layer in (0, 1):  # bias-kept
+        kept = report["layers"][layer]["kept"]
+        np.testing.assert_array_equal(moved[f"hidden{layer}_b"][kept], source[f"hidden{layer}_b"][kept])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--compat", "2015", "--rule", "redo"], "--compat 2015: --rule has no meaning in 2015 mode"),
+    (["--compat", "2015", "--target", "mnist:5-9"], "--compat 2015: --target has no meaning in 2015 mode"),
+    (["--compat", "2015", "--baselines", "finetune"], "--compat 2015: --baselines has no meaning in 2015 mode"),
+    (["--compat", "2015", "--threshold", "auto"], "--threshold auto has no meaning in 2015 mode"),
+    (["--compat", "2015", "--hidden-sizes", "100,50"], "--hidden-sizes must be one width"),
+    (["--compat", "2015", "--fix", "nonsense"], "--fix: unknown nonsense"),
+    (["--fix", "probe-bias"], "--fix: applies to --compat 2015 only"),
+    (["--compat", "2015", "--resume", "somewhere"], "--resume has no meaning in 2015 mode"),
+    (["--compat", "2016"], "argument --compat: invalid choice: '2016'"),
+])
+def test_flags_without_meaning_in_2015_mode_are_refused(argv, message, tmp_path, capsys):
+    assert cli.main_transfer([*argv, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "x").exists()
