@@ -1,6 +1,7 @@
 """The scripts' command lines, run in-process on a tiny pickle: the run directory contract and errors."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,6 @@ import numpy as np
 import pytest
 
 from transfer_learning import cli
-from transfer_learning.config import TransferConfig, config_fields, flag
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
@@ -71,6 +71,44 @@ def test_pictures_are_written(tiny_run):
     assert not (out / "wMapInit6.png").exists()
 
 
+def test_a_per_node_picture_is_its_weight_column_scaled_to_gray(tiny_run):
+    from PIL import Image
+
+    out, _ = tiny_run
+    with np.load(out / "weights_source.npz") as weights:
+        trained = weights["hidden0_W"]
+    for node in (0, 3):
+        pixels = np.asarray(Image.open(out / f"wMapTrained{node}.png").convert("L"), dtype=float)
+        column = trained[:, node].reshape(4, 4)  # 16 inputs shown as 4 x 4
+        scaled = (column - column.min()) / (column.max() - column.min()) * 255  # min black, max white
+        assert pixels.shape == (4, 4)
+        np.testing.assert_allclose(pixels, scaled, atol=2.01)  # 256-entry colour table, 8-bit truncation
+    probe = np.load(out / "probe_images.npy")
+    image = np.asarray(Image.open(out / "inputImage2.png").convert("L"), dtype=float)
+    np.testing.assert_allclose(image, ((probe[2] - probe[2].min()) / np.ptp(probe[2]) * 255).reshape(4, 4), atol=2.01)
+
+
+def test_out_txt_is_each_checks_validation_error_in_percent_with_six_decimals(tiny_run):
+    out, _ = tiny_run
+    rows = (out / "history.csv").read_text().splitlines()[1:]
+    for name, phase in (("out.txt", "source"), ("outTransfer.txt", "target")):
+        want = [r.split(",")[3] for r in rows if r.split(",")[0] == phase]
+        assert (out / name).read_text() == "".join(f"{float(v):f}\n" for v in want)
+        assert all(len(v.split(".")[1]) == 6 for v in want)
+
+
+def test_the_probe_is_drawn_from_the_target_training_set(tiny_run):
+    from transfer_learning.data import load_task
+
+    out, pickle_path = tiny_run
+    probe = np.load(out / "probe_images.npy")
+    indices = json.loads((out / "transfer.json").read_text())["probe_indices"]
+    target, source = load_task("mnist:2-3", str(pickle_path)), load_task("mnist:0-1", str(pickle_path))
+    np.testing.assert_array_equal(probe, target.train.x[indices])
+    assert len(set(indices)) == len(indices) == 10
+    assert not any((source.train.x == row).all(axis=1).any() for row in probe)
+
+
 def test_same_seed_same_weights(tiny_run, tmp_path):
     out, pickle_path = tiny_run
     assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(tmp_path / "again")]) == 0
@@ -99,12 +137,38 @@ def test_logistic_main_runs_the_tutorial_loop(tiny_run, tmp_path, capsys):
         assert best["output_W"].shape == (16, 4)
 
 
-def test_help_lists_every_setting(capsys):
+#: Every flag of the transfer scripts and its default as --help must show it, written out by hand.
+HELP = {"--hidden-sizes": "100,100", "--learning-rate": "0.1", "--l1-reg": "0.0", "--l2-reg": "0.0001",
+        "--batch-size": "20", "--n-epochs": "20", "--patience": "10000", "--patience-increase": "2.0",
+        "--improvement-threshold": "0.995", "--activation": "tanh", "--rule": "mean-abs", "--threshold": "0.6",
+        "--keep-fraction": None, "--apoz-eps": "0.01", "--taylor-l2": "0.01", "--shrink": "0.4", "--perturb": "0.1",
+        "--auto-thresholds": "0.0,0.2,0.4,0.6,0.8,1.0", "--auto-epochs": "3", "--probe-size": "100",
+        "--source": "mnist:0-4", "--target": "mnist:5-9", "--dataset": None, "--source-path": None,
+        "--target-path": None, "--invert": None, "--resize": "fit", "--labels-from-filename": None,
+        "--split-seed": "0", "--baselines": "scratch", "--kept-lr-scale": "1.0", "--reinit-deeper": None,
+        "--target-train-size": None, "--source-weights": None, "--ttt-level": "1.05", "--no-transfer": None,
+        "--seed": "1234", "--init-rng": "default", "--out": None, "--resume": None, "--overwrite": None,
+        "--compat": None, "--fix": None}
+
+
+def help_entries(text: str) -> dict:
+    """--help's options section as {flag: its whole entry on one line}."""
+    options = text.split("options:", 1)[1].split("exit status:", 1)[0]
+    return {" ".join(entry.split()).split()[0].rstrip(","): " ".join(entry.split())
+            for entry in re.split(r"\n  (?=-)", options) if entry.strip()}
+
+
+def test_help_lists_every_setting_with_its_default(capsys):
+    assert cli.main_transfer(["--help"]) == 0
+    entries = help_entries(capsys.readouterr().out)
+    assert set(entries) == set(HELP) | {"-h"}, set(entries) ^ (set(HELP) | {"-h"})
+    for name, default in HELP.items():
+        if default is not None:
+            assert f"(default: {default})" in entries[name] or f"(default: {default}" in entries[name], name
+        else:
+            assert "(default: None)" not in entries[name], name
     assert cli.main_transfer(["--help"], pictures=True) == 0
-    text = capsys.readouterr().out
-    for f in config_fields(TransferConfig):
-        assert flag(f.name) in text, f.name
-    assert "(default: 100,100)" in text and "(default: 0.6)" in text
+    assert set(help_entries(capsys.readouterr().out)) == set(HELP) | {"-h", "--per-node"}
 
 
 @pytest.mark.parametrize(

@@ -114,8 +114,10 @@ def test_both_phases_equal_the_2015_computation_done_in_numpy(compat_run):
     assert f"A total number of {n_h2} H2 nodes passed the threshold" in stdout
 
     final, checks2 = train_2015({k: moved[k] for k in moved}, splits)
-    np.testing.assert_allclose(load(out / "weights_final.npz")["hidden0_W"], final["hidden0_W"], rtol=1e-9, atol=1e-12)
-    assert [float(v) for v in (out / "outTransfer.txt").read_text().split()] == pytest.approx([c * 100 for c in checks2])
+    np.testing.assert_allclose(load(out / "weights_final.npz")["hidden0_W"], final["hidden0_W"], rtol=1e-9,
+                               atol=1e-12)
+    written = [float(v) for v in (out / "outTransfer.txt").read_text().split()]
+    assert written == pytest.approx([c * 100 for c in checks2])
 
 
 def test_out_txt_is_python_2_str_of_each_check(compat_run):

@@ -55,6 +55,16 @@ def test_class_subset_is_renumbered_and_keeps_the_split(tiny_pickle):
     assert sub.train.y.dtype == np.int32 and sub.train.x.dtype == np.float32
 
 
+def test_select_classes_renumbers_in_ascending_order_of_the_original_label():
+    from transfer_learning.data import Split, select_classes
+
+    x = np.arange(8, dtype=np.float32).reshape(8, 1)
+    y = np.array([7, 2, 5, 2, 9, 7, 5, 0], dtype=np.int32)
+    train, valid, test = select_classes((Split(x, y), Split(x, y), Split(x, y)), (7, 2), "demo:7,2")
+    np.testing.assert_array_equal(train.y, [1, 0, 0, 1])  # 2 -> 0, 7 -> 1, whatever order they were named in
+    np.testing.assert_array_equal(train.x[:, 0], [0, 1, 3, 5])  # the examples of classes 2 and 7, in order
+
+
 def test_an_absent_class_is_an_empty_subset(tiny_pickle):
     with pytest.raises(DataError, match=r"class subset is empty for classes \[7\]"):
         load_task("mnist:2,7", tiny_pickle)

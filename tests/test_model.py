@@ -82,7 +82,12 @@ def test_glorot_init_is_seeded_and_bounded():
     a = MLP(np.random.default_rng(7), x, 30, (20,), 2).get_weights()
     b = MLP(np.random.default_rng(7), x, 30, (20,), 2).get_weights()
     np.testing.assert_array_equal(a["hidden0_W"], b["hidden0_W"])
-    assert np.abs(a["hidden0_W"]).max() <= np.sqrt(6 / 50)
+    W, bound = a["hidden0_W"], np.sqrt(6 / 50)
+    assert np.abs(W).max() <= bound and W.min() < -0.9 * bound and W.max() > 0.9 * bound  # bounded and spread
+    assert W.std() == pytest.approx(bound / np.sqrt(3), rel=0.1)  # uniform on [-b, b]: sd b / sqrt(3)
+    assert len(np.unique(W)) == W.size  # no repeated (or zero) entries
+    c = MLP(np.random.default_rng(8), x, 30, (20,), 2).get_weights()["hidden0_W"]
+    assert not np.array_equal(W, c)  # another seed, another draw
     assert not a["hidden0_b"].any() and not a["output_W"].any()
 
 

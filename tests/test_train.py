@@ -1,6 +1,7 @@
 """The compiled SGD step and the tutorial's early-stopping loop, on tiny data."""
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytensor
@@ -45,6 +46,28 @@ def test_error_counts_cover_every_example(tiny_data):
     predict = pytensor.function([model.input], model.y_pred)
     want = np.mean(predict(tiny_data.valid.x) != tiny_data.valid.y)
     assert compiled.validation_error() == pytest.approx(want)
+
+
+def test_evaluation_in_batches_of_5000_with_a_remainder_counts_every_example():
+    """12,345 validation examples: two full evaluation batches of 5,000 and a remainder of 2,345."""
+    from transfer_learning.data import Dataset, Split
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(12_345, 16)).astype(np.float32)
+    y = rng.integers(0, 3, size=12_345).astype(np.int32)
+    data = Dataset("big", Split(x[:40], y[:40]), Split(x, y), Split(x[:7], y[:7]), n_classes=3, classes=(0, 1, 2))
+    xs, ys = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(0), xs, 16, (5,), 3)
+    weights = {k: rng.normal(size=v.shape).astype(np.float32) for k, v in model.get_weights().items()}
+    model.set_weights(weights)
+    compiled = compile_functions(model, xs, ys, data, batch_size=10, learning_rate=0.1)
+    logits = np.tanh(x @ weights["hidden0_W"] + weights["hidden0_b"]) @ weights["output_W"] + weights["output_b"]
+    wrong = logits.argmax(axis=1) != y
+    assert compiled.validation_error() == pytest.approx(wrong.mean(), abs=1e-12)
+    assert compiled.validate_model(2) == wrong[10_000:].sum() and wrong[10_000:].sum() > 0
+    tutorial = replace(compiled, scoring="minibatch")  # 1,234 minibatches of 10; the last 5 examples dropped
+    rates = [wrong[i * 10:(i + 1) * 10].mean() for i in range(1_234)]
+    assert tutorial.validation_error() == float(np.mean(rates))
 
 
 def test_early_stopping_restores_the_best_weights_and_logs_like_the_tutorial(tiny_data):
