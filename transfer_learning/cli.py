@@ -1,9 +1,10 @@
 """Command lines built from the config dataclasses; ``main_*(argv)`` return an exit code.
 
 Exit statuses: 0 done; 2 bad input (a flag value, a dataset name, a damaged file: one line on
-stderr, never a traceback, nothing written); 3 training diverged (NaN or infinite cost);
-130 stopped by SIGINT (Ctrl-C) and 143 by SIGTERM, after the current minibatch, with a
-checkpoint to ``--resume`` from.
+stderr, never a traceback, nothing written); 3 training diverged (NaN or infinite cost); 4 the
+disk is full (the file that could not be written is named, the last checkpoint kept); 130 stopped
+by SIGINT (Ctrl-C) and 143 by SIGTERM, after the current minibatch, with a checkpoint to
+``--resume`` from.
 """
 
 import argparse
@@ -13,12 +14,14 @@ import sys
 import typing
 from dataclasses import MISSING, fields, replace
 
+from .atomic import DiskFull
 from .config import ConfigError, LogisticConfig, TransferConfig, config_fields, flag
 from .data import DataError
 from .train import Interrupted, TrainingDiverged
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
+EXIT_DISK_FULL = 4
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 
 
@@ -130,8 +133,8 @@ def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParse
     parser = Parser(
         prog=prog,
         description=doc,
-        epilog="exit status: 0 done, 2 bad input, 3 training diverged, 130 / 143 stopped by SIGINT / SIGTERM "
-               "(a checkpoint is kept: continue with --resume DIR)",
+        epilog="exit status: 0 done, 2 bad input, 3 training diverged, 4 disk full, 130 / 143 stopped by SIGINT / "
+               "SIGTERM (after 4, 130 or 143 a checkpoint is kept: continue with --resume DIR)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--resume", metavar="DIR", default=None,
@@ -201,7 +204,28 @@ def _run(prog, body) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted at once (second Ctrl-C); the last checkpoint is kept", file=sys.stderr)
         return EXIT_SIGNAL["SIGINT"]
+    except DiskFull as full:
+        print(f"{prog}: error: {full}; {disk_full_advice(prog, full)}", file=sys.stderr)
+        return EXIT_DISK_FULL
     return 0
+
+
+def disk_full_advice(prog, full: DiskFull) -> str:
+    """What to do after a full disk: resume the run whose file could not be written, or start again."""
+    from pathlib import Path
+
+    command = f"python {prog}" if prog.endswith(".py") else prog
+    for folder in Path(full.path).parents:
+        config = folder / "config.json"
+        if config.is_file():
+            try:
+                compat = json.loads(config.read_text()).get("compat")
+            except (OSError, ValueError):
+                compat = None
+            if compat:
+                return f"free space, then run it again with --out {folder} --overwrite (2015 mode keeps no checkpoints)"
+            return f"the last checkpoint is kept; free space, then resume with: {command} --resume {folder}"
+    return "nothing was started; free space, then run the same command again"
 
 
 def _given_flags(parser, argv) -> set:

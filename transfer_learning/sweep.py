@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import EXIT_SIGNAL, EXPECTED_ERRORS, Parser, add_config_flags, error_exit
+from .atomic import DiskFull
+from .cli import EXIT_DISK_FULL, EXIT_SIGNAL, EXPECTED_ERRORS, Parser, add_config_flags, error_exit
+from .cluster import ClusterRunner, LocalRunner
 from .config import SWEEP_BASELINES, SWEEP_OWNS, ConfigError, SweepConfig, TransferConfig
 from .data import DataError
 from .rundir import RunDir
@@ -37,6 +39,8 @@ from .weights import expected_shapes, load_weights
 
 #: Arms whose result depends on the kept nodes (trained in every run) and those that do not (once per seed).
 PER_SELECTION = ("transfer", "freeze", "random-reset")
+#: Exit status when runs failed on the cluster after their retry (the rest is recorded and tabled).
+EXIT_RUNS_FAILED = 5
 SELECTION_FREE = ("scratch", "finetune", "shrink-perturb")
 CSV_COLUMNS = ["seed", "rule", "threshold", "keep_fraction", "arm", "fraction_kept", "test_error_pct",
                "best_validation_error_pct", "first_epoch_validation_error_pct", "auc", "epochs_run",
@@ -139,6 +143,35 @@ class Sweep:
         sweep = {k: v for k, v in asdict(self.sweep).items() if k not in ("jobs", "scheduler", "out", "run_curves")}
         return {"sweep": sweep, "base": asdict(self.base)}
 
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the sweep directory for this process: a second sweep on the same --out is refused at once.
+
+        An advisory lock (flock) on <out>/.lock: the kernel drops it when the holder exits, however it
+        exits, so a crashed sweep never leaves the directory stuck.
+        """
+        import fcntl
+        import os
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = open(self.path / ".lock", "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            lock.close()
+            raise ConfigError(f"--out: {self.path} is in use by another sweep ({holder}); wait for it to finish, "
+                              "or choose another --out") from err
+        try:
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+            lock.flush()
+            yield
+        finally:
+            lock.close()  # releases the lock
+
     def open(self, argv):
         """Create the sweep directory, or check that an existing one was made with the same settings."""
         settings = self.settings()
@@ -151,7 +184,7 @@ class Sweep:
             if not _same_settings(json.loads(json.dumps(settings)), before.get("settings")):
                 raise ConfigError(f"--out: {self.path} holds a sweep with other settings; choose another --out")
             return True
-        if self.path.exists() and any(self.path.iterdir()):
+        if self.path.exists() and any(p.name != ".lock" for p in self.path.iterdir()):
             raise ConfigError(f"--out: {self.path} already exists, is not empty and holds no sweep.json")
         for folder in ("results", "sources"):
             (self.path / folder).mkdir(parents=True, exist_ok=True)
@@ -433,27 +466,8 @@ def _clock(seconds):
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-@contextlib.contextmanager
-def _parallel(sweep: SweepConfig):
-    """joblib's Parallel on local processes, or on the Dask cluster at --scheduler."""
-    import joblib
-
-    if sweep.scheduler is None:
-        yield joblib.Parallel(n_jobs=sweep.jobs, return_as="generator_unordered")
-        return
-    try:
-        from dask.distributed import Client
-
-        client = Client(sweep.scheduler, timeout="10s")
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"--scheduler: cannot reach a Dask scheduler at {sweep.scheduler} ({err})") from err
-    with client, joblib.parallel_config(backend="dask"):
-        yield joblib.Parallel(return_as="generator_unordered")
-
-
 def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog="transfer-sweep") -> dict:
     """Run (or continue) the sweep and write its tables and plot; returns the summary rows."""
-    from joblib import delayed
 
     from .experiment import load_tasks
     from .workspace import worker_workspace
@@ -468,31 +482,35 @@ def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog=
     shapes = expected_shapes(source.n_in, base.hidden_sizes, source.n_classes)
     state = Sweep(sweep, base)
     seeds, grid = sweep.seeds, state.grid
-    with _parallel(sweep) as parallel:
+    runner = LocalRunner(sweep.jobs) if sweep.scheduler is None else ClusterRunner(sweep.scheduler, base, state.path)
+    with runner, state.locked():
         continuing = state.open(list(argv))
         total = len(seeds) * (1 + len(grid))
         done = sum(state.record_path(s).is_file() for s in seeds) + sum(
             state.record_path(s, run).is_file() for s in seeds for run in grid)
         print(f"[sweep] {state.path}: {len(seeds)} seeds x ({len(grid)} rule/selection runs + source) = {total} runs, "
-              f"arms {', '.join(('transfer', *base.arms))}"
-              + (f"; continuing, {done} already done" if continuing else ""),
-              file=sys.stderr, flush=True)
+              f"arms {', '.join(('transfer', *base.arms))}, on {runner.where}"
+              + (f"; continuing, {done} already done" if continuing else ""), file=sys.stderr, flush=True)
         progress = Progress(total, done)
         todo = [s for s in seeds if not state.record_path(s).is_file()]
-        calls = (delayed(_tagged)(seed, run_source, state.source_config(seed), sweep.run_curves) for seed in todo)
-        for seed, result in parallel(calls):
+        tasks = ((seed, run_source, (state.source_config(seed), sweep.run_curves)) for seed in todo)
+        for seed, result in runner.run(tasks):
             state.files.write_weights(state.source_weights_name(seed), result["weights"])
             state.files.write_json(state.record_name(seed), {"results": result["results"], "ran_on": result["ran_on"]})
             progress.step(f"source, seed {seed}")
-        weights = {s: load_weights(state.path / state.source_weights_name(s), shapes) for s in seeds}
-        jobs = [(s, run) for s in seeds for run in grid if not state.record_path(s, run).is_file()]
-        calls = (delayed(_tagged)((s, run), run_selection, state.run_config(s, *run), weights[s], sweep.run_curves)
+        ready = [s for s in seeds if state.record_path(s).is_file()]
+        weights = {s: load_weights(state.path / state.source_weights_name(s), shapes) for s in ready}
+        jobs = [(s, run) for s in ready for run in grid if not state.record_path(s, run).is_file()]
+        tasks = (((s, run), run_selection, (state.run_config(s, *run), weights[s], sweep.run_curves))
                  for s, run in jobs)
-        for (seed, run), result in parallel(calls):
+        for (seed, run), result in runner.run(tasks):
             state.files.write_json(state.record_name(seed, run), result)
             rule, kind, value = run
             progress.step(f"seed {seed}, " + ("" if len(sweep.rule_names) == 1 else f"{rule}, ")
                           + f"{'threshold' if kind == 'threshold' else 'keep fraction'} {_label(value)}")
+    if runner.failures:
+        write_outputs(state, out)
+        raise RunsFailed(runner.failures)
     return write_outputs(state, out)
 
 
@@ -513,19 +531,25 @@ def write_outputs(state: "Sweep", out=None) -> dict:
     return {"rows": rows, "summary": summary, "path": str(state.path)}
 
 
+class RunsFailed(Exception):
+    """Some runs failed on the cluster even after their retry; the others are recorded."""
+
+    def __init__(self, failures):
+        self.failures = failures
+        names = ", ".join(str(tag) for tag, _ in failures[:5]) + (" ..." if len(failures) > 5 else "")
+        super().__init__(f"{len(failures)} run(s) failed on the cluster after a retry ({names}); the others are "
+                         "recorded and tabled")
+
+
 def default_out() -> str:
     return f"sweeps/{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _tagged(tag, function, *args):
-    """A worker call that returns its tag with the result, since results arrive in any order."""
-    return tag, function(*args)
-
-
 def build_parser(prog="python -m transfer_learning.sweep"):
     parser = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                    epilog="exit status: 0 done, 2 bad input, 3 a run diverged, 130 / 143 stopped by SIGINT / SIGTERM "
-                           "(finished runs are kept: run the same command again to continue)")
+                    epilog="exit status: 0 done, 2 bad input, 3 a run diverged, 4 disk full, 5 runs failed on the "
+                           "cluster, 130 / 143 stopped by SIGINT / SIGTERM (finished runs are kept: run the same "
+                           "command again to continue)")
     add_config_flags(parser, SweepConfig, fields(SweepConfig))
     add_config_flags(parser, TransferConfig, [f for f in fields(TransferConfig) if f.name not in SWEEP_OWNS],
                      defaults={"baselines": SWEEP_BASELINES})
@@ -561,6 +585,14 @@ def main(argv=None) -> int:
         print(f"{prog}: stopped by {name}; finished runs are kept. Continue with: {prog} {' '.join(argv)}",
               file=sys.stderr)
         return EXIT_SIGNAL[name]
+    except RunsFailed as failed:
+        print(f"{prog}: error: {failed}. Run the same command again to retry them: {prog} {' '.join(argv)}",
+              file=sys.stderr)
+        return EXIT_RUNS_FAILED
+    except DiskFull as full:
+        print(f"{prog}: error: {full}; finished runs are kept (an interrupted one resumes from its checkpoint). "
+              f"Free space, then continue with: {prog} {' '.join(argv)}", file=sys.stderr)
+        return EXIT_DISK_FULL
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0
