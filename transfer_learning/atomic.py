@@ -13,6 +13,8 @@ from pathlib import Path
 
 #: errno values that mean "no room": a full disk, or a quota reached.
 NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+#: How a temporary file is opened for writing (a seam: tests put a full disk behind it).
+open_for_writing = os.fdopen
 
 
 class DiskFull(OSError):
@@ -58,7 +60,7 @@ def write_bytes_atomically(path, data: bytes) -> None:
             raise DiskFull(path, len(data), _free_bytes(path.parent)) from err
         raise
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open_for_writing(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
