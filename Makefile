@@ -1,5 +1,5 @@
 # make run   : set up everything (venv, pinned dependencies, MNIST) and run the default experiment
-# make test  : the same set-up, then the whole test suite (slow real-MNIST runs included)
+# make test  : the same set-up, then the lint (ruff) and the whole test suite (slow real-MNIST runs included)
 # make bench : time training epochs against NumPy and PyTorch (see bench/epoch.py)
 # make sweeps: the three threshold sweeps of the README's results
 # make rule-sweeps: the selection rules compared at equal budgets (README, "Which nodes should be kept?")
@@ -31,7 +31,10 @@ data: $(STAMP) $(MNIST)
 run: data
 	$(PY) mlp_transfer.py $(ARGS)
 
-test: data
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: data lint
 	$(PY) -m pytest --runslow $(ARGS)
 
 test-fast: $(STAMP)

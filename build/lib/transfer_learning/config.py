@@ -1,0 +1,369 @@
+"""Every default and its help text, in one place. The CLI and config.json are built from these."""
+
+from dataclasses import dataclass, field, fields, replace
+
+from .data import RESIZE_MODES, spec_name
+from .rules import RULES
+from .weights import ACTIVATIONS
+
+#: The control arms a transfer run can train beside the transfer arm.
+BASELINES = ("scratch", "finetune", "freeze", "random-reset", "shrink-perturb")
+#: The 2015 threshold, used when neither --threshold nor --keep-fraction is given.
+DEFAULT_THRESHOLD = 0.6
+#: How the initial weights are drawn: numpy's Generator split from --seed, or the tutorial's RandomState.
+INIT_RNGS = ("default", "legacy")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the run cannot use; the message names the flag and the value."""
+
+
+def parse_threshold(value) -> float | str:
+    """--threshold: a number >= 0, or "auto"."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"--threshold: expected a number >= 0 or auto, got {value!r}") from err
+    if not number >= 0:
+        raise ConfigError(f"--threshold: expected a number >= 0 or auto, got {value!r}")
+    return number
+
+
+def _choice(flag_name, options):
+    """An argparse-ready parser for a field with fixed options; the error lists them."""
+
+    def parse(value):
+        text = str(value).strip().lower()
+        if text not in options:
+            raise ConfigError(f"{flag_name}: expected one of {', '.join(options)}, got {value!r}")
+        return text
+
+    return parse
+
+
+def parse_fraction(value) -> float:
+    """--keep-fraction: a number in [0, 1]."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"--keep-fraction: expected a number in [0, 1], got {value!r}") from err
+    if not 0 <= number <= 1:
+        raise ConfigError(f"--keep-fraction: expected a number in [0, 1], got {value!r}")
+    return number
+
+
+def parse_seeds(value) -> tuple[int, ...]:
+    """--seeds: 1,2,3 or 1-20 or a mix (1-5,9)."""
+    try:
+        seeds = []
+        for part in str(value).split(","):
+            low, _, high = part.strip().partition("-")
+            seeds.extend(range(int(low), int(high or low) + 1))
+    except ValueError as err:
+        raise ConfigError(f"--seeds: expected integers and ranges like 1,2,3 or 1-20, got {value!r}") from err
+    return tuple(seeds)
+
+
+def _opt(default, help, **extra):
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class LogisticConfig:
+    """The deeplearning.net tutorial's logistic regression (logistic_sgd.py)."""
+
+    learning_rate: float = _opt(0.13, "SGD step size")
+    n_epochs: int = _opt(1000, "maximum number of passes over the training set")
+    batch_size: int = _opt(600, "examples per SGD minibatch")
+    patience: int = _opt(5000, "look at this many minibatches at least before stopping early")
+    patience_increase: float = _opt(
+        2.0, "on a significant improvement, wait this many times the current iteration"
+    )
+    improvement_threshold: float = _opt(
+        0.995, "a validation error below best x this value counts as a significant improvement"
+    )
+    task: str = _opt("mnist", "dataset to learn: NAME or NAME:classes, e.g. mnist or mnist:0-4", metavar="SPEC")
+    dataset: str | None = _opt(
+        None, "path of your own mnist.pkl.gz (default: the data folder's, fetched once; see the README's "
+        "set-up for where that is)", metavar="PATH"
+    )
+    seed: int = _opt(1234, "seed of every random draw in the run")
+    out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>-logistic)", metavar="DIR")
+
+    def validate(self):
+        _check_common(self)
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """The 2015 transfer experiment: train on source, probe on target, keep/re-init, retrain."""
+
+    hidden_sizes: tuple[int, ...] = _opt(
+        (100, 100), "hidden layer widths, comma-separated: 100,100 (2015) or 500 (tutorial MLP)"
+    )
+    learning_rate: float = _opt(0.1, "SGD step size, both phases")
+    L1_reg: float = _opt(0.0, "weight of the L1 penalty on all weight matrices")
+    L2_reg: float = _opt(1e-4, "weight of the squared-L2 penalty on all weight matrices")
+    batch_size: int = _opt(20, "examples per SGD minibatch")
+    n_epochs: int = _opt(20, "maximum epochs per phase (source, then target)")
+    patience: int = _opt(10000, "look at this many minibatches at least before stopping early")
+    patience_increase: float = _opt(
+        2.0, "on a significant improvement, wait this many times the current iteration"
+    )
+    improvement_threshold: float = _opt(
+        0.995, "a validation error below best x this value counts as a significant improvement"
+    )
+    activation: str = _opt("tanh", f"hidden-layer nonlinearity: {' or '.join(ACTIVATIONS)} (relu: He-uniform init)",
+                           metavar="NAME", type=_choice("--activation", ACTIVATIONS))
+    rule: str = _opt("mean-abs", "how hidden nodes are scored on the probe: " + ", ".join(RULES)
+                     + " (mean-abs is 2015's mean |activation|; see the README)",
+                     metavar="NAME", type=_choice("--rule", tuple(RULES)))
+    threshold: float | str | None = _opt(
+        None, f"keep a node (default: {DEFAULT_THRESHOLD:g}): its incoming weights are kept if its score on the "
+        "probe is >= this; auto: chosen among --auto-thresholds by short retrains scored on target validation "
+        "data; not with --keep-fraction",
+        metavar="X|auto", type=parse_threshold,
+    )
+    keep_fraction: float | None = _opt(
+        None, "instead of a threshold, keep in every hidden layer the round(F x width) nodes with the highest "
+        "scores (ties to the lower index): equal budgets for rules whose scores live on different scales",
+        metavar="F", type=parse_fraction,
+    )
+    apoz_eps: float = _opt(0.01, "--rule apoz: an activation counts as zero when |h| < this")
+    taylor_l2: float = _opt(0.01, "--rule taylor: L2 penalty of the logistic head fitted on the probe")
+    shrink: float = _opt(0.4, "shrink-perturb arm: every source hidden weight is multiplied by this ...")
+    perturb: float = _opt(0.1, "... and this times a fresh initial draw is added (Ash & Adams 2020)")
+    auto_thresholds: tuple[float, ...] = _opt(
+        (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "--threshold auto: the candidates tried (0 keeps every node, 1 none)"
+    )
+    auto_epochs: int = _opt(3, "--threshold auto: epochs of the short retrain that scores each candidate")
+    probe_size: int = _opt(100, "number of target training images shown to the trained net")
+    source: str = _opt("mnist:0-4", "source task: NAME or NAME:classes, NAME one of mnist, fashion-mnist, "
+                       "imagefolder:DIR (mnist, mnist:0-4, mnist:0,2,4, fashion-mnist:0-4, imagefolder:letters:0-9)",
+                       metavar="SPEC")
+    target: str = _opt("mnist:5-9", "target task, same syntax; --source mnist --target mnist is the 2015 run",
+                       metavar="SPEC")
+    dataset: str | None = _opt(
+        None, "path of your own mnist.pkl.gz (default: the data folder's, fetched once; see the README's "
+        "set-up for where that is)", metavar="PATH"
+    )
+    source_path: str | None = _opt(
+        None, "where the source dataset's files are: the folder of fashion-mnist's IDX files, an image "
+        "folder, or an mnist.pkl.gz (default: the dataset's usual place)", metavar="PATH"
+    )
+    target_path: str | None = _opt(None, "where the target dataset's files are; as --source-path", metavar="PATH")
+    invert: bool = _opt(
+        False, "invert image-folder images (dark-on-light scans become light-on-dark, like MNIST)"
+    )
+    resize: str = _opt("fit", "how image-folder images become 28x28: fit (longer side 28, aspect kept, padded with "
+                       "the image's border colour) or stretch (to 28x28, as the 2015 resizeHSF1.py did)",
+                       metavar="HOW", type=_choice("--resize", RESIZE_MODES))
+    labels_from_filename: bool = _opt(
+        False, "image folders: a flat folder of NIST HSF_* files labelled by the eighth '_'-separated field of "
+        "the file name (case-folded), as the 2015 getHSF.py read them, instead of one sub-folder per class")
+    split_seed: int = _opt(0, "seed of an image folder's train/valid/test split, kept apart from --seed so that "
+                           "runs with other seeds (and their --source-weights) share one split")
+    baselines: str = _opt(
+        "scratch",
+        "control arms trained on the target beside the transfer, comma-separated: scratch (fresh network), "
+        "finetune (keep every hidden weight), freeze (kept weights do not move), random-reset (reset as many "
+        "nodes, chosen at random), shrink-perturb (every weight shrunk and perturbed, no selection); or none",
+        metavar="ARMS",
+    )
+    kept_lr_scale: float = _opt(1.0, "kept weights learn at this times the learning rate (0 = frozen, 1 = as in 2015)")
+    reinit_deeper: bool = _opt(
+        False, "also re-initialize the weights leaving a reset node (its row in the next hidden layer's W)"
+    )
+    target_train_size: int | None = _opt(
+        None, "use only the first N target training examples (a low-data target)", metavar="N"
+    )
+    source_weights: str | None = _opt(
+        None, "start from saved source weights (a run's weights_source.npz) instead of training them", metavar="FILE"
+    )
+    ttt_level: float = _opt(1.05, "time to threshold: epochs until the validation error is <= this x scratch's best")
+    no_transfer: bool = _opt(False, "train the source task only; with --source mnist --hidden-sizes 500 "
+                             "--learning-rate 0.01 "
+        "--n-epochs 1000 this is the tutorial's mlp.py")
+    seed: int = _opt(1234, "seed of every random draw in the run")
+    init_rng: str = _opt("default", "initial weights from numpy's Generator split from --seed (default), or legacy: "
+                         "the tutorial's RandomState(--seed) draws in its order (with the tutorial's flags this is "
+                         "its mlp.py exactly)", metavar="KIND", type=_choice("--init-rng", INIT_RNGS))
+    out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>)", metavar="DIR")
+    per_node: bool = _opt(
+        False, "also write the 2015 one-image-per-node files (wMapInit<i>.png, ...)", pictures_only=True
+    )
+
+    def validate(self):
+        _check_common(self)
+        if not self.hidden_sizes:
+            raise ConfigError("--hidden-sizes: expected at least one layer width, got none")
+        for width in self.hidden_sizes:
+            if width <= 0:
+                raise ConfigError(f"--hidden-sizes: expected positive widths, got {width}")
+        for name in ("L1_reg", "L2_reg"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{flag(name)}: expected a value >= 0, got {getattr(self, name)}")
+        if self.threshold is not None:
+            parse_threshold(self.threshold)
+        if self.threshold is not None and self.keep_fraction is not None:
+            raise ConfigError("--threshold and --keep-fraction both given; a run keeps nodes by one of them")
+        if self.keep_fraction is not None:
+            parse_fraction(self.keep_fraction)
+        _choice("--activation", ACTIVATIONS)(self.activation)
+        _choice("--rule", tuple(RULES))(self.rule)
+        _choice("--resize", RESIZE_MODES)(self.resize)
+        _choice("--init-rng", INIT_RNGS)(self.init_rng)
+        if not self.apoz_eps >= 0:
+            raise ConfigError(f"--apoz-eps: expected a value >= 0, got {self.apoz_eps}")
+        if not self.taylor_l2 > 0:
+            raise ConfigError(f"--taylor-l2: expected a value > 0, got {self.taylor_l2}")
+        for name in ("shrink", "perturb"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{flag(name)}: expected a value >= 0, got {getattr(self, name)}")
+        image_folder = "imagefolder" in {spec_name(self.source), spec_name(self.target)}
+        for name in ("labels_from_filename",):
+            if getattr(self, name) and not image_folder:
+                raise ConfigError(f"{flag(name)}: applies to imagefolder datasets only, and neither --source nor "
+                                  "--target is one")
+        if not self.auto_thresholds or min(self.auto_thresholds) < 0:
+            raise ConfigError(f"--auto-thresholds: expected values >= 0, got {self.auto_thresholds}")
+        if self.auto_epochs <= 0:
+            raise ConfigError(f"--auto-epochs: expected a positive number, got {self.auto_epochs}")
+        if self.invert and "imagefolder" not in {spec_name(self.source), spec_name(self.target)}:
+            raise ConfigError("--invert: applies to imagefolder datasets only, and neither --source nor --target "
+                              "is one")
+        if self.probe_size <= 0:
+            raise ConfigError(f"--probe-size: expected a positive number, got {self.probe_size}")
+        if self.kept_lr_scale < 0:
+            raise ConfigError(f"--kept-lr-scale: expected a value >= 0, got {self.kept_lr_scale}")
+        if self.target_train_size is not None and self.target_train_size <= 0:
+            raise ConfigError(f"--target-train-size: expected a positive number, got {self.target_train_size}")
+        if not self.ttt_level > 0:
+            raise ConfigError(f"--ttt-level: expected a value > 0, got {self.ttt_level}")
+        self.arms  # noqa: B018  (validates --baselines)
+
+    @property
+    def selection(self) -> tuple[str, float | str]:
+        """How nodes are chosen: ("threshold", value or "auto") or ("keep_fraction", F)."""
+        if self.keep_fraction is not None:
+            return "keep_fraction", self.keep_fraction
+        return "threshold", DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """The baseline arms asked for, in a fixed order."""
+        names = [n.strip() for n in self.baselines.split(",") if n.strip()]
+        if names == ["none"]:
+            return ()
+        unknown = [n for n in names if n not in BASELINES]
+        if unknown or not names:
+            raise ConfigError(
+                f"--baselines: unknown arm {', '.join(unknown) or repr(self.baselines)}; "
+                f"expected some of {', '.join(BASELINES)}, or none"
+            )
+        return tuple(n for n in BASELINES if n in names)
+
+
+def _check_common(cfg):
+    if not cfg.learning_rate > 0:
+        raise ConfigError(f"--learning-rate: expected a value > 0, got {cfg.learning_rate}")
+    for name in ("n_epochs", "batch_size", "patience"):
+        if getattr(cfg, name) <= 0:
+            raise ConfigError(f"{flag(name)}: expected a positive number, got {getattr(cfg, name)}")
+    if not cfg.patience_increase >= 1:
+        raise ConfigError(f"--patience-increase: expected a value >= 1, got {cfg.patience_increase}")
+    if not 0 < cfg.improvement_threshold <= 1:
+        raise ConfigError(
+            f"--improvement-threshold: expected a value in (0, 1], got {cfg.improvement_threshold}"
+        )
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a config field: L2_reg -> --l2-reg."""
+    return "--" + name.lower().replace("_", "-")
+
+
+def config_fields(config_cls, pictures: bool = True):
+    """The fields a script exposes; picture-only ones are left out of plain runs."""
+    return [f for f in fields(config_cls) if pictures or not f.metadata.get("pictures_only")]
+
+
+#: The tutorial's mlp.py: one hidden layer of 500, lr 0.01, up to 1000 epochs, source only.
+TUTORIAL_MLP = TransferConfig(
+    hidden_sizes=(500,), learning_rate=0.01, n_epochs=1000, source="mnist", no_transfer=True
+)
+
+#: The 2015 run: the same database as source and target.
+ORIGINAL_2015 = replace(TransferConfig(), source="mnist", target="mnist")
+
+
+#: Fields of TransferConfig a sweep sets itself, per run, so they are not flags of the sweep.
+SWEEP_OWNS = ("threshold", "keep_fraction", "rule", "auto_thresholds", "auto_epochs", "seed", "out", "no_transfer",
+              "source_weights", "per_node")
+#: The sweep's default arms: scratch and finetune as bands, random-reset as the control for the rule.
+SWEEP_BASELINES = "scratch,finetune,random-reset"
+#: The thresholds a sweep runs when given neither --thresholds nor --keep-fractions.
+SWEEP_THRESHOLDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A grid of rules x (thresholds or keep fractions) x seeds for one source/target pair; every other
+    setting is a TransferConfig's."""
+
+    rules: str = _opt("mean-abs", "selection rules to compare, comma-separated (" + ", ".join(RULES) + "), or all",
+                      metavar="NAMES")
+    thresholds: tuple[float, ...] | None = _opt(
+        None, "thresholds to run (0 keeps every node; mean |tanh| < 1, so 1 keeps none); default "
+        + ",".join(f"{t:g}" for t in SWEEP_THRESHOLDS) + " unless --keep-fractions is given", metavar="X,X")
+    keep_fractions: tuple[float, ...] | None = _opt(
+        None, "keep fractions to run (equal budgets across rules: each layer keeps its round(F x width) "
+        "highest-scoring nodes), e.g. 0.1,0.25,0.5,0.75", metavar="F,F")
+    seeds: tuple[int, ...] = _opt((1, 2, 3, 4, 5), "seeds, comma-separated or a range (1-20); every arm, rule and "
+                                  "selection of one seed shares its source network, probe and data, so comparisons "
+                                  "are paired by seed", metavar="N,N", type=parse_seeds)
+    jobs: int = _opt(-1, "worker processes on this machine (-1: one per CPU core)")
+    scheduler: str | None = _opt(
+        None, "address of a running Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) to send the runs to "
+        "instead of local processes; its workers need this package and the datasets", metavar="ADDRESS")
+    run_curves: bool = _opt(False, "also draw each run's own curves.png (the sweep's sweep.png is always drawn)")
+    out: str | None = _opt(None, "sweep directory (default: sweeps/<timestamp>); run the same command with the same "
+                           "--out again to continue an interrupted sweep", metavar="DIR")
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        names = [n.strip() for n in self.rules.split(",") if n.strip()]
+        if names == ["all"]:
+            return tuple(RULES)
+        unknown = [n for n in names if n not in RULES]
+        if unknown or not names or len(set(names)) != len(names):
+            raise ConfigError(f"--rules: expected distinct names among {', '.join(RULES)} (or all), got {self.rules!r}")
+        return tuple(names)
+
+    @property
+    def selections(self) -> tuple[tuple[str, float], ...]:
+        """Every (kind, value) a rule is run at: thresholds first, then keep fractions."""
+        thresholds = self.thresholds
+        if thresholds is None and self.keep_fractions is None:
+            thresholds = SWEEP_THRESHOLDS
+        return (tuple(("threshold", t) for t in thresholds or ())
+                + tuple(("keep_fraction", f) for f in self.keep_fractions or ()))
+
+    def validate(self):
+        self.rule_names  # noqa: B018  (validates --rules)
+        if self.thresholds is not None and (not self.thresholds or min(self.thresholds) < 0):
+            raise ConfigError(f"--thresholds: expected values >= 0, got {','.join(map(str, self.thresholds))}")
+        if self.thresholds is not None and len(set(self.thresholds)) != len(self.thresholds):
+            raise ConfigError("--thresholds: a threshold is listed twice")
+        if self.keep_fractions is not None:
+            if not self.keep_fractions or not all(0 <= f <= 1 for f in self.keep_fractions):
+                raise ConfigError("--keep-fractions: expected values in [0, 1], got "
+                                  f"{','.join(map(str, self.keep_fractions))}")
+            if len(set(self.keep_fractions)) != len(self.keep_fractions):
+                raise ConfigError("--keep-fractions: a fraction is listed twice")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError("--seeds: expected distinct seeds, at least one")
+        if self.jobs == 0 or self.jobs < -1:
+            raise ConfigError(f"--jobs: expected a positive number or -1, got {self.jobs}")

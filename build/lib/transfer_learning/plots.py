@@ -1,0 +1,179 @@
+"""Weight maps and learning curves. The only module that imports matplotlib (Agg: no display)."""
+
+import math
+
+import numpy as np
+
+from .atomic import write_atomically
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _tile_side(n_in: int) -> int:
+    side = math.isqrt(n_in)
+    if side * side != n_in:
+        raise ValueError(f"cannot show {n_in} inputs as a square image")
+    return side
+
+
+def _grid(tiles, titles, path, title, frame_colors=None, cmap="gray", symmetric=False):
+    plt = _pyplot()
+    n = len(tiles)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9 + 0.6), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= n:
+            ax.axis("off")
+            continue
+        tile = tiles[k]
+        if symmetric:
+            lim = float(np.abs(tile).max()) or 1.0
+            ax.imshow(tile, cmap=cmap, vmin=-lim, vmax=lim)
+        else:
+            ax.imshow(tile, cmap=cmap)
+        ax.set_title(titles[k], fontsize=5, pad=1)
+        if frame_colors is not None:
+            for spine in ax.spines.values():
+                spine.set_edgecolor(frame_colors[k])
+                spine.set_linewidth(2.5)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.2, rect=(0, 0, 1, 1 - 0.5 / (rows * 0.9 + 0.6)))
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def weight_grid(W: np.ndarray, path, title: str, kept=None) -> None:
+    """One tile per first-layer node: its incoming weights [n_in] as a square image.
+
+    With ``kept`` (a boolean mask), kept nodes get a green frame and re-initialized ones red.
+    """
+    side = _tile_side(W.shape[0])
+    tiles = [W[:, i].reshape(side, side) for i in range(W.shape[1])]
+    titles = [str(i) for i in range(W.shape[1])]
+    colors = None
+    if kept is not None:
+        colors = ["tab:green" if k else "tab:red" for k in kept]
+        title = f"{title}  (green: kept {int(np.sum(kept))}, red: re-initialized {int(np.size(kept) - np.sum(kept))})"
+    _grid(tiles, titles, path, title, frame_colors=colors, cmap="RdBu_r", symmetric=True)
+
+
+def image_grid(images: np.ndarray, path, title: str) -> None:
+    """The probe images, one tile each."""
+    side = _tile_side(images.shape[1])
+    _grid([im.reshape(side, side) for im in images], [str(i) for i in range(len(images))], path, title)
+
+
+def per_node_images(W: np.ndarray, directory, prefix: str) -> None:
+    """The 2015 files: <prefix><i>.png, one per node (or per image for inputImage)."""
+    plt = _pyplot()
+    side = _tile_side(W.shape[0])
+    for i in range(W.shape[1]):
+        tile = W[:, i].reshape(side, side)
+        write_atomically(directory / f"{prefix}{i}.png",
+                         lambda f, tile=tile: plt.imsave(f, tile, cmap="gray", format="png"))
+
+
+CURVE_LABELS = {"source": "source task", "target": "target: transfer"}
+
+
+def learning_curves(histories, path) -> None:
+    """Validation error (%) at each check against epochs, one line per phase or arm."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for history in histories:
+        epochs = [c.epoch - 1 + c.minibatch / history.n_train_batches for c in history.checks]
+        label = CURVE_LABELS.get(history.phase, history.phase.removeprefix("target-"))
+        ax.plot(epochs, [c.validation_error * 100 for c in history.checks], marker=".", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation error (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+ARM_COLORS = {"transfer": "tab:blue", "freeze": "tab:purple", "random-reset": "tab:orange",
+              "scratch": "tab:gray", "finetune": "tab:green", "shrink-perturb": "tab:brown"}
+RULE_COLORS = {"mean-abs": "tab:blue", "centered": "tab:cyan", "redo": "tab:red", "utility": "tab:purple",
+               "apoz": "tab:olive", "taylor": "tab:pink", "random": "black"}
+
+
+def sweep_plot(summary, path, title) -> None:
+    """Target metrics against the threshold or keep fraction: selective arms as lines with 95 % bands (one
+    per rule when the sweep compares rules), selection-free arms (scratch, finetune, shrink-perturb) as
+    horizontal bands, and, against thresholds, the fraction of nodes kept on a second axis.
+
+    ``summary`` maps (arm, rule, selection) to {metric: (mean, half-width)}, as sweep.summarize gives;
+    selection is (kind, value), or None for the selection-free arms.
+    """
+    plt = _pyplot()
+    kinds = {sel[0] for (_, _, sel) in summary if sel is not None}
+    kind = "keep_fraction" if "keep_fraction" in kinds else "threshold"
+    rules = sorted({rule for (arm, rule, sel) in summary if arm == "transfer" and sel and sel[0] == kind},
+                   key=lambda r: list(RULE_COLORS).index(r) if r in RULE_COLORS else 99)
+    if len(rules) > 1:
+        lines = [(("transfer", rule), rule, RULE_COLORS.get(rule)) for rule in rules]
+    else:
+        lines = [((arm, rules[0] if rules else None), arm, ARM_COLORS[arm])
+                 for arm in ("transfer", "freeze", "random-reset")]
+    values = sorted({sel[1] for (_, _, sel) in summary if sel is not None and sel[0] == kind})
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    panels = [("test_error_pct", "target test error (%)"),
+              ("transfer_ratio", "transfer ratio (validation AUC vs scratch)")]
+    compare_rules = len(rules) > 1 and "random" in rules
+    if compare_rules:  # the question of a rules sweep: which rule beats random selection, paired by seed
+        panels[1] = ("test_error_minus_random_rule_pp", "test error minus random rule's (pp, paired by seed)")
+    spread = (values[-1] - values[0]) / 60 if len(values) > 1 else 0.0
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        if key == "test_error_minus_random_rule_pp":
+            ax.axhline(0, color="black", lw=1)
+        for arm in ("scratch", "finetune", "shrink-perturb"):
+            stats = summary.get((arm, None, None))
+            if stats is None or math.isnan(stats[key][0]):
+                continue
+            mean, half = stats[key]
+            ax.axhline(mean, color=ARM_COLORS[arm], lw=1.5, label=f"{arm} (mean, 95 % band)")
+            if not math.isnan(half):
+                ax.axhspan(mean - half, mean + half, color=ARM_COLORS[arm], alpha=0.15)
+        for k, ((arm, rule), name, color) in enumerate(lines):
+            points = [(v, *summary[(arm, rule, (kind, v))][key]) for v in values if (arm, rule, (kind, v)) in summary]
+            points = [p for p in points if not math.isnan(p[1])]
+            if not points:
+                continue
+            xs, means, halves = (np.array(column, dtype=float) for column in zip(*points, strict=True))
+            if len(lines) > 3:  # many rules: interval bars, each line nudged sideways so none hides another
+                ax.errorbar(xs + (k - (len(lines) - 1) / 2) * spread, means, yerr=np.nan_to_num(halves), marker="o",
+                            ms=4, capsize=2, color=color, label=f"{name} (mean, 95 % interval)")
+            else:
+                ax.plot(xs, means, marker="o", color=color, label=f"{name} (mean, 95 % interval)")
+                ax.fill_between(xs, means - np.nan_to_num(halves), means + np.nan_to_num(halves), color=color,
+                                alpha=0.15)
+        ax.set_xlabel("keep fraction (nodes kept per layer)" if kind == "keep_fraction"
+                      else "threshold on the rule's score")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        kept = [(v, summary[("transfer", rules[0], (kind, v))]["fraction_kept"][0]) for v in values
+                if rules and ("transfer", rules[0], (kind, v)) in summary]
+        if kind == "threshold" and kept and len(rules) == 1:
+            twin = ax.twinx()
+            twin.plot(*zip(*kept, strict=True), ls="--", color="black", alpha=0.5, marker=".",
+                      label="fraction of nodes kept")
+            twin.set_ylim(-0.02, 1.02)
+            twin.set_ylabel("fraction of hidden nodes kept (dashed)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)

@@ -1,0 +1,602 @@
+"""``python -m transfer_learning.sweep``: rules x (thresholds or keep fractions) x seeds x arms for one pair.
+
+Per seed, the source network is trained once (a "source run"); then each (rule, threshold or keep
+fraction) is one run of the ordinary transfer experiment from those source weights. The seed's first
+run also trains the selection-free arms (scratch, finetune, shrink-perturb); freeze and random-reset
+depend on the kept nodes and are trained in every run. So a (seed, rule, selection) result here is bit
+for bit the one ``mlp_transfer.py --seed S --rule R --threshold T`` (or ``--keep-fraction F``) gives,
+and all arms and rules of a seed are paired: same source network, probe, data and scratch init.
+
+Runs go to joblib worker processes, or with --scheduler to a Dask distributed cluster. A worker
+keeps its compiled graphs and datasets from run to run (workspace.py), so a run costs its training,
+not its set-up. Each finished run is recorded under results/ at once; started again with the same
+--out, a sweep skips what is recorded and resumes interrupted runs from their checkpoints.
+
+Writes results.csv (one row per seed x rule x selection x arm, with paired differences), summary.md
+(means and 95 % intervals over seeds; with several rules, each rule against random selection,
+finetune and shrink-perturb, Holm-adjusted) and sweep.png.
+"""
+
+import argparse
+import contextlib
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import DiskFull
+from .cli import EXIT_DISK_FULL, EXIT_SIGNAL, EXPECTED_ERRORS, Parser, add_config_flags, error_exit
+from .cluster import ClusterRunner, LocalRunner
+from .config import SWEEP_BASELINES, SWEEP_OWNS, ConfigError, SweepConfig, TransferConfig
+from .data import DataError
+from .rundir import RunDir
+from .weights import expected_shapes, load_weights
+
+#: Arms whose result depends on the kept nodes (trained in every run) and those that do not (once per seed).
+PER_SELECTION = ("transfer", "freeze", "random-reset")
+#: Exit status when runs failed on the cluster after their retry (the rest is recorded and tabled).
+EXIT_RUNS_FAILED = 5
+SELECTION_FREE = ("scratch", "finetune", "shrink-perturb")
+CSV_COLUMNS = ["seed", "rule", "threshold", "keep_fraction", "arm", "fraction_kept", "test_error_pct",
+               "best_validation_error_pct", "first_epoch_validation_error_pct", "auc", "epochs_run",
+               "source_retention_after_pct", "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio",
+               "test_error_minus_random_reset_pp", "test_error_minus_random_rule_pp", "test_error_minus_finetune_pp",
+               "test_error_minus_shrink_perturb_pp", "ran_on"]
+
+
+def _quiet(log_path):
+    """Send a run's stdout and stderr to its log file, so parallel runs do not interleave."""
+    stack = contextlib.ExitStack()
+    log = stack.enter_context(open(log_path, "a"))
+    stack.enter_context(contextlib.redirect_stdout(log))
+    stack.enter_context(contextlib.redirect_stderr(log))
+    return stack
+
+
+def where_am_i() -> str:
+    """The Dask worker's address when running on one, else "local"."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return "local"
+
+
+def run_source(cfg: TransferConfig, draw_curves: bool = False) -> dict:
+    """Train one seed's source network (a --no-transfer run) and return its weights as arrays."""
+    from .experiment import run_transfer
+    from .workspace import worker_workspace
+
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _quiet(out.with_suffix(".log")):
+        resume = (out / "config.json").is_file()
+        result = run_transfer(cfg, resume=resume, workspace=worker_workspace(), draw_curves=draw_curves)
+    with np.load(Path(result["run_dir"]) / "weights_source.npz") as saved:
+        return {"weights": {k: saved[k] for k in saved.files}, "results": result, "ran_on": where_am_i()}
+
+
+def run_selection(cfg: TransferConfig, source_weights: dict, draw_curves: bool = False) -> dict:
+    """One (seed, rule, threshold or keep fraction) run from the seed's source weights, which travel with the call."""
+    from .experiment import run_transfer
+    from .workspace import worker_workspace
+
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _quiet(out.with_suffix(".log")):
+        done = out / "results.json"
+        if done.is_file():  # finished before the driver could record it
+            result = json.loads(done.read_text())
+        else:
+            result = run_transfer(cfg, resume=(out / "config.json").is_file(), workspace=worker_workspace(),
+                                  source_arrays=source_weights, draw_curves=draw_curves)
+    return {"results": result, "ran_on": where_am_i()}
+
+
+def _label(value: float) -> str:
+    return f"{value:g}"
+
+
+def run_name(seed, rule, kind, value) -> str:
+    """seed1-t0.4 for the 2015 rule at a threshold; seed1-redo-f0.25 for another rule at a keep fraction."""
+    letter = "t" if kind == "threshold" else "f"
+    return f"seed{seed}" + ("" if rule == "mean-abs" else f"-{rule}") + f"-{letter}{_label(value)}"
+
+
+class Sweep:
+    """The sweep directory: its plan, what is recorded as done, and the tables and plot made from it."""
+
+    def __init__(self, sweep: SweepConfig, base: TransferConfig):
+        self.sweep, self.base = sweep, base
+        self.path = Path(sweep.out)
+        self.files = RunDir(self.path)  # atomic writes, as for a run directory
+        self.grid = [(rule, kind, value) for rule in sweep.rule_names for kind, value in sweep.selections]
+
+    def source_config(self, seed):
+        return replace(self.base, seed=seed, no_transfer=True, out=str(self.path.resolve() / "sources" / f"seed{seed}"))
+
+    def run_config(self, seed, rule, kind, value):
+        first = (rule, kind, value) == self.grid[0]
+        arms = self.base.arms if first else tuple(a for a in self.base.arms if a in PER_SELECTION)
+        return replace(self.base, seed=seed, rule=rule, threshold=value if kind == "threshold" else None,
+                       keep_fraction=value if kind == "keep_fraction" else None,
+                       baselines=",".join(arms) or "none",
+                       source_weights=str(self.path.resolve() / self.source_weights_name(seed)),
+                       out=str(self.path.resolve() / "runs" / run_name(seed, rule, kind, value)))
+
+    def record_name(self, seed, run=None):
+        return f"results/{'source-seed' + str(seed) if run is None else run_name(seed, *run)}.json"
+
+    def record_path(self, seed, run=None):
+        return self.path / self.record_name(seed, run)
+
+    def source_weights_name(self, seed):
+        return f"sources/seed{seed}.npz"
+
+    def settings(self) -> dict:
+        sweep = {k: v for k, v in asdict(self.sweep).items() if k not in ("jobs", "scheduler", "out", "run_curves")}
+        return {"sweep": sweep, "base": asdict(self.base)}
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the sweep directory for this process: a second sweep on the same --out is refused at once.
+
+        An advisory lock (flock) on <out>/.lock: the kernel drops it when the holder exits, however it
+        exits, so a crashed sweep never leaves the directory stuck.
+        """
+        import fcntl
+        import os
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = open(self.path / ".lock", "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            lock.close()
+            raise ConfigError(f"--out: {self.path} is in use by another sweep ({holder}); wait for it to finish, "
+                              "or choose another --out") from err
+        try:
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+            lock.flush()
+            yield
+        finally:
+            lock.close()  # releases the lock
+
+    def open(self, argv):
+        """Create the sweep directory, or check that an existing one was made with the same settings."""
+        settings = self.settings()
+        saved = self.path / "sweep.json"
+        if saved.is_file():
+            try:
+                before = json.loads(saved.read_text())
+            except ValueError as err:
+                raise DataError(f"{saved}: not a readable sweep record ({err})") from err
+            if not _same_settings(json.loads(json.dumps(settings)), before.get("settings")):
+                raise ConfigError(f"--out: {self.path} holds a sweep with other settings; choose another --out")
+            return True
+        if self.path.exists() and any(p.name != ".lock" for p in self.path.iterdir()):
+            raise ConfigError(f"--out: {self.path} already exists, is not empty and holds no sweep.json")
+        for folder in ("results", "sources"):
+            (self.path / folder).mkdir(parents=True, exist_ok=True)
+        self.files.write_json("sweep.json", {"settings": settings, "argv": argv})
+        return False
+
+    def rows(self):
+        """One row per seed x rule x selection x arm from the recorded runs, with paired differences."""
+        rows = []
+        hidden = sum(self.base.hidden_sizes)
+        for seed in self.sweep.seeds:
+            for rule, kind, value in self.grid:
+                path = self.record_path(seed, (rule, kind, value))
+                if not path.is_file():
+                    continue
+                record = json.loads(path.read_text())
+                results = record["results"]
+                fraction = sum(results["nodes_kept"]) / hidden
+                for arm, m in results["arms"].items():
+                    per_selection = arm in PER_SELECTION
+                    if not per_selection and (rule, kind, value) != self.grid[0]:
+                        continue
+                    rows.append({
+                        "seed": seed,
+                        "rule": rule if per_selection else None,
+                        "threshold": value if per_selection and kind == "threshold" else None,
+                        "keep_fraction": value if per_selection and kind == "keep_fraction" else None,
+                        "arm": arm,
+                        "fraction_kept": fraction if per_selection else {"scratch": 0.0}.get(arm, 1.0),
+                        "test_error_pct": m["test_error"] * 100,
+                        "best_validation_error_pct": m["best_validation_error"] * 100,
+                        "first_epoch_validation_error_pct":
+                            m["validation_curve"][0] * 100 if m["validation_curve"] else None,
+                        "auc": m["auc"] * 100,
+                        "epochs_run": m["epochs_run"],
+                        "source_retention_after_pct": m["source_retention_after"] * 100,
+                        "ran_on": record.get("ran_on", "local"),
+                    })
+        _paired_differences(rows)
+        return rows
+
+
+def _same_settings(now, before) -> bool:
+    """Settings equal, where fields added since the sweep was started still have their defaults."""
+    if not isinstance(before, dict):
+        return False
+    defaults = json.loads(json.dumps({"sweep": asdict(SweepConfig()), "base": asdict(TransferConfig())}))
+    for part in ("sweep", "base"):
+        old = before.get(part, {})
+        for key, value in now[part].items():
+            if old.get(key, defaults[part].get(key)) != value:
+                return False
+    return True
+
+
+def _paired_differences(rows):
+    """Each row's test error minus that of its pairs: the same seed's scratch, finetune and shrink-perturb
+    arms, its random-reset arm (same rule and selection), and the random rule's transfer arm (same selection)."""
+    by_arm = {(r["seed"], r["arm"]): r for r in rows if r["arm"] in SELECTION_FREE}
+    random_reset = {(r["seed"], r["rule"], r["threshold"], r["keep_fraction"]): r
+                    for r in rows if r["arm"] == "random-reset"}
+    random_rule = {(r["seed"], r["threshold"], r["keep_fraction"]): r
+                   for r in rows if r["arm"] == "transfer" and r["rule"] == "random"}
+    for r in rows:
+        s = by_arm.get((r["seed"], "scratch"))
+        r["test_error_minus_scratch_pp"] = r["test_error_pct"] - s["test_error_pct"] if s else None
+        r["jumpstart_pp"] = (r["first_epoch_validation_error_pct"] - s["first_epoch_validation_error_pct"]
+                             if s and r["first_epoch_validation_error_pct"] is not None else None)
+        r["transfer_ratio"] = (s["auc"] - r["auc"]) / s["auc"] if s and s["auc"] else None
+        transfer = r["arm"] == "transfer"
+        pairs = {
+            "test_error_minus_random_reset_pp":
+                random_reset.get((r["seed"], r["rule"], r["threshold"], r["keep_fraction"])) if transfer else None,
+            "test_error_minus_random_rule_pp":
+                random_rule.get((r["seed"], r["threshold"], r["keep_fraction"])) if transfer else None,
+            "test_error_minus_finetune_pp": by_arm.get((r["seed"], "finetune")) if transfer else None,
+            "test_error_minus_shrink_perturb_pp": by_arm.get((r["seed"], "shrink-perturb")) if transfer else None,
+        }
+        for key, other in pairs.items():
+            r[key] = r["test_error_pct"] - other["test_error_pct"] if other else None
+
+
+def mean_ci(values):
+    """Mean and half-width of the 95 % t interval over seeds (nan with fewer than two)."""
+    from scipy import stats
+
+    values = np.asarray([v for v in values if v is not None], dtype=float)
+    if values.size == 0:
+        return math.nan, math.nan
+    if values.size < 2:
+        return float(values.mean()), math.nan
+    half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+    return float(values.mean()), float(half)
+
+
+def _selection_of(row):
+    if row["keep_fraction"] is not None:
+        return ("keep_fraction", row["keep_fraction"])
+    if row["threshold"] is not None:
+        return ("threshold", row["threshold"])
+    return None
+
+
+METRICS = ("fraction_kept", "test_error_pct", "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio", "auc",
+           "test_error_minus_random_reset_pp", "test_error_minus_random_rule_pp", "test_error_minus_finetune_pp",
+           "test_error_minus_shrink_perturb_pp")
+
+
+def summarize(rows) -> dict:
+    """Per (arm, rule, selection), the mean and 95 % interval over seeds of each metric, and the paired values."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["arm"], r["rule"], _selection_of(r)), []).append(r)
+    out = {}
+    for key, members in groups.items():
+        out[key] = {"n_seeds": len(members), **{m: mean_ci([row[m] for row in members]) for m in METRICS},
+                    "values": {m: [row[m] for row in members] for m in METRICS}}
+    return out
+
+
+def _fmt(pair, digits=2):
+    mean, half = pair
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.{digits}f}" + ("" if math.isnan(half) else f" ± {half:.{digits}f}")
+
+
+def holm(p_values):
+    """Holm's step-down adjustment: the family-wise error of many tests kept at the nominal level."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [math.nan] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def paired_p(differences) -> float:
+    """Two-sided p of a paired t-test (a one-sample t-test of the paired differences against 0)."""
+    from scipy import stats
+
+    values = np.asarray([d for d in differences if d is not None], dtype=float)
+    if values.size < 2 or not values.std(ddof=1) > 0:
+        return math.nan
+    return float(stats.ttest_1samp(values, 0.0).pvalue)
+
+
+def _selection_text(selection):
+    kind, value = selection
+    return f"{'threshold' if kind == 'threshold' else 'keep fraction'} {_label(value)}"
+
+
+COMPARISONS = (("test_error_minus_random_rule_pp", "random"), ("test_error_minus_finetune_pp", "finetune"),
+               ("test_error_minus_shrink_perturb_pp", "shrink-perturb"))
+
+
+def rules_comparison(summary) -> tuple[list, int]:
+    """Every paired comparison of a selective rule's transfer arm against random selection, finetune and
+    shrink-perturb: (selection, rule, what, mean, half-width, p, Holm-adjusted p) rows, and their number."""
+    tests = []
+    for (arm, rule, selection), s in summary.items():
+        if arm != "transfer" or rule == "random":
+            continue
+        for key, against in COMPARISONS:
+            values = [v for v in s["values"][key] if v is not None]
+            if len(values) >= 2:
+                tests.append([selection, rule, against, *s[key], paired_p(values)])
+    finite = [i for i, t in enumerate(tests) if not math.isnan(t[5])]
+    adjusted = holm([tests[i][5] for i in finite])
+    for t in tests:
+        t.append(math.nan)
+    for i, a in zip(finite, adjusted, strict=True):
+        tests[i][6] = a
+    return tests, len(finite)
+
+
+def _p_text(p):
+    return "-" if math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig) -> str:
+    size = f", first {base.target_train_size} target training examples" if base.target_train_size else ""
+    rules = sweep.rule_names
+    several = len(rules) > 1
+    kinds = {kind for kind, _ in sweep.selections}
+    lines = [
+        f"# Sweep {base.source} -> {base.target}",
+        "",
+        f"Hidden layers {','.join(map(str, base.hidden_sizes))} ({base.activation}), {base.n_epochs} epochs per phase"
+        f"{size}, probe {base.probe_size} images, kept-lr-scale {base.kept_lr_scale}, reinit-deeper "
+        f"{base.reinit_deeper}, seeds {','.join(map(str, sweep.seeds))}. Mean ± half-width of the 95 % t interval "
+        "over seeds; differences are paired by seed (same source network, probe, data and scratch init).",
+        "",
+        f"| arm | {'rule | ' if several else ''}{' / '.join(sorted(kinds, reverse=True)).replace('_', ' ')} | "
+        "nodes kept | test error % | minus scratch (pp) | jumpstart (pp) | transfer ratio "
+        "| rule minus random-reset (pp) |",
+        "|---|" + ("---|" if several else "") + "---|---|---|---|---|---|---|",
+    ]
+    order = {arm: i for i, arm in enumerate(("scratch", "finetune", "shrink-perturb", "transfer", "freeze",
+                                              "random-reset"))}
+    rule_order = {rule: i for i, rule in enumerate(rules)}
+
+    def sort_key(item):
+        (arm, rule, selection), _ = item
+        return order[arm], (selection or ("", 0))[0], (selection or ("", 0))[1], rule_order.get(rule, -1)
+
+    for (arm, rule, selection), s in sorted(summary.items(), key=sort_key):
+        where = "-" if selection is None else _label(selection[1])
+        lines.append(
+            f"| {arm} | {(rule or '-') + ' | ' if several else ''}{where} | {_fmt(s['fraction_kept'], 2)} | "
+            f"{_fmt(s['test_error_pct'])} | {_fmt(s['test_error_minus_scratch_pp'])} | {_fmt(s['jumpstart_pp'])} | "
+            f"{_fmt(s['transfer_ratio'], 3)} | {_fmt(s['test_error_minus_random_reset_pp'])} |"
+        )
+    lines += ["", "Nodes kept: fraction of all hidden nodes whose trained source weights are kept (scratch 0, "
+              "finetune and shrink-perturb 1). Transfer ratio: (AUC_scratch - AUC_arm) / AUC_scratch of the "
+              "validation-error curve. Rule minus random-reset: the transfer arm's test error minus that of the "
+              "random-reset arm of the same seed, rule and selection (negative: the rule picks better nodes than "
+              "chance).", ""]
+    tests, n_tests = rules_comparison(summary)
+    if several and tests:
+        lines += _comparison_section(summary, tests, n_tests, rules, sweep)
+    return "\n".join(lines)
+
+
+def _comparison_section(summary, tests, n_tests, rules, sweep) -> list:
+    lines = ["## Rules against random selection, finetune and shrink-perturb", "",
+             f"Each row: a rule's transfer arm; columns: its test error, and its paired difference (pp, negative = "
+             f"the rule is better) to the random rule at the same selection, to finetune and to shrink-perturb, each "
+             f"with its 95 % t interval and the two-sided paired t-test's p-value (scipy.stats). The table makes "
+             f"{n_tests} such comparisons; every p-value shown is Holm-adjusted over all {n_tests}, so a difference "
+             f"with adjusted p < 0.05 is significant with the family-wise error held at 5 %.", ""]
+    by = {(t[0], t[1], t[2]): t for t in tests}
+    for kind, value in sweep.selections:
+        selection = (kind, value)
+        lines += [f"### {_selection_text(selection)}", "",
+                  "| rule | nodes kept | test error % | minus random (pp) | p (Holm) | minus finetune (pp) | p (Holm) "
+                  "| minus shrink-perturb (pp) | p (Holm) |", "|---|---|---|---|---|---|---|---|---|"]
+        for rule in rules:
+            s = summary.get(("transfer", rule, selection))
+            if s is None:
+                continue
+            cells = []
+            for _, against in COMPARISONS:
+                t = by.get((selection, rule, against))
+                cells += ["-", "-"] if t is None else [_fmt((t[3], t[4])), _p_text(t[6])]
+            lines.append(f"| {rule} | {_fmt(s['fraction_kept'], 2)} | {_fmt(s['test_error_pct'])} | "
+                         + " | ".join(cells) + " |")
+        lines.append("")
+    for arm in ("finetune", "shrink-perturb", "scratch"):
+        s = summary.get((arm, None, None))
+        if s:
+            lines.append(f"{arm}: {_fmt(s['test_error_pct'])} % test error.")
+    lines.append("")
+    return lines
+
+
+def _csv_cells(row) -> list:
+    return ["" if row[k] is None else (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in CSV_COLUMNS]
+
+
+class Progress:
+    """Runs done / total, elapsed and an estimate of the time left, one line per finished run."""
+
+    def __init__(self, total, done, stream=None):
+        self.total, self.done, self.stream = total, done, stream
+        self.start, self.finished_here = time.perf_counter(), 0
+
+    def step(self, what):
+        self.done += 1
+        self.finished_here += 1
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / self.finished_here * (self.total - self.done)
+        print(f"[sweep] {self.done}/{self.total} runs done ({what}); elapsed {_clock(elapsed)}, "
+              f"about {_clock(left)} left", file=self.stream or sys.stderr, flush=True)
+
+
+def _clock(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog="transfer-sweep") -> dict:
+    """Run (or continue) the sweep and write its tables and plot; returns the summary rows."""
+
+    from .experiment import load_tasks
+    from .workspace import worker_workspace
+
+    out = out or sys.stdout
+    sweep.validate()
+    base.validate()
+    if sweep.out is None:
+        sweep = replace(sweep, out=default_out())
+    # every dataset and flag checked before a worker starts; with --jobs 1 the runs reuse this read
+    source, _, _ = load_tasks(base, worker_workspace().datasets)
+    shapes = expected_shapes(source.n_in, base.hidden_sizes, source.n_classes)
+    state = Sweep(sweep, base)
+    seeds, grid = sweep.seeds, state.grid
+    runner = LocalRunner(sweep.jobs) if sweep.scheduler is None else ClusterRunner(sweep.scheduler, base, state.path)
+    with runner, state.locked():
+        continuing = state.open(list(argv))
+        total = len(seeds) * (1 + len(grid))
+        done = sum(state.record_path(s).is_file() for s in seeds) + sum(
+            state.record_path(s, run).is_file() for s in seeds for run in grid)
+        print(f"[sweep] {state.path}: {len(seeds)} seeds x ({len(grid)} rule/selection runs + source) = {total} runs, "
+              f"arms {', '.join(('transfer', *base.arms))}, on {runner.where}"
+              + (f"; continuing, {done} already done" if continuing else ""), file=sys.stderr, flush=True)
+        progress = Progress(total, done)
+        todo = [s for s in seeds if not state.record_path(s).is_file()]
+        tasks = ((seed, run_source, (state.source_config(seed), sweep.run_curves)) for seed in todo)
+        for seed, result in runner.run(tasks):
+            state.files.write_weights(state.source_weights_name(seed), result["weights"])
+            state.files.write_json(state.record_name(seed), {"results": result["results"], "ran_on": result["ran_on"]})
+            progress.step(f"source, seed {seed}")
+        ready = [s for s in seeds if state.record_path(s).is_file()]
+        weights = {s: load_weights(state.path / state.source_weights_name(s), shapes) for s in ready}
+        jobs = [(s, run) for s in ready for run in grid if not state.record_path(s, run).is_file()]
+        tasks = (((s, run), run_selection, (state.run_config(s, *run), weights[s], sweep.run_curves))
+                 for s, run in jobs)
+        for (seed, run), result in runner.run(tasks):
+            state.files.write_json(state.record_name(seed, run), result)
+            rule, kind, value = run
+            progress.step(f"seed {seed}, " + ("" if len(sweep.rule_names) == 1 else f"{rule}, ")
+                          + f"{'threshold' if kind == 'threshold' else 'keep fraction'} {_label(value)}")
+    if runner.failures:
+        write_outputs(state, out)
+        raise RunsFailed(runner.failures)
+    return write_outputs(state, out)
+
+
+def write_outputs(state: "Sweep", out=None) -> dict:
+    """results.csv, summary.md and sweep.png from the recorded runs."""
+    from . import plots
+
+    sweep, base = state.sweep, state.base
+    rows = state.rows()
+    state.files.write_csv("results.csv", CSV_COLUMNS, [_csv_cells(r) for r in rows])
+    summary = summarize(rows)
+    text = summary_markdown(summary, sweep, base)
+    state.files.write_text("summary.md", text)
+    plots.sweep_plot(summary, state.path / "sweep.png", f"{base.source} -> {base.target}, {base.activation}"
+                     + (f", {base.target_train_size} target examples" if base.target_train_size else ""))
+    print(text, file=out or sys.stdout)
+    print(f"sweep directory: {state.path} (results.csv, summary.md, sweep.png)", file=out or sys.stdout)
+    return {"rows": rows, "summary": summary, "path": str(state.path)}
+
+
+class RunsFailed(Exception):
+    """Some runs failed on the cluster even after their retry; the others are recorded."""
+
+    def __init__(self, failures):
+        self.failures = failures
+        names = ", ".join(str(tag) for tag, _ in failures[:5]) + (" ..." if len(failures) > 5 else "")
+        super().__init__(f"{len(failures)} run(s) failed on the cluster after a retry ({names}); the others are "
+                         "recorded and tabled")
+
+
+def default_out() -> str:
+    return f"sweeps/{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def build_parser(prog="python -m transfer_learning.sweep"):
+    parser = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog="exit status: 0 done, 2 bad input, 3 a run diverged, 4 disk full, 5 runs failed on the "
+                           "cluster, 130 / 143 stopped by SIGINT / SIGTERM (finished runs are kept: run the same "
+                           "command again to continue)")
+    add_config_flags(parser, SweepConfig, fields(SweepConfig))
+    add_config_flags(parser, TransferConfig, [f for f in fields(TransferConfig) if f.name not in SWEEP_OWNS],
+                     defaults={"baselines": SWEEP_BASELINES})
+    return parser
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: stop dispatching, keep what is recorded."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated
+
+
+def main(argv=None) -> int:
+    """``python -m transfer_learning.sweep`` and the console script ``transfer-sweep``; returns the exit status."""
+    from .cli import script_name
+
+    argv = sys.argv[1:] if argv is None else argv
+    prog = script_name("transfer-sweep", "python -m transfer_learning.sweep")
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        args = vars(build_parser(prog).parse_args(argv))
+        sweep = SweepConfig(**{f.name: args.pop(f.name) for f in fields(SweepConfig)})
+        if sweep.out is None:
+            sweep = replace(sweep, out=default_out())
+            argv = [*argv, "--out", sweep.out]
+        run_sweep(sweep, TransferConfig(**args), argv, prog=prog)
+    except EXPECTED_ERRORS as err:
+        return error_exit(prog, err)
+    except KeyboardInterrupt as stop:
+        name = "SIGTERM" if isinstance(stop, _Terminated) else "SIGINT"
+        print(f"{prog}: stopped by {name}; finished runs are kept. Continue with: {prog} {' '.join(argv)}",
+              file=sys.stderr)
+        return EXIT_SIGNAL[name]
+    except RunsFailed as failed:
+        print(f"{prog}: error: {failed}. Run the same command again to retry them: {prog} {' '.join(argv)}",
+              file=sys.stderr)
+        return EXIT_RUNS_FAILED
+    except DiskFull as full:
+        print(f"{prog}: error: {full}; finished runs are kept (an interrupted one resumes from its checkpoint). "
+              f"Free space, then continue with: {prog} {' '.join(argv)}", file=sys.stderr)
+        return EXIT_DISK_FULL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,380 @@
+"""Compiled train/validate/test functions and the one SGD loop with patience-based early stopping.
+
+Written once for every phase: the tutorial's logistic regression, the source phase and the
+target phase all run ``sgd_early_stopping`` with their own functions and constants.
+"""
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from . import backend
+from .config import ConfigError
+from .data import to_shared
+from .model import regularizers
+
+#: Examples per call of the evaluation functions: big enough that a validation pass costs a few
+#: calls, small enough to stay light on memory. Every example is scored; no remainder is dropped.
+EVAL_BATCH_SIZE = 5000
+#: How validation and test errors are scored: "all" counts every example (this port's default);
+#: "minibatch" is the tutorial's way, the mean of the error rates of the n // batch_size whole
+#: minibatches, the remainder not counted (logistic_sgd.py's printed numbers, and --compat 2015).
+SCORINGS = ("all", "minibatch")
+
+
+@dataclass
+class CompiledModel:
+    """The tutorial's compiled functions; ``train_model`` takes a minibatch ``index`` (sliced via givens)."""
+
+    train_model: callable  # index -> minibatch negative log-likelihood, after one SGD update
+    count_errors_valid: callable  # (start, stop) -> number of errors among those validation examples
+    count_errors_test: callable
+    n_train_batches: int
+    n_valid: int
+    n_test: int
+    batch_size: int = 1
+    scoring: str = "all"
+
+    def validation_error(self) -> float:
+        return _error_rate(self.count_errors_valid, self.n_valid, self.batch_size, self.scoring)
+
+    def test_error(self) -> float:
+        return _error_rate(self.count_errors_test, self.n_test, self.batch_size, self.scoring)
+
+    def validate_model(self, index) -> int:
+        """Errors in evaluation batch ``index`` (of EVAL_BATCH_SIZE examples)."""
+        return self.count_errors_valid(index * EVAL_BATCH_SIZE, (index + 1) * EVAL_BATCH_SIZE)
+
+    def test_model(self, index) -> int:
+        return self.count_errors_test(index * EVAL_BATCH_SIZE, (index + 1) * EVAL_BATCH_SIZE)
+
+
+def _error_rate(count_errors, n, batch_size, scoring) -> float:
+    if scoring == "minibatch":
+        # the tutorial: numpy.mean([validate_model(i) for i in range(n // batch_size)]), each a minibatch's
+        # error rate; k / batch_size in float64 is what its T.mean(T.neq(...)) returned
+        n_batches = n // batch_size
+        if n_batches == 0:
+            return float("nan")
+        rates = [int(count_errors(i * batch_size, (i + 1) * batch_size)) / batch_size for i in range(n_batches)]
+        return float(np.mean(rates))
+    n_batches = -(-n // EVAL_BATCH_SIZE)
+    return float(sum(count_errors(i * EVAL_BATCH_SIZE, (i + 1) * EVAL_BATCH_SIZE) for i in range(n_batches))) / n
+
+
+def _hyperparameter(value, name):
+    # a shared scalar, not a constant baked into the C code: another value needs no recompile
+    return pytensor.shared(np.asarray(value, dtype=pytensor.config.floatX), name=name)
+
+
+@dataclass
+class _Graph:
+    """The shared variables a compiled graph reads, so that another run can set them and reuse it."""
+
+    data: dict  # train_x, train_y, valid_x, valid_y, test_x, test_y
+    learning_rate: object
+    penalties: dict  # L1_reg / L2_reg -> shared scalar, only for the penalties in the graph
+    lr_scales: dict  # parameter name -> shared per-node factor
+    functions: tuple  # train_model, count_errors_valid, count_errors_test
+
+
+def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_reg, lr_scale_names):
+    """Compile the tutorial's functions over the shared ``data``; see compile_functions."""
+    nll = classifier.negative_log_likelihood(y)
+    cost = nll
+    L1, L2_sqr = regularizers(classifier)
+    penalties = {}
+    if L1_reg:  # a zero penalty is left out of the graph, not multiplied by a shared zero
+        penalties["L1_reg"] = _hyperparameter(L1_reg, "L1_reg")
+        cost = cost + penalties["L1_reg"] * L1
+    if L2_reg:
+        penalties["L2_reg"] = _hyperparameter(L2_reg, "L2_reg")
+        cost = cost + penalties["L2_reg"] * L2_sqr
+    gparams = pt.grad(cost, classifier.params)
+    lr = _hyperparameter(learning_rate, "learning_rate")
+    scales = {}
+    updates = []
+    for name, p, g in zip(classifier._names(), classifier.params, gparams, strict=True):
+        if name in lr_scale_names:
+            width = p.get_value(borrow=True).shape[-1]
+            scales[name] = pytensor.shared(np.ones(width, dtype=pytensor.config.floatX), name=f"{name}_lr_scale")
+            g = g * (scales[name].dimshuffle("x", 0) if p.ndim == 2 else scales[name])
+        updates.append((p, p - lr * g))
+
+    index = pt.lscalar("index")
+    mode = backend.compile_mode()
+    train_model = pytensor.function(
+        [index],
+        nll,
+        updates=updates,
+        mode=mode,
+        givens={
+            x: data["train_x"][index * batch_size : (index + 1) * batch_size],
+            y: data["train_y"][index * batch_size : (index + 1) * batch_size],
+        },
+    )
+    n_errors = pt.sum(pt.neq(classifier.y_pred, y))
+    start, stop = pt.lscalar("start"), pt.lscalar("stop")
+
+    def evaluator(part):
+        givens = {x: data[f"{part}_x"][start:stop], y: data[f"{part}_y"][start:stop]}
+        return pytensor.function([start, stop], n_errors, givens=givens, mode=mode)
+
+    return _Graph(data, lr, penalties, scales, (train_model, evaluator("valid"), evaluator("test")))
+
+
+def _bind(graph, dataset, batch_size, scoring, lr_scales) -> CompiledModel:
+    n_train_batches = dataset.train.x.shape[0] // batch_size
+    if n_train_batches == 0:
+        raise ConfigError(
+            f"--batch-size: {batch_size} is larger than the {dataset.train.x.shape[0]} training "
+            f"examples of {dataset.name}"
+        )
+    if scoring not in SCORINGS:
+        raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
+    for name, shared in graph.lr_scales.items():
+        shared.set_value(np.asarray(lr_scales[name], dtype=pytensor.config.floatX))
+    train_model, count_valid, count_test = graph.functions
+    return CompiledModel(train_model, count_valid, count_test, n_train_batches, dataset.valid.x.shape[0],
+                         dataset.test.x.shape[0], batch_size, scoring)
+
+
+def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
+                      lr_scales=None, scoring="all"):
+    """Put ``dataset`` in shared variables and compile the tutorial's three functions.
+
+    ``x`` and ``y`` are the symbolic inputs the classifier was built on (a matrix and an int32
+    vector). Plain SGD: every parameter moves by ``-learning_rate * gradient`` of the regularized
+    cost after each minibatch. ``train_model`` returns the minibatch's negative log-likelihood
+    (the tutorial returned the regularized cost): the penalty's value is never needed, only its
+    gradient, and leaving it out saves a pass over every weight matrix per step.
+
+    ``lr_scales`` maps a hidden layer's parameter names (hidden0_W, hidden0_b) to one factor per
+    node: node j's incoming column and bias then move by ``-learning_rate * factor[j] *
+    gradient``, inside the compiled update (0 freezes a node bit for bit).
+
+    Every call compiles anew; GraphCache compiles once per graph shape and reuses the functions.
+    """
+    data = {}
+    for part in ("train", "valid", "test"):
+        data[f"{part}_x"], data[f"{part}_y"] = to_shared(getattr(dataset, part), part)
+    graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate, L1_reg=L1_reg,
+                     L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()))
+    return _bind(graph, dataset, batch_size, scoring, lr_scales or {})
+
+
+class GraphCache:
+    """Compiled functions by graph shape, compiled once and reused by every phase, arm and run of a process.
+
+    A graph's shape is everything that changes its code: the layer widths, the activation, the batch
+    size, which penalties and learning-rate factors are in it, and PyTensor's mode and floatX. Weights,
+    data, learning rate, penalty weights and per-node factors live in shared variables that ``model``
+    sets for each use, so a cached graph computes exactly what a freshly compiled one would.
+    """
+
+    def __init__(self):
+        self._graphs = {}
+        self.compiles = 0  # how many graphs were compiled (the rest were reused)
+
+    def model(self, build, key, weights, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
+              lr_scales=None, scoring="all"):
+        """(classifier, CompiledModel) for ``dataset``, the classifier holding ``weights``.
+
+        ``build(x)`` makes the symbolic classifier on input ``x`` the first time ``key`` (the network's
+        widths and activation) is seen with these settings; later calls reuse it. The classifier stays
+        the cache's: use it until the next call for the same key.
+        """
+        full_key = (key, batch_size, bool(L1_reg), bool(L2_reg), tuple(sorted(lr_scales or ())),
+                    str(backend.compile_mode()), pytensor.config.floatX)
+        entry = self._graphs.get(full_key)
+        if entry is None:
+            x, y = pt.matrix("x"), pt.ivector("y")
+            classifier = build(x)
+            data = {}
+            for part in ("train", "valid", "test"):
+                data[f"{part}_x"] = pytensor.shared(np.zeros((0, 0), dtype=pytensor.config.floatX), name=f"{part}_x")
+                data[f"{part}_y"] = pytensor.shared(np.zeros(0, dtype="int32"), name=f"{part}_y")
+            graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate,
+                             L1_reg=L1_reg, L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()))
+            entry = self._graphs[full_key] = (classifier, graph)
+            self.compiles += 1
+        classifier, graph = entry
+        classifier.set_weights(weights)
+        for part in ("train", "valid", "test"):
+            split = getattr(dataset, part)
+            graph.data[f"{part}_x"].set_value(np.asarray(split.x, dtype=pytensor.config.floatX), borrow=True)
+            graph.data[f"{part}_y"].set_value(np.asarray(split.y, dtype="int32"), borrow=True)
+        graph.learning_rate.set_value(np.asarray(learning_rate, dtype=pytensor.config.floatX))
+        for name, value in (("L1_reg", L1_reg), ("L2_reg", L2_reg)):
+            if name in graph.penalties:
+                graph.penalties[name].set_value(np.asarray(value, dtype=pytensor.config.floatX))
+        return classifier, _bind(graph, dataset, batch_size, scoring, lr_scales or {})
+
+
+@dataclass
+class Check:
+    """One validation check, as the tutorial prints it."""
+
+    epoch: int
+    minibatch: int
+    iteration: int
+    validation_error: float
+    test_error_of_best: float
+
+
+class TrainingDiverged(RuntimeError):
+    """The cost became NaN or infinite; the message names the phase, epoch and minibatch."""
+
+
+class Interrupted(Exception):
+    """Training stopped on request (SIGINT/SIGTERM) after a minibatch, its checkpoint written."""
+
+    def __init__(self, signal_name):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+@dataclass
+class History:
+    """Everything the early-stopping loop knows: enough to print, save, and continue exactly."""
+
+    phase: str
+    n_train_batches: int = 1
+    patience: int = 0
+    epoch: int = 0  # epochs started
+    next_minibatch: int = 0  # position inside the current epoch; 0 when it is complete
+    done: bool = False
+    checks: list = field(default_factory=list)
+    best_validation_error: float = np.inf
+    best_iter: int = -1
+    best_epoch: int = 0
+    test_error: float = np.nan
+    seconds: float = 0.0
+    best_weights: dict | None = None
+
+    @property
+    def epochs_run(self) -> int:
+        return self.epoch
+
+    def to_state(self) -> dict:
+        """JSON-ready state (without the weights, which a checkpoint stores as arrays)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("checks", "best_weights")}
+        state["checks"] = [list(c.__dict__.values()) for c in self.checks]
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict, best_weights=None):
+        fields_ = {k: v for k, v in state.items() if k != "checks"}
+        return cls(**fields_, checks=[Check(*c) for c in state["checks"]], best_weights=best_weights)
+
+
+def sgd_early_stopping(
+    compiled,
+    classifier,
+    *,
+    n_epochs,
+    patience,
+    patience_increase,
+    improvement_threshold,
+    phase="train",
+    out=None,
+    on_improvement=None,
+    on_checkpoint=None,
+    stop_requested=None,
+    history=None,
+    progress=True,
+    restore_best=True,
+):
+    """The tutorial's loop: SGD by minibatch, validate every ``validation_frequency`` updates.
+
+    A validation error below ``best * improvement_threshold`` extends patience to
+    ``iteration * patience_increase``; training stops when patience runs out or after
+    ``n_epochs``. The best-validation parameters are restored into ``classifier`` at the end, so
+    the returned test error is that of the weights the caller saves (``restore_best=False`` keeps the
+    last minibatch's, as the tutorial and the 2015 script did). Prints the tutorial's lines.
+
+    ``on_checkpoint(history)`` is called after every validation check and before stopping;
+    ``stop_requested()`` is asked after every minibatch and, when true, ends the loop with
+    ``Interrupted``. Passing a ``history`` from a checkpoint (weights already in
+    ``classifier``) continues exactly where that run stopped.
+    """
+    from tqdm import tqdm
+
+    out = out or sys.stdout
+    n_batches = compiled.n_train_batches
+    validation_frequency = min(n_batches, patience // 2) or 1
+    if history is None:
+        history = History(phase=phase, n_train_batches=n_batches, patience=patience)
+    h = history
+    start = time.perf_counter() - h.seconds
+    bar = tqdm(total=n_epochs, initial=max(h.epoch - (h.next_minibatch > 0), 0), desc=phase, unit="epoch",
+               file=sys.stderr, disable=None if progress else True, leave=False)
+    while not h.done:
+        if h.next_minibatch == 0:
+            if h.epoch >= n_epochs:
+                break
+            h.epoch += 1
+        epoch = h.epoch
+        for minibatch_index in range(h.next_minibatch, n_batches):
+            cost = compiled.train_model(minibatch_index)
+            if not np.isfinite(cost):
+                raise TrainingDiverged(
+                    f"the {phase} cost became {float(cost)} at epoch {epoch}, minibatch {minibatch_index + 1}; "
+                    f"try a smaller --learning-rate (the last good checkpoint is kept)"
+                )
+            iteration = (epoch - 1) * n_batches + minibatch_index
+            h.next_minibatch = minibatch_index + 1
+            if (iteration + 1) % validation_frequency == 0:
+                this_validation_loss = compiled.validation_error()
+                print(
+                    "epoch %i, minibatch %i/%i, validation error %f %%"
+                    % (epoch, minibatch_index + 1, n_batches, this_validation_loss * 100.0),
+                    file=out,
+                )
+                if this_validation_loss < h.best_validation_error:
+                    if this_validation_loss < h.best_validation_error * improvement_threshold:
+                        h.patience = max(h.patience, iteration * patience_increase)
+                    h.best_validation_error = this_validation_loss
+                    h.best_iter = iteration
+                    h.best_epoch = epoch
+                    h.best_weights = classifier.get_weights()
+                    h.test_error = compiled.test_error()
+                    print(
+                        "     epoch %i, minibatch %i/%i, test error of best model %f %%"
+                        % (epoch, minibatch_index + 1, n_batches, h.test_error * 100.0),
+                        file=out,
+                    )
+                    if on_improvement is not None:
+                        on_improvement(h)
+                h.checks.append(Check(epoch, minibatch_index + 1, iteration, this_validation_loss, h.test_error))
+            if h.patience <= iteration:
+                h.done = True
+            if h.next_minibatch == n_batches:
+                h.next_minibatch = 0
+            if h.done:
+                break
+            if (iteration + 1) % validation_frequency == 0 and on_checkpoint is not None:
+                h.seconds = time.perf_counter() - start
+                on_checkpoint(h)
+            signal_name = stop_requested() if stop_requested is not None else None
+            if signal_name:
+                h.seconds = time.perf_counter() - start
+                if on_checkpoint is not None:
+                    on_checkpoint(h)
+                bar.close()
+                raise Interrupted(signal_name)
+        if h.next_minibatch == 0:
+            bar.update(1)
+            bar.set_postfix(best_valid=f"{h.best_validation_error * 100:.2f}%")
+    bar.close()
+    h.done = True
+    h.seconds = time.perf_counter() - start
+    if on_checkpoint is not None:
+        on_checkpoint(h)
+    if restore_best and h.best_weights is not None:
+        classifier.set_weights(h.best_weights)
+    return h
