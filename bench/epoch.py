@@ -1,7 +1,11 @@
-"""Seconds per training epoch: our PyTensor trainer against a hand-written NumPy loop and PyTorch.
+"""Seconds per training epoch: our PyTensor trainer against a hand-written NumPy loop, PyTorch and JAX.
 
     python bench/epoch.py                 # 5 timed epochs per trainer after 1 warm-up, all cases
+    python bench/epoch.py --modes --threads   # also other PyTensor modes, and one BLAS thread
     python bench/epoch.py --tiny          # a quick check that the benchmark works (CI runs this)
+
+PyTorch (torch==2.13.0) and JAX (jax==0.10.2: a jitted step per minibatch, and one jitted call per epoch
+with lax.scan) are optional peers, timed when installed (make bench installs them), never dependencies.
 
 Cases (float32, one epoch = the MNIST training set, an update after every minibatch, no shuffling):
   (a) tutorial MLP 784-500-10, lr 0.01, batch 20, L2 1e-4
@@ -161,6 +165,72 @@ class TorchTrainer:
             return float((self.logits(self.vx).argmax(1) != self.vy).float().mean())
 
 
+class JaxStepTrainer:
+    """JAX on the CPU (optional peer, never a dependency): one jitted SGD step called per minibatch."""
+
+    name = "JAX jit step"
+
+    def __init__(self, task, case, weights):
+        import jax
+        import jax.numpy as jnp
+
+        self.jax, self.jnp = jax, jnp
+        self.x, self.y = jnp.asarray(task.train.x), jnp.asarray(task.train.y)
+        self.vx, self.vy = jnp.asarray(task.valid.x), np.asarray(task.valid.y)
+        self.batch, self.n = case["batch"], len(task.train.x) // case["batch"]
+        lr, l2, bs = np.float32(case["lr"]), np.float32(case["l2"]), case["batch"]
+        self.params = [(jnp.asarray(weights[w]), jnp.asarray(weights[b])) for w, b in layer_names(len(case["hidden"]))]
+
+        def loss(params, x, y):
+            h = x
+            for W, b in params[:-1]:
+                h = jnp.tanh(h @ W + b)
+            W, b = params[-1]
+            logp = jax.nn.log_softmax(h @ W + b)
+            nll = -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+            return nll + l2 * sum((W ** 2).sum() for W, _ in params) if l2 else nll
+
+        def step(params, x, y, i):
+            xb = jax.lax.dynamic_slice_in_dim(x, i * bs, bs)
+            yb = jax.lax.dynamic_slice_in_dim(y, i * bs, bs)
+            grads = jax.grad(loss)(params, xb, yb)
+            return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+
+        self.step = jax.jit(step)
+        self.step_fn = step
+
+    def epoch(self):
+        params = self.params
+        for i in range(self.n):
+            params = self.step(params, self.x, self.y, i)
+        self.params = self.jax.block_until_ready(params)
+
+    def validation_error(self):
+        h = self.vx
+        for W, b in self.params[:-1]:
+            h = self.jnp.tanh(h @ W + b)
+        W, b = self.params[-1]
+        return float(np.mean(np.asarray((h @ W + b).argmax(axis=1)) != self.vy))
+
+
+class JaxScanTrainer(JaxStepTrainer):
+    """JAX: one jitted call per epoch, lax.scan over the minibatch indices."""
+
+    name = "JAX jit scan"
+
+    def __init__(self, task, case, weights):
+        super().__init__(task, case, weights)
+        jax, jnp = self.jax, self.jnp
+
+        def epoch(params, x, y):
+            return jax.lax.scan(lambda p, i: (self.step_fn(p, x, y, i), None), params, jnp.arange(self.n))[0]
+
+        self.run_epoch = jax.jit(epoch)
+
+    def epoch(self):
+        self.params = self.jax.block_until_ready(self.run_epoch(self.params, self.x, self.y))
+
+
 def gemm_floor(task, case, repeats):
     """Seconds and FLOPs of one epoch's matrix products alone (forward, weight and input grads)."""
     widths = [task.n_in, *case["hidden"], task.n_classes]
@@ -217,9 +287,12 @@ def tiny_task(task, n_train=2000, n_valid=1000):
                    task.n_classes, task.classes)
 
 
-TRAINERS = {"ours": OursTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer}
+TRAINERS = {"ours": OursTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer, "jax-step": JaxStepTrainer,
+            "jax-scan": JaxScanTrainer}
 #: Other PyTensor modes the same trainer can be timed in (--modes), to show why backend.py picks C.
 MODES = {"ours-numba": "NUMBA", "ours-cvm": "CVM"}
+#: Variants run with one BLAS thread (OPENBLAS_NUM_THREADS=1): ours and the NumPy loop (--threads).
+ONE_THREAD = {"ours-1thread": "ours", "numpy-1thread": "numpy"}
 
 
 def worker(args):
@@ -232,7 +305,8 @@ def worker(args):
         floor_s, flops = gemm_floor(task, case, repeats=max(3, args.epochs))
         result = {"floor_s": floor_s, "flops": flops}
     else:
-        trainer_class = TRAINERS["ours" if args.trainer in MODES else args.trainer]
+        base = "ours" if args.trainer in MODES else ONE_THREAD.get(args.trainer, args.trainer)
+        trainer_class = TRAINERS[base]
         trainer = trainer_class(task, case, start_weights(task.n_in, case["hidden"], task.n_classes))
         result = time_trainer(trainer, args.warmup, args.epochs)
         if args.trainer.startswith("ours"):
@@ -242,6 +316,8 @@ def worker(args):
 
 
 def trainer_label(name):
+    if name in ONE_THREAD:
+        return f"{TRAINERS[ONE_THREAD[name]].name.split(' (')[0]}, 1 BLAS thread"
     return f"ours, mode={MODES[name]}" if name in MODES else TRAINERS[name].name
 
 
@@ -253,6 +329,8 @@ def run_worker(case, trainer, args):
     env = dict(os.environ)
     if trainer in MODES:
         env["PYTENSOR_FLAGS"] = f"mode={MODES[trainer]}"
+    if trainer in ONE_THREAD:
+        env["OPENBLAS_NUM_THREADS"] = "1"
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"bench worker {case}/{trainer} failed:\n{done.stderr[-3000:]}")
@@ -268,6 +346,9 @@ def main(argv=None):
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is installed")
     parser.add_argument("--modes", action="store_true",
                         help="also time our trainer in PyTensor's NUMBA mode and its plain C linker")
+    parser.add_argument("--threads", action="store_true",
+                        help="also time ours and the NumPy loop with one BLAS thread (OPENBLAS_NUM_THREADS=1)")
+    parser.add_argument("--no-jax", action="store_true", help="skip JAX even if it is installed")
     parser.add_argument("--json", default="bench/results/epoch.json", help="where to write the table")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -278,7 +359,7 @@ def main(argv=None):
     if args.worker:
         return worker(args)
 
-    trainers = ["ours", *(MODES if args.modes else []), "numpy"]
+    trainers = ["ours", *(MODES if args.modes else []), "numpy", *(ONE_THREAD if args.threads else [])]
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                "pytensor": backend.describe(), "numpy": np.__version__,
                "train_images": 2000 if args.tiny else 50000, "epochs_timed": args.epochs, "cases": {}}
@@ -288,6 +369,12 @@ def main(argv=None):
         else:
             trainers.append("torch")
             results["torch"] = importlib.metadata.version("torch")
+    if not args.no_jax:
+        if importlib.util.find_spec("jax") is None:
+            print("JAX is not installed: its rows are skipped (pip install jax==0.10.2)", file=sys.stderr)
+        else:
+            trainers += ["jax-step", "jax-scan"]
+            results["jax"] = importlib.metadata.version("jax")
     for key in args.cases:
         case = CASES[key]
         print(f"{case['label']}: GEMM floor ...", file=sys.stderr, flush=True)

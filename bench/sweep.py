@@ -1,0 +1,128 @@
+"""What a sweep pays besides training: the fixed cost per run, the time to the first minibatch, arm-epochs per second.
+
+    python bench/sweep.py                          # this checkout, 3 repeats
+    python bench/sweep.py --baseline /tmp/base     # and another checkout of the project, side by side, same run
+
+1. Fixed cost per run: a sweep of 1 seed x 6 thresholds with --n-epochs 1 --target-train-size 100 --jobs 1
+   (7 runs that train almost nothing), wall time divided by runs; and the same minus the training time the
+   runs report, divided by runs (what a run costs beyond its training).
+2. Time to the first minibatch of `python mlp_transfer.py` on a warm compile cache: launch to the
+   "[source] functions compiled" line, after which the first SGD step follows.
+3. Arm-epochs per second: a 2-epoch run on MNIST 0-4 -> 5-9 with every target example and the scratch,
+   finetune and random-reset arms; target epochs trained by all arms divided by their training seconds.
+
+Each measurement runs --repeats times per checkout, alternating checkouts; medians and ranges are printed
+as a Markdown table and written to bench/results/sweep.json. Timings on a shared machine vary: compare
+rows of one run only.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def env_for(checkout: Path) -> dict:
+    return {**os.environ, "PYTHONPATH": str(checkout)}
+
+
+def training_seconds(run_dir: Path, prefix="checkpoint_") -> tuple[float, int]:
+    """Seconds spent in training loops, and epochs trained, from a run's checkpoints (each phase's state)."""
+    import numpy as np
+
+    seconds, epochs = 0.0, 0
+    for checkpoint in run_dir.glob(f"{prefix}*.npz"):
+        with np.load(checkpoint) as archive:
+            state = json.loads(archive["state"].tobytes())
+        seconds += state["history"]["seconds"]
+        epochs += state["history"]["epoch"]
+    return seconds, epochs
+
+
+def fixed_cost(checkout: Path, work: Path) -> dict:
+    out = work / f"sweep-{time.time_ns()}"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "transfer_learning.sweep", "--seeds", "1", "--n-epochs", "1",
+                    "--target-train-size", "100", "--jobs", "1", "--out", str(out)], cwd=checkout,
+                   env=env_for(checkout), check=True, capture_output=True, timeout=1800)
+    wall = time.perf_counter() - start
+    run_dirs = [d for d in (*(out / "runs").iterdir(), *(out / "sources").iterdir()) if d.is_dir()]
+    training = sum(training_seconds(d)[0] for d in run_dirs)
+    return {"runs": len(run_dirs), "wall_per_run": wall / len(run_dirs),
+            "beyond_training_per_run": (wall - training) / len(run_dirs)}
+
+
+def first_minibatch(checkout: Path, work: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "mlp_transfer.py", "--n-epochs", "1", "--no-transfer", "--out",
+                             str(work / f"first-{time.time_ns()}")], cwd=checkout, env=env_for(checkout),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.startswith("[source] functions compiled"):
+            elapsed = time.perf_counter() - start
+            proc.kill()
+            proc.wait()
+            return elapsed
+    proc.wait()
+    raise SystemExit(f"mlp_transfer.py in {checkout} exited with {proc.returncode} before training")
+
+
+def arm_epochs_per_second(checkout: Path, work: Path) -> float:
+    out = work / f"arms-{time.time_ns()}"
+    subprocess.run([sys.executable, "mlp_transfer.py", "--n-epochs", "2", "--baselines",
+                    "scratch,finetune,random-reset", "--out", str(out)], cwd=checkout, env=env_for(checkout),
+                   check=True, capture_output=True, timeout=1800)
+    seconds, epochs = training_seconds(out, "checkpoint_target")
+    return epochs / seconds
+
+
+def describe(values, digits=2):
+    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", type=Path, help="another checkout of the project to measure side by side")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per checkout (default: 3)")
+    args = parser.parse_args(argv)
+    checkouts = {"this checkout": ROOT}
+    if args.baseline:
+        checkouts = {"baseline": args.baseline.resolve(), **checkouts}
+    found = {name: {"wall_per_run": [], "beyond_training_per_run": [], "first_minibatch": [], "arm_epochs_per_s": []}
+             for name in checkouts}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for checkout in checkouts.values():  # warm each checkout's compile cache once
+            first_minibatch(checkout, work)
+        for repeat in range(args.repeats):
+            for name, checkout in checkouts.items():
+                cost = fixed_cost(checkout, work)
+                found[name]["wall_per_run"].append(cost["wall_per_run"])
+                found[name]["beyond_training_per_run"].append(cost["beyond_training_per_run"])
+                found[name]["first_minibatch"].append(first_minibatch(checkout, work))
+                found[name]["arm_epochs_per_s"].append(arm_epochs_per_second(checkout, work))
+                print(f"[bench] {name}, repeat {repeat + 1}/{args.repeats}: "
+                      + ", ".join(f"{k} {v[-1]:.2f}" for k, v in found[name].items()), file=sys.stderr, flush=True)
+    print("| checkout | sweep wall time per run (s) | beyond training per run (s) | first minibatch (s) "
+          "| arm-epochs per second (one at a time) |")
+    print("|---|---|---|---|---|")
+    for name, values in found.items():
+        print(f"| {name} | {describe(values['wall_per_run'])} | {describe(values['beyond_training_per_run'])} | "
+              f"{describe(values['first_minibatch'])} | {describe(values['arm_epochs_per_s'])} |")
+    print(f"\nmedian [min-max] of {args.repeats} repeats; sweep: 1 seed x 6 thresholds, --n-epochs 1 "
+          "--target-train-size 100 --jobs 1 (7 runs); arm-epochs: MNIST 0-4 -> 5-9, all 24,754 target examples")
+    path = ROOT / "bench" / "results" / "sweep.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({name: {k: v for k, v in values.items()} for name, values in found.items()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
