@@ -8,12 +8,13 @@ import pytest
 from transfer_learning.model import MLP, LogisticRegression, regularizers
 
 
-def numpy_mlp(weights, x, y, l1, l2):
-    """Forward and backward by hand: tanh layers, softmax, mean NLL + L1 + L2 on weight matrices."""
+def numpy_mlp(weights, x, y, l1, l2, activation="tanh"):
+    """Forward and backward by hand: tanh (or relu) layers, softmax, mean NLL + L1 + L2 on weight matrices."""
     n_layers = sum(k.endswith("_W") for k in weights) - 1
     acts, h = [x], x
     for i in range(n_layers):
-        h = np.tanh(h @ weights[f"hidden{i}_W"] + weights[f"hidden{i}_b"])
+        z = h @ weights[f"hidden{i}_W"] + weights[f"hidden{i}_b"]
+        h = np.tanh(z) if activation == "tanh" else np.maximum(z, 0)
         acts.append(h)
     z = h @ weights["output_W"] + weights["output_b"]
     p = np.exp(z - z.max(axis=1, keepdims=True))
@@ -33,7 +34,8 @@ def numpy_mlp(weights, x, y, l1, l2):
         grads[w_name] = acts[layer].T @ delta + l1 * np.sign(W) + 2 * l2 * W
         grads[b_name] = delta.sum(axis=0)
         if layer:
-            delta = (delta @ W.T) * (1 - acts[layer] ** 2)
+            slope = (1 - acts[layer] ** 2) if activation == "tanh" else (acts[layer] > 0)
+            delta = (delta @ W.T) * slope
     return cost, grads
 
 
@@ -62,6 +64,25 @@ def test_forward_and_gradients_match_numpy(mlp_fn):
     np.testing.assert_allclose(cost, want_cost, rtol=1e-5)
     for name, got in zip(model._names(), grads, strict=True):
         np.testing.assert_allclose(got, want_grads[name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_relu_forward_and_gradients_match_numpy():
+    x_sym, y_sym = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(0), x_sym, 4, (5, 3), 3, activation="relu")
+    cost = model.negative_log_likelihood(y_sym) + 1e-2 * regularizers(model)[1]
+    fn = pytensor.function([x_sym, y_sym], [cost, *pt.grad(cost, model.params)])
+    rng = np.random.default_rng(1)
+    weights = {k: rng.normal(0, 0.5, size=v.shape).astype(np.float32) for k, v in model.get_weights().items()}
+    model.set_weights(weights)
+    x = rng.uniform(-1, 1, size=(6, 4)).astype(np.float32)
+    y = np.array([0, 1, 2, 1, 0, 2], dtype=np.int32)
+    cost, *grads = fn(x, y)
+    as64 = {k: v.astype(np.float64) for k, v in weights.items()}
+    want_cost, want_grads = numpy_mlp(as64, x.astype(np.float64), y, 0.0, 1e-2, activation="relu")
+    np.testing.assert_allclose(cost, want_cost, rtol=1e-5)
+    for name, got in zip(model._names(), grads, strict=True):
+        np.testing.assert_allclose(got, want_grads[name], rtol=1e-4, atol=1e-6, err_msg=name)
+    assert any((x @ weights["hidden0_W"] + weights["hidden0_b"] < 0).ravel())  # some units are off
 
 
 def test_weights_round_trip_and_shape_check(mlp_fn):

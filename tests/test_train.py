@@ -14,9 +14,9 @@ from transfer_learning.model import MLP
 from transfer_learning.train import compile_functions, sgd_early_stopping
 
 
-def build(tiny_data, batch_size=10, lr=0.1, l2=1e-3, seed=0):
+def build(tiny_data, batch_size=10, lr=0.1, l2=1e-3, seed=0, activation="tanh"):
     x, y = pt.matrix("x"), pt.ivector("y")
-    model = MLP(np.random.default_rng(seed), x, tiny_data.n_in, (8, 6), tiny_data.n_classes)
+    model = MLP(np.random.default_rng(seed), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, activation=activation)
     compiled = compile_functions(model, x, y, tiny_data, batch_size=batch_size, learning_rate=lr, L2_reg=l2)
     return model, compiled
 
@@ -33,8 +33,9 @@ def test_one_train_call_is_one_sgd_step_on_the_indexed_minibatch(tiny_data):
         np.testing.assert_allclose(after[name], before[name] - 0.1 * grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-def test_train_graph_is_float32_throughout(tiny_data):
-    _, compiled = build(tiny_data)
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_train_graph_is_float32_throughout(tiny_data, activation):
+    _, compiled = build(tiny_data, activation=activation)
     graph = compiled.train_model.maker.fgraph
     float64 = [v for node in graph.apply_nodes for v in node.outputs if getattr(v.type, "dtype", "") == "float64"]
     assert pytensor.config.floatX == "float32"
