@@ -450,3 +450,31 @@ def test_a_one_thread_cluster_runs_every_run_on_its_worker(pickle_path, tmp_path
     assert {r.pop("ran_on") for r in local} == {"local"}
     assert on_cluster == local
     assert "1 worker(s), transfer_learning" in result.stderr
+
+
+def flaky(marker: str, fail_times: int) -> str:
+    """A task that raises its first ``fail_times`` calls (counted in a file), then succeeds."""
+    path = Path(marker)
+    calls = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(calls))
+    if calls <= fail_times:
+        raise RuntimeError(f"failure {calls}")
+    return f"ok after {calls}"
+
+
+def test_a_failing_task_is_retried_once_then_reported_and_the_others_finish(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from transfer_learning.cluster import ClusterRunner
+
+    messages = []
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        runner = ClusterRunner(cluster.scheduler_address, None, tmp_path, log=messages.append)
+        runner.client = client  # the checks are tested above with real processes; here only the runs
+        tasks = [("once", flaky, (str(tmp_path / "once"), 1)), ("always", flaky, (str(tmp_path / "always"), 9)),
+                 ("fine", flaky, (str(tmp_path / "fine"), 0))]
+        done = dict(runner.run(tasks))
+    assert done == {"once": "ok after 2", "fine": "ok after 1"}  # retried once, and it then worked
+    assert (tmp_path / "always").read_text() == "2"  # one retry, not more
+    assert [tag for tag, _ in runner.failures] == ["always"]
+    assert any("run always failed on the cluster (retried once): RuntimeError: failure 2" in m for m in messages)
