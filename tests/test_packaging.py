@@ -60,8 +60,12 @@ def test_pip_install_into_a_fresh_venv_then_every_console_script_from_elsewhere(
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    # the lock file as constraints: the tested versions, from pip's cache where `make` already fetched them
-    result = subprocess.run([*pip, "--constraint", str(ROOT / "requirements.txt"), str(ROOT)],
+    # a copy of the project, so that the build leaves nothing in the checkout; the lock file as constraints:
+    # the tested versions, from pip's cache where `make` already fetched them
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "runs", "sweeps", "*.gz", "*.npz",
+                                                                 "__pycache__", ".pytest_cache", ".hypothesis"))
+    result = subprocess.run([*pip, "--constraint", str(ROOT / "requirements.txt"), str(source)],
                             capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     elsewhere = tmp_path / "elsewhere"
@@ -91,3 +95,4 @@ def test_pip_install_into_a_fresh_venv_then_every_console_script_from_elsewhere(
     code = "import logistic_sgd, transfer_learning; print(transfer_learning.__file__, logistic_sgd.__file__)"
     where = run("python", "-c", code)
     assert where.returncode == 0 and str(venv) in where.stdout and str(ROOT) not in where.stdout
+    assert not (ROOT / "build").exists()
