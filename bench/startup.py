@@ -20,10 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def seconds_to_training(env, out_dir):
+def seconds_to_training(env, out_dir, cwd=ROOT):
+    """Launch of `mlp_transfer.py` in ``cwd`` to its "[source] functions compiled" line (the first step follows)."""
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "mlp_transfer.py", "--n-epochs", "1", "--no-transfer", "--out", out_dir],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:
         if line.startswith("[source] functions compiled"):
             elapsed = time.perf_counter() - start

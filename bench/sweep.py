@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from startup import seconds_to_training  # noqa: E402
 
 
 def env_for(checkout: Path) -> dict:
@@ -60,18 +63,8 @@ def fixed_cost(checkout: Path, work: Path) -> dict:
 
 
 def first_minibatch(checkout: Path, work: Path) -> float:
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "mlp_transfer.py", "--n-epochs", "1", "--no-transfer", "--out",
-                             str(work / f"first-{time.time_ns()}")], cwd=checkout, env=env_for(checkout),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in proc.stderr:
-        if line.startswith("[source] functions compiled"):
-            elapsed = time.perf_counter() - start
-            proc.kill()
-            proc.wait()
-            return elapsed
-    proc.wait()
-    raise SystemExit(f"mlp_transfer.py in {checkout} exited with {proc.returncode} before training")
+    """Launch to the first SGD step of `mlp_transfer.py` in ``checkout`` (bench/startup.py's measure)."""
+    return seconds_to_training(env_for(checkout), str(work / f"first-{time.time_ns()}"), cwd=checkout)
 
 
 def arm_epochs_per_second(checkout: Path, work: Path) -> float:

@@ -280,6 +280,18 @@ def run(cfg: Compat2015Config, pictures=False, out=None, script="mlp_transfer.py
     return {**results, "run_dir": str(rundir.path)}
 
 
+def redraw_unkept(W, scores, threshold, rng, bound) -> list:
+    """For i = 0..columns-1 in order: a node scoring below ``threshold`` gets column i of ``W`` re-drawn in
+    place, ``rng.uniform(low=-bound, high=bound, size=(rows, 1)).flatten()`` as 2015 drew it; returns the kept."""
+    kept = []
+    for i in range(W.shape[1]):
+        if scores[i] < threshold:
+            W[:, i] = np.asarray(rng.uniform(low=-bound, high=bound, size=(W.shape[0], 1)), dtype=np.float64).flatten()
+        else:
+            kept.append(i)
+    return kept
+
+
 def transfer_step(cfg, trained, initial, splits, rng, out, pictures):
     """Score, keep or re-draw, as 2015 did (each --fix changes one part); returns phase 2's start and a report."""
     n_in, n_hidden = trained["hidden0_W"].shape
@@ -296,12 +308,7 @@ def transfer_step(cfg, trained, initial, splits, rng, out, pictures):
     scores1 = layer1_scores(inputs, hidden1W, cfg.probe_size, n_hidden,
                             trained["hidden0_b"] if "probe-bias" in fixes else None)
     _print("ending calculation", out=out)
-    kept1 = []
-    for i in range(n_hidden):
-        if scores1[i] < cfg.threshold:
-            hidden1W[:, i] = np.asarray(rng.uniform(low=-b1, high=b1, size=(n_in, 1)), dtype=np.float64).flatten()
-        else:
-            kept1.append(i)
+    kept1 = redraw_unkept(hidden1W, scores1, cfg.threshold, rng, b1)
     _print("A total number of " + str(len(kept1)) + " H1 nodes passed the threshold", out=out)
 
     _print("starting next hidden layer calculation", out=out)
@@ -311,18 +318,11 @@ def transfer_step(cfg, trained, initial, splits, rng, out, pictures):
         hidden2W = trained["hidden1_W"].copy()
         scores2 = layer1_scores(h1, hidden2W, cfg.probe_size, n_hidden,
                                 trained["hidden1_b"] if "probe-bias" in fixes else None)
-        rows = n_hidden
     else:
         hidden2W = trained["hidden0_W"].copy()  # defect D: a copy of the trained W1
         scores2 = layer2_defective_scores(inputs, hidden2W, cfg.probe_size, n_hidden)
-        rows = n_in
     _print("ending hidden layer 2 calculation" if pictures else "ending hidden 2 calculation", out=out)
-    kept2 = []
-    for i in range(n_hidden):
-        if scores2[i] < cfg.threshold:
-            hidden2W[:, i] = np.asarray(rng.uniform(low=-b2, high=b2, size=(rows, 1)), dtype=np.float64).flatten()
-        else:
-            kept2.append(i)
+    kept2 = redraw_unkept(hidden2W, scores2, cfg.threshold, rng, b2)
     _print("A total number of " + str(len(kept2)) + " H2 nodes passed the threshold", out=out)
 
     keep_bias = "bias-kept" in fixes
