@@ -142,3 +142,20 @@ def test_blas_is_linked():
     flags = pytensor.config.blas__ldflags
     assert flags, "PyTensor runs without BLAS"
     assert backend.scipy_openblas() is not None
+
+
+def test_init_rng_legacy_is_the_tutorials_randomstate_draws(tmp_path, tiny_pickle):
+    """--init-rng legacy: one RandomState(seed), each W drawn whole in layer order (with a learning rate too
+    small to move a float32 weight, the saved source weights are the initial ones)."""
+    from transfer_learning import cli
+
+    out = tmp_path / "legacy"
+    assert cli.main_transfer(["--source", "mnist:0-3", "--hidden-sizes", "6,5", "--batch-size", "10", "--n-epochs",
+                              "1", "--no-transfer", "--learning-rate", "1e-30", "--init-rng", "legacy", "--seed", "77",
+                              "--dataset", str(tiny_pickle), "--out", str(out)]) == 0
+    rng = np.random.RandomState(77)
+    want0 = rng.uniform(low=-np.sqrt(6 / 22), high=np.sqrt(6 / 22), size=(16, 6)).astype(np.float32)
+    want1 = rng.uniform(low=-np.sqrt(6 / 11), high=np.sqrt(6 / 11), size=(6, 5)).astype(np.float32)
+    with np.load(out / "weights_source.npz") as saved:
+        np.testing.assert_array_equal(saved["hidden0_W"], want0)
+        np.testing.assert_array_equal(saved["hidden1_W"], want1)

@@ -18,15 +18,7 @@ from .model import MLP, LogisticRegression
 from .rundir import RunDir
 from .train import History, Interrupted, TrainingDiverged, sgd_early_stopping
 from .transfer import fresh_output_layer, keep_masks, layer_report, reinitialize, top_fraction_masks
-from .weights import (
-    OUTPUT_NAMES,
-    check_weights,
-    expected_shapes,
-    hidden_names,
-    init_bound,
-    initial_weights,
-    load_weights,
-)
+from .weights import check_weights, expected_shapes, initial_weights, legacy_initial_weights, load_weights
 from .workspace import Workspace
 
 
@@ -45,23 +37,6 @@ def spawn_rngs(seed: int, n: int):
 
 def generators(seed: int) -> arm_builders.Generators:
     return arm_builders.Generators(*spawn_rngs(seed, 7))
-
-
-def legacy_initial_weights(seed, n_in, hidden_sizes, n_out, activation="tanh") -> dict:
-    """The tutorial's draws: one numpy.random.RandomState(seed), each hidden W drawn whole, in layer
-    order, as ``rng.uniform(low=-b, high=b, size=(n_in, n_out))`` cast to float32; biases and the
-    output layer zeros (mlp.py's HiddenLayer and LogisticRegression)."""
-    rng = np.random.RandomState(seed)
-    weights, width = {}, n_in
-    for i, size in enumerate(hidden_sizes):
-        bound = init_bound(width, size, activation)
-        w_name, b_name = hidden_names(i)
-        weights[w_name] = np.asarray(rng.uniform(low=-bound, high=bound, size=(width, size)), dtype=np.float32)
-        weights[b_name] = np.zeros(size, dtype=np.float32)
-        width = size
-    weights[OUTPUT_NAMES[0]] = np.zeros((width, n_out), dtype=np.float32)
-    weights[OUTPUT_NAMES[1]] = np.zeros(n_out, dtype=np.float32)
-    return weights
 
 
 def _history_rows(*histories):

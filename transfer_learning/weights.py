@@ -64,6 +64,23 @@ def initial_weights(rng: np.random.Generator, n_in: int, hidden_sizes, n_out: in
     return weights
 
 
+def legacy_initial_weights(seed, n_in, hidden_sizes, n_out, activation="tanh") -> dict:
+    """The tutorial's draws: one numpy.random.RandomState(seed), each hidden W drawn whole, in layer
+    order, as ``rng.uniform(low=-b, high=b, size=(n_in, n_out))`` cast to float32; biases and the
+    output layer zeros (mlp.py's HiddenLayer and LogisticRegression)."""
+    rng = np.random.RandomState(seed)
+    weights, width = {}, n_in
+    for i, size in enumerate(hidden_sizes):
+        bound = init_bound(width, size, activation)
+        w_name, b_name = hidden_names(i)
+        weights[w_name] = np.asarray(rng.uniform(low=-bound, high=bound, size=(width, size)), dtype=np.float32)
+        weights[b_name] = np.zeros(size, dtype=np.float32)
+        width = size
+    weights[OUTPUT_NAMES[0]] = np.zeros((width, n_out), dtype=np.float32)
+    weights[OUTPUT_NAMES[1]] = np.zeros(n_out, dtype=np.float32)
+    return weights
+
+
 def apply_activation(z: np.ndarray, activation: str = "tanh") -> np.ndarray:
     """The NumPy form of a hidden layer's nonlinearity."""
     if activation == "relu":
