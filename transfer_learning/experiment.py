@@ -358,9 +358,9 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
     if target is not None:
         report, masks, transferred, threshold = _transfer_step(ctx, cfg, trained, target, rngs, pictures)
         target_net = Net(target.n_in, tuple(cfg.hidden_sizes), target.n_classes, cfg.activation)
-        inputs_ = arm_builders.ArmInputs(cfg, trained, transferred, masks, target.n_in, target.n_classes, rngs)
+        arm_inputs = arm_builders.ArmInputs(cfg, trained, transferred, masks, target.n_in, target.n_classes, rngs)
         trained_arms = {}
-        for name, (weights, scales) in arm_builders.build_arms(inputs_, cfg.arms).items():
+        for name, (weights, scales) in arm_builders.build_arms(arm_inputs, cfg.arms).items():
             phase, suffix = ("target", "") if name == "transfer" else (f"target-{name}", f"_{name}")
             print(f"... {'retraining' if name == 'transfer' else 'baseline ' + name + ':'} on the target "
                   f"task {cfg.target}", file=out)
