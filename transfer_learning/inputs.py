@@ -49,14 +49,14 @@ def absolute_paths(cfg):
 
 
 def versions() -> dict:
-    import numpy
-    import pytensor
-    import scipy
+    """The versions that decide a run's numbers (read from the installed metadata: importing SciPy
+    just for its version would cost a run a quarter of a second)."""
+    from importlib.metadata import version
 
     from . import __version__
 
-    return {"python": platform.python_version(), "transfer_learning": __version__, "pytensor": pytensor.__version__,
-            "numpy": numpy.__version__, "scipy": scipy.__version__}
+    return {"python": platform.python_version(), "transfer_learning": __version__, "pytensor": version("pytensor"),
+            "numpy": version("numpy"), "scipy": version("scipy")}
 
 
 def describe(cfg, script, datasets: dict, source_weights=None) -> dict:
