@@ -141,17 +141,21 @@ def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParse
                         help="continue the interrupted run in DIR with its saved settings (give no other flag)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results of an earlier run in --out instead of refusing")
-    if config_cls is TransferConfig:
-        from .compat2015 import COMPAT_FLAGS, FIXES
-
-        parser.add_argument("--compat", choices=["2015"], default=None,
-                            help="compute what the 2015 script computed, defects included (float64, RandomState, "
-                                 "MNIST -> MNIST, the 2015 lines and files; see the README); takes only "
-                                 + ", ".join(sorted(flag(k) for k in COMPAT_FLAGS)) + ", --fix and --overwrite")
-        parser.add_argument("--fix", metavar="DEFECTS", default="",
-                            help="with --compat 2015, switch these 2015 defects off, comma-separated: "
-                                 + "; ".join(f"{k} ({v})" for k, v in FIXES.items()))
     add_config_flags(parser, config_cls, config_fields(config_cls, pictures=pictures))
+    return parser
+
+
+def add_compat_flags(parser):
+    """--compat 2015 and --fix, the transfer scripts' 2015 mode (compat2015.py)."""
+    from .compat2015 import COMPAT_FLAGS, FIXES
+
+    parser.add_argument("--compat", choices=["2015"], default=None,
+                        help="compute what the 2015 script computed, defects included (float64, RandomState, "
+                             "MNIST -> MNIST, the 2015 lines and files; see the README); takes only "
+                             + ", ".join(sorted(flag(k) for k in COMPAT_FLAGS)) + ", --fix and --overwrite")
+    parser.add_argument("--fix", metavar="DEFECTS", default="",
+                        help="with --compat 2015, switch these 2015 defects off, comma-separated: "
+                             + "; ".join(f"{k} ({v})" for k, v in FIXES.items()))
     return parser
 
 
@@ -282,7 +286,7 @@ def main_transfer(argv=None, doc=None, pictures=False, prog=None) -> int:
     def body(stop):
         from .experiment import run_transfer
 
-        parser = build_parser(TransferConfig, prog, doc, pictures=pictures)
+        parser = add_compat_flags(build_parser(TransferConfig, prog, doc, pictures=pictures))
         args = parser.parse_args(argv)
         if args.compat or args.fix:
             return _compat_2015(parser, args, argv, pictures, prog)

@@ -111,6 +111,7 @@ def _parse_classes(spec: str, text: str) -> tuple[int, ...]:
 
 def select_classes(splits, classes, spec: str):
     """Keep only the given classes, renumbered 0..k-1 in ascending order of the original label."""
+    classes = tuple(sorted(classes))
     present = np.unique(splits[0].y)
     missing = [c for c in classes if c not in present]
     if missing:
