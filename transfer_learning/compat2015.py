@@ -437,6 +437,7 @@ def ladder(out_dir, dataset=None, n_epochs=20) -> str:
              "|---|---|---|---|---|"]
     for command, what, r in rows:
         kept = ", ".join(str(k) for k in r["nodes_kept"])
+        what = what.replace("|", "\\|")  # the formulas' absolute values must not end a Markdown cell
         lines.append(f"| {command} | {what} | {kept} | {r['source_test_error'] * 100:.2f} | "
                      f"{r['target_test_error'] * 100:.2f} |")
     table = "\n".join(lines) + "\n"
