@@ -133,7 +133,7 @@ def sweep_plot(summary, path, title) -> None:
               ("transfer_ratio", "transfer ratio (validation AUC vs scratch)")]
     compare_rules = len(rules) > 1 and "random" in rules
     if compare_rules:  # the question of a rules sweep: which rule beats random selection, paired by seed
-        panels[1] = ("test_error_minus_random_rule_pp", "test error minus random rule's (pp, paired by seed)")
+        panels[1] = ("test_error_minus_random_rule_pp", "minus the random rule (pp, paired)")
     spread = (values[-1] - values[0]) / 60 if len(values) > 1 else 0.0
     for ax, (key, label) in zip(axes, panels, strict=True):
         if key == "test_error_minus_random_rule_pp":
