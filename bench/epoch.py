@@ -31,6 +31,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+#: The environment as the user gave it, before importing the package sets its BLAS default (one thread):
+#: each trainer's process starts from this, so the NumPy loop and PyTorch keep their own defaults.
+USER_ENV = dict(os.environ)
 
 import numpy as np  # noqa: E402
 
@@ -291,8 +294,9 @@ TRAINERS = {"ours": OursTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer, "
             "jax-scan": JaxScanTrainer}
 #: Other PyTensor modes the same trainer can be timed in (--modes), to show why backend.py picks C.
 MODES = {"ours-numba": "NUMBA", "ours-cvm": "CVM"}
-#: Variants run with one BLAS thread (OPENBLAS_NUM_THREADS=1): ours and the NumPy loop (--threads).
-ONE_THREAD = {"ours-1thread": "ours", "numpy-1thread": "numpy"}
+#: Variants with another BLAS thread count (--threads): ours with two threads (the project's default is
+#: one, see backend.py), the NumPy loop with one (its default is one per core).
+THREADS = {"ours-2threads": ("ours", "2"), "numpy-1thread": ("numpy", "1")}
 
 
 def worker(args):
@@ -305,7 +309,7 @@ def worker(args):
         floor_s, flops = gemm_floor(task, case, repeats=max(3, args.epochs))
         result = {"floor_s": floor_s, "flops": flops}
     else:
-        base = "ours" if args.trainer in MODES else ONE_THREAD.get(args.trainer, args.trainer)
+        base = "ours" if args.trainer in MODES else THREADS.get(args.trainer, (args.trainer,))[0]
         trainer_class = TRAINERS[base]
         trainer = trainer_class(task, case, start_weights(task.n_in, case["hidden"], task.n_classes))
         result = time_trainer(trainer, args.warmup, args.epochs)
@@ -316,8 +320,9 @@ def worker(args):
 
 
 def trainer_label(name):
-    if name in ONE_THREAD:
-        return f"{TRAINERS[ONE_THREAD[name]].name.split(' (')[0]}, 1 BLAS thread"
+    if name in THREADS:
+        base, threads = THREADS[name]
+        return f"{TRAINERS[base].name.split(' (')[0]}, {threads} BLAS thread{'s' if threads != '1' else ''}"
     return f"ours, mode={MODES[name]}" if name in MODES else TRAINERS[name].name
 
 
@@ -326,11 +331,11 @@ def run_worker(case, trainer, args):
     PyTensor links) spinning in one process slow each other down and would bias the comparison."""
     cmd = [sys.executable, __file__, "--worker", "--case", case, "--trainer", trainer,
            "--epochs", str(args.epochs), "--warmup", str(args.warmup)] + (["--tiny"] if args.tiny else [])
-    env = dict(os.environ)
+    env = dict(USER_ENV)
     if trainer in MODES:
         env["PYTENSOR_FLAGS"] = f"mode={MODES[trainer]}"
-    if trainer in ONE_THREAD:
-        env["OPENBLAS_NUM_THREADS"] = "1"
+    if trainer in THREADS:
+        env["OPENBLAS_NUM_THREADS"] = THREADS[trainer][1]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"bench worker {case}/{trainer} failed:\n{done.stderr[-3000:]}")
@@ -347,7 +352,7 @@ def main(argv=None):
     parser.add_argument("--modes", action="store_true",
                         help="also time our trainer in PyTensor's NUMBA mode and its plain C linker")
     parser.add_argument("--threads", action="store_true",
-                        help="also time ours and the NumPy loop with one BLAS thread (OPENBLAS_NUM_THREADS=1)")
+                        help="also time ours with two BLAS threads and the NumPy loop with one")
     parser.add_argument("--no-jax", action="store_true", help="skip JAX even if it is installed")
     parser.add_argument("--json", default="bench/results/epoch.json", help="where to write the table")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -359,7 +364,7 @@ def main(argv=None):
     if args.worker:
         return worker(args)
 
-    trainers = ["ours", *(MODES if args.modes else []), "numpy", *(ONE_THREAD if args.threads else [])]
+    trainers = ["ours", *(MODES if args.modes else []), "numpy", *(THREADS if args.threads else [])]
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                "pytensor": backend.describe(), "numpy": np.__version__,
                "train_images": 2000 if args.tiny else 50000, "epochs_timed": args.epochs, "cases": {}}

@@ -7,7 +7,15 @@ that library and rename the handful of BLAS calls it makes with ``-D`` macros, s
 compiled ``Gemm``/``Dot22``/``Gemv``/``Ger`` ops run OpenBLAS kernels.
 
 Everything here only fills in settings the user left unset: a ``PYTENSOR_FLAGS`` entry or a
-``.pytensorrc`` value for ``floatX``, ``mode`` or ``blas__ldflags`` wins.
+``.pytensorrc`` value for ``floatX``, ``mode`` or ``blas__ldflags`` wins, and so does an
+``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``) in the environment.
+
+OpenBLAS runs on one thread unless the user says otherwise. Two reasons, both measured: the number of
+threads changes how a product is summed, so the same run gave other weights (bit for bit) with one
+thread than with two, and a sweep's worker processes (one thread each) then disagreed with the
+single run they should reproduce; and the minibatch products here are small (20 rows), so a second
+thread buys little on its own and costs a great deal when runs share the cores (two processes with
+two spinning OpenBLAS threads each made an epoch 20-40 times slower on this 2-core machine).
 """
 
 import configparser
@@ -31,6 +39,9 @@ TRAIN_MODE = "C"
 #: (the C linker refuses them), for graphs other than the project's own.
 DEFAULT_MODE = "CVM"
 DEFAULT_FLOATX = "float32"
+#: BLAS threads unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS says otherwise (see the module docstring).
+DEFAULT_BLAS_THREADS = "1"
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def scipy_openblas() -> Path | None:
@@ -80,7 +91,13 @@ class _DropLibraryDirWarning(logging.Filter):
 
 
 def configure() -> dict:
-    """Apply the project's PyTensor defaults where the user chose none; return what is used."""
+    """Apply the project's PyTensor defaults where the user chose none; return what is used.
+
+    The thread count goes into the environment before PyTensor (and so NumPy and the OpenBLAS its
+    compiled code links) is first loaded in this process; worker processes inherit it.
+    """
+    if not any(os.environ.get(name) for name in THREAD_VARIABLES):
+        os.environ["OPENBLAS_NUM_THREADS"] = DEFAULT_BLAS_THREADS
     import pytensor
 
     chosen = _user_settings()
@@ -111,4 +128,5 @@ def describe() -> dict:
         "floatX": pytensor.config.floatX,
         "mode": str(compile_mode()),
         "blas__ldflags": pytensor.config.blas__ldflags,
+        "blas_threads": {name: os.environ.get(name) for name in THREAD_VARIABLES if os.environ.get(name)},
     }

@@ -32,7 +32,7 @@ class CompiledModel:
 
     train_model: callable  # index -> minibatch negative log-likelihood, after one SGD update
     count_errors_valid: callable  # (start, stop) -> number of errors among those validation examples
-    count_errors_test: callable
+    count_errors_test: callable  # the same over the test set
     n_train_batches: int
     n_valid: int
     n_test: int
@@ -75,7 +75,7 @@ def _hyperparameter(value, name):
 class _Graph:
     """The shared variables a compiled graph reads, so that another run can set them and reuse it."""
 
-    data: dict  # train_x, train_y, valid_x, valid_y, test_x, test_y
+    data: dict  # train_x, train_y: the training set the compiled step slices minibatches from
     learning_rate: object
     penalties: dict  # L1_reg / L2_reg -> shared scalar, only for the penalties in the graph
     lr_scales: dict  # parameter name -> shared per-node factor
@@ -117,14 +117,10 @@ def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_re
             y: data["train_y"][index * batch_size : (index + 1) * batch_size],
         },
     )
-    n_errors = pt.sum(pt.neq(classifier.y_pred, y))
-    start, stop = pt.lscalar("start"), pt.lscalar("stop")
-
-    def evaluator(part):
-        givens = {x: data[f"{part}_x"][start:stop], y: data[f"{part}_y"][start:stop]}
-        return pytensor.function([start, stop], n_errors, givens=givens, mode=mode)
-
-    return _Graph(data, lr, penalties, scales, (train_model, evaluator("valid"), evaluator("test")))
+    # one error counter for the validation and the test set: the examples are its inputs (views of the
+    # dataset's rows), so the one graph serves both, and each run compiles two functions instead of three
+    count_errors = pytensor.function([x, y], pt.sum(pt.neq(classifier.y_pred, y)), mode=mode)
+    return _Graph(data, lr, penalties, scales, (train_model, count_errors))
 
 
 def _bind(graph, dataset, batch_size, scoring, lr_scales) -> CompiledModel:
@@ -138,9 +134,15 @@ def _bind(graph, dataset, batch_size, scoring, lr_scales) -> CompiledModel:
         raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
     for name, shared in graph.lr_scales.items():
         shared.set_value(np.asarray(lr_scales[name], dtype=pytensor.config.floatX))
-    train_model, count_valid, count_test = graph.functions
-    return CompiledModel(train_model, count_valid, count_test, n_train_batches, dataset.valid.x.shape[0],
-                         dataset.test.x.shape[0], batch_size, scoring)
+    train_model, count_errors = graph.functions
+
+    def counter(split):
+        x = np.asarray(split.x, dtype=pytensor.config.floatX)
+        y = np.asarray(split.y, dtype="int32")
+        return lambda start, stop: count_errors(x[start:stop], y[start:stop])
+
+    return CompiledModel(train_model, counter(dataset.valid), counter(dataset.test), n_train_batches,
+                         dataset.valid.x.shape[0], dataset.test.x.shape[0], batch_size, scoring)
 
 
 def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
@@ -160,8 +162,7 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
     Every call compiles anew; GraphCache compiles once per graph shape and reuses the functions.
     """
     data = {}
-    for part in ("train", "valid", "test"):
-        data[f"{part}_x"], data[f"{part}_y"] = to_shared(getattr(dataset, part), part)
+    data["train_x"], data["train_y"] = to_shared(dataset.train, "train")
     graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate, L1_reg=L1_reg,
                      L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()))
     return _bind(graph, dataset, batch_size, scoring, lr_scales or {})
@@ -194,20 +195,16 @@ class GraphCache:
         if entry is None:
             x, y = pt.matrix("x"), pt.ivector("y")
             classifier = build(x)
-            data = {}
-            for part in ("train", "valid", "test"):
-                data[f"{part}_x"] = pytensor.shared(np.zeros((0, 0), dtype=pytensor.config.floatX), name=f"{part}_x")
-                data[f"{part}_y"] = pytensor.shared(np.zeros(0, dtype="int32"), name=f"{part}_y")
+            data = {"train_x": pytensor.shared(np.zeros((0, 0), dtype=pytensor.config.floatX), name="train_x"),
+                    "train_y": pytensor.shared(np.zeros(0, dtype="int32"), name="train_y")}
             graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate,
                              L1_reg=L1_reg, L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()))
             entry = self._graphs[full_key] = (classifier, graph)
             self.compiles += 1
         classifier, graph = entry
         classifier.set_weights(weights)
-        for part in ("train", "valid", "test"):
-            split = getattr(dataset, part)
-            graph.data[f"{part}_x"].set_value(np.asarray(split.x, dtype=pytensor.config.floatX), borrow=True)
-            graph.data[f"{part}_y"].set_value(np.asarray(split.y, dtype="int32"), borrow=True)
+        graph.data["train_x"].set_value(np.asarray(dataset.train.x, dtype=pytensor.config.floatX), borrow=True)
+        graph.data["train_y"].set_value(np.asarray(dataset.train.y, dtype="int32"), borrow=True)
         graph.learning_rate.set_value(np.asarray(learning_rate, dtype=pytensor.config.floatX))
         for name, value in (("L1_reg", L1_reg), ("L2_reg", L2_reg)):
             if name in graph.penalties:
