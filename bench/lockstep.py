@@ -66,7 +66,10 @@ def lockstep(task, starts):
     K = len(starts)
     floatX = pytensor.config.floatX
     stack = {name: pytensor.shared(np.stack([w[name] for w in starts]).astype(floatX), name=name)
-             for name in starts[0]}
+             for name in starts[0] if name != "hidden0_W"}
+    # the first layer stored wide, [784, K*100], arm k's columns k*100..(k+1)*100: no copy per step
+    stack["hidden0_W"] = pytensor.shared(np.concatenate([w["hidden0_W"] for w in starts], axis=1).astype(floatX),
+                                         name="hidden0_W")
     train_x = pytensor.shared(task.train.x.astype(floatX))
     train_y = pytensor.shared(task.train.y.astype("int32"))
     index = pt.lscalar("index")
@@ -74,8 +77,7 @@ def lockstep(task, starts):
     yb = train_y[index * BATCH:(index + 1) * BATCH]
 
     def forward(x, n):
-        W1 = stack["hidden0_W"].dimshuffle(1, 0, 2).reshape((task.n_in, K * HIDDEN[0]))  # [784, K*100]
-        h = 2 * pt.sigmoid(2 * (pt.dot(x, W1).reshape((n, K, HIDDEN[0])).dimshuffle(1, 0, 2)
+        h = 2 * pt.sigmoid(2 * (pt.dot(x, stack["hidden0_W"]).reshape((n, K, HIDDEN[0])).dimshuffle(1, 0, 2)
                                 + stack["hidden0_b"].dimshuffle(0, "x", 1))) - 1       # [K, n, 100]
         h = 2 * pt.sigmoid(2 * (pt.batched_dot(h, stack["hidden1_W"]) + stack["hidden1_b"].dimshuffle(0, "x", 1))) - 1
         return pt.batched_dot(h, stack["output_W"]) + stack["output_b"].dimshuffle(0, "x", 1)  # [K, n, 10]
