@@ -4,8 +4,10 @@
     python bench/sweep.py --baseline /tmp/base     # and another checkout of the project, side by side, same run
 
 1. Fixed cost per run: a sweep of 1 seed x 6 thresholds with --n-epochs 1 --target-train-size 100 --jobs 1
-   (7 runs that train almost nothing), wall time divided by runs; and the same minus the training time the
-   runs report, divided by runs (what a run costs beyond its training).
+   (7 runs that train almost nothing), wall time divided by runs; the same minus the training time the
+   runs report, divided by runs; and what one more run costs beyond its training (a 24-threshold sweep
+   against the 6-threshold one, training subtracted, per extra run: the one-time costs of a sweep,
+   start-up, data, the first compile and sweep.png, cancel out).
 2. Time to the first minibatch of `python mlp_transfer.py` on a warm compile cache: launch to the
    "[source] functions compiled" line, after which the first SGD step follows.
 3. Arm-epochs per second: a 2-epoch run on MNIST 0-4 -> 5-9 with every target example and the scratch,
@@ -49,17 +51,29 @@ def training_seconds(run_dir: Path, prefix="checkpoint_") -> tuple[float, int]:
     return seconds, epochs
 
 
-def fixed_cost(checkout: Path, work: Path) -> dict:
+def tiny_sweep(checkout: Path, work: Path, thresholds: str) -> tuple[float, float, int]:
+    """Wall seconds, training seconds and runs of a 1-seed sweep that trains almost nothing."""
     out = work / f"sweep-{time.time_ns()}"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "transfer_learning.sweep", "--seeds", "1", "--n-epochs", "1",
-                    "--target-train-size", "100", "--jobs", "1", "--out", str(out)], cwd=checkout,
-                   env=env_for(checkout), check=True, capture_output=True, timeout=1800)
+                    "--target-train-size", "100", "--jobs", "1", "--thresholds", thresholds, "--out", str(out)],
+                   cwd=checkout, env=env_for(checkout), check=True, capture_output=True, timeout=1800)
     wall = time.perf_counter() - start
     run_dirs = [d for d in (*(out / "runs").iterdir(), *(out / "sources").iterdir()) if d.is_dir()]
-    training = sum(training_seconds(d)[0] for d in run_dirs)
-    return {"runs": len(run_dirs), "wall_per_run": wall / len(run_dirs),
-            "beyond_training_per_run": (wall - training) / len(run_dirs)}
+    return wall, sum(training_seconds(d)[0] for d in run_dirs), len(run_dirs)
+
+
+SIX = "0,0.2,0.4,0.6,0.8,1"
+TWENTY_FOUR = ",".join(f"{0.05 * i:g}" for i in range(24))
+
+
+def fixed_cost(checkout: Path, work: Path) -> dict:
+    """The 6-threshold sweep's wall time per run, and what one more run costs beyond its training: the
+    difference between a 24-threshold and the 6-threshold sweep, training subtracted, per extra run."""
+    wall6, train6, runs6 = tiny_sweep(checkout, work, SIX)
+    wall24, train24, runs24 = tiny_sweep(checkout, work, TWENTY_FOUR)
+    return {"runs": runs6, "wall_per_run": wall6 / runs6, "beyond_training_per_run": (wall6 - train6) / runs6,
+            "marginal_per_run": ((wall24 - train24) - (wall6 - train6)) / (runs24 - runs6)}
 
 
 def first_minibatch(checkout: Path, work: Path) -> float:
@@ -88,8 +102,8 @@ def main(argv=None):
     checkouts = {"this checkout": ROOT}
     if args.baseline:
         checkouts = {"baseline": args.baseline.resolve(), **checkouts}
-    found = {name: {"wall_per_run": [], "beyond_training_per_run": [], "first_minibatch": [], "arm_epochs_per_s": []}
-             for name in checkouts}
+    found = {name: {"wall_per_run": [], "beyond_training_per_run": [], "marginal_per_run": [], "first_minibatch": [],
+                    "arm_epochs_per_s": []} for name in checkouts}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for checkout in checkouts.values():  # warm each checkout's compile cache once
@@ -99,18 +113,21 @@ def main(argv=None):
                 cost = fixed_cost(checkout, work)
                 found[name]["wall_per_run"].append(cost["wall_per_run"])
                 found[name]["beyond_training_per_run"].append(cost["beyond_training_per_run"])
+                found[name]["marginal_per_run"].append(cost["marginal_per_run"])
                 found[name]["first_minibatch"].append(first_minibatch(checkout, work))
                 found[name]["arm_epochs_per_s"].append(arm_epochs_per_second(checkout, work))
                 print(f"[bench] {name}, repeat {repeat + 1}/{args.repeats}: "
                       + ", ".join(f"{k} {v[-1]:.2f}" for k, v in found[name].items()), file=sys.stderr, flush=True)
-    print("| checkout | sweep wall time per run (s) | beyond training per run (s) | first minibatch (s) "
-          "| arm-epochs per second (one at a time) |")
-    print("|---|---|---|---|---|")
+    print("| checkout | sweep wall time per run (s) | beyond training per run (s) | one more run beyond its training "
+          "(s) | first minibatch (s) | arm-epochs per second (one at a time) |")
+    print("|---|---|---|---|---|---|")
     for name, values in found.items():
         print(f"| {name} | {describe(values['wall_per_run'])} | {describe(values['beyond_training_per_run'])} | "
-              f"{describe(values['first_minibatch'])} | {describe(values['arm_epochs_per_s'])} |")
+              f"{describe(values['marginal_per_run'])} | {describe(values['first_minibatch'])} | "
+              f"{describe(values['arm_epochs_per_s'])} |")
     print(f"\nmedian [min-max] of {args.repeats} repeats; sweep: 1 seed x 6 thresholds, --n-epochs 1 "
-          "--target-train-size 100 --jobs 1 (7 runs); arm-epochs: MNIST 0-4 -> 5-9, all 24,754 target examples")
+          "--target-train-size 100 --jobs 1 (7 runs); one more run: the same with 24 thresholds, training "
+          "subtracted, per extra run; arm-epochs: MNIST 0-4 -> 5-9, all 24,754 target examples")
     path = ROOT / "bench" / "results" / "sweep.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({name: {k: v for k, v in values.items()} for name, values in found.items()}, indent=2))

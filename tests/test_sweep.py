@@ -142,3 +142,16 @@ def test_ctrl_c_then_the_same_command_finishes_the_sweep(tmp_path):
     assert again.returncode == 0, again.stderr
     assert f"continuing, {recorded} already done" in again.stderr
     assert len(list((tmp_path / "sw" / "results").glob("*.json"))) == 8
+
+
+def test_paired_p_and_holm_against_scipy_and_by_hand():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    for n in (2, 5, 20):
+        values = rng.normal(0.3, 1.0, n)
+        assert sweep.paired_p(list(values)) == pytest.approx(stats.ttest_1samp(values, 0.0).pvalue, rel=1e-12)
+    assert np.isnan(sweep.paired_p([1.0])) and np.isnan(sweep.paired_p([2.0, 2.0]))
+    # Holm: sorted 0.01, 0.02, 0.04, 0.3 times 4, 3, 2, 1, made monotone, capped at 1
+    assert sweep.holm([0.04, 0.01, 0.3, 0.02]) == pytest.approx([0.08, 0.04, 0.3, 0.06])
+    assert sweep.holm([0.5, 0.4]) == pytest.approx([0.8, 0.8])

@@ -145,6 +145,9 @@ def load_task(spec: str, path=None, log=None, cache=None, split_seed: int = 0, i
     options = LoadOptions(split_seed, invert, resize, labels_from_filename) if name == "imagefolder" else LoadOptions()
     key = (name, path, options)
     stamp = _stamp(name, path)
+    task_key = ("task", spec, key, classes)
+    if task_key in cache and cache[task_key][0] == stamp:  # this very subset, already cut (a sweep worker)
+        return cache[task_key][1]
     if key not in cache or cache[key][0] != stamp:  # files changed since the cached read: read them again
         cache[key] = (stamp, DATASETS[name](path, options, log))
     splits, class_names, fingerprint = cache[key][1]
@@ -159,8 +162,10 @@ def load_task(spec: str, path=None, log=None, cache=None, split_seed: int = 0, i
     if len(classes) < 2:
         raise DataError(f"dataset {spec!r}: a classification task needs at least 2 classes, got {list(classes)}")
     names = tuple(class_names[c] for c in classes) if class_names else None
-    return Dataset(spec, *splits, n_classes=len(classes), classes=tuple(classes), class_names=names,
+    task = Dataset(spec, *splits, n_classes=len(classes), classes=tuple(classes), class_names=names,
                    fingerprint=fingerprint)
+    cache[task_key] = (stamp, task)
+    return task
 
 
 def to_shared(split: Split, name: str = ""):
