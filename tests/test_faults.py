@@ -180,6 +180,19 @@ def test_changed_fashion_files_are_refused_on_resume(tmp_path, capsys):
     resume_refused(tmp_path / "run", capsys, str(folder))
 
 
+def test_a_changed_image_folder_is_refused_on_resume(tmp_path, capsys):
+    source, target = letters(tmp_path / "source"), letters(tmp_path / "target", ("x", "y"), seed=1)
+    args = ["--source", f"imagefolder:{source}", "--target", f"imagefolder:{target}", "--hidden-sizes", "6,5",
+            "--batch-size", "8", "--n-epochs", "3", "--probe-size", "8"]
+    parsed = cli.build_parser(TransferConfig, "t", "").parse_args([*args, "--out", str(tmp_path / "run")])
+    cfg = TransferConfig(**{k: v for k, v in vars(parsed).items() if k not in ("resume", "overwrite")})
+    with pytest.raises(Interrupted):
+        run_transfer(cfg, stop_requested=stop_after(6 + 2))  # 2 minibatches an epoch: inside the target phase
+    pixels = np.asarray(Image.open(target / "x" / "003.png"))
+    save(target / "x" / "003.png", 255 - pixels)  # one image of the target folder redrawn
+    resume_refused(tmp_path / "run", capsys, str(target), "sha256")
+
+
 def test_a_relative_dataset_path_resumes_from_another_working_directory(reference, tmp_path, monkeypatch):
     (tmp_path / "a").mkdir()
     write_pickle(tmp_path / "a" / "tiny.pkl.gz", tuple(make_splits()))

@@ -286,3 +286,16 @@ def test_bad_rule_flags_are_one_line_and_write_nothing(argv, message, pickle_pat
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "x").exists()
+
+
+def test_threshold_auto_chooses_among_the_rules_own_scores(pickle_path, tmp_path):
+    out = tmp_path / "auto"
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--rule", "apoz", "--threshold", "auto",
+                              "--auto-thresholds", "0,0.5,0.9,1.01", "--auto-epochs", "1", "--baselines", "none",
+                              "--out", str(out)]) == 0
+    report = json.loads((out / "transfer.json").read_text())
+    assert report["rule"] == "apoz" and report["auto"]["chosen"] == report["threshold"]
+    for candidate in report["auto"]["candidates"]:  # each candidate's kept nodes follow the apoz scores
+        want = [sum(s >= candidate["threshold"] for s in layer["scores"]) for layer in report["layers"]]
+        assert candidate["nodes_kept"] == want
+    assert report["auto"]["candidates"][-1]["nodes_kept"] == [0, 0]  # apoz <= 1 < 1.01 keeps none
