@@ -183,7 +183,7 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py", stop_requested=None, r
     task = load_task(cfg.task, _dataset_path(cfg.task, None, cfg.dataset), log=_stderr, cache=workspace.datasets)
     _check_batch_size(cfg, task, "--task")
     rundir = _open_rundir(cfg, "-logistic", resume, overwrite)
-    recorded = inputs.describe(cfg, script, {"task": task})
+    recorded = inputs.describe(cfg, {"task": task})
     if resume:
         inputs.check_resume(rundir, script, recorded, log=_stderr)
     else:
@@ -311,7 +311,7 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
 
     print("... loading data", file=out)
     source, target, saved_source = load_tasks(cfg, workspace.datasets, source_arrays)
-    recorded = inputs.describe(cfg, script, {"source": source, "target": target},
+    recorded = inputs.describe(cfg, {"source": source, "target": target},
                                source_weights=saved_source)
     rundir = _open_rundir(cfg, "", resume, overwrite)
     if resume:

@@ -59,7 +59,7 @@ def versions() -> dict:
             "numpy": version("numpy"), "scipy": version("scipy")}
 
 
-def describe(cfg, script, datasets: dict, source_weights=None) -> dict:
+def describe(cfg, datasets: dict, source_weights=None) -> dict:
     """The fingerprint of every input: per dataset role its spec and what was read, and the source weights."""
     recorded = {role: {"spec": task.name, **(task.fingerprint or {})}
                 for role, task in datasets.items() if task is not None}
