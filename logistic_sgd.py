@@ -80,5 +80,7 @@ def main(argv=None) -> int:
     return cli.main_logistic(argv, doc=__doc__, prog=cli.script_name("logistic-sgd", "logistic_sgd.py"))
 
 
+program = cli.as_program(main)
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(program())

@@ -18,5 +18,7 @@ def main(argv=None) -> int:
     return cli.main_transfer(argv, doc=__doc__, prog=cli.script_name("mlp-transfer", "mlp_transfer.py"))
 
 
+program = cli.as_program(main)
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(program())

@@ -18,5 +18,7 @@ def main(argv=None) -> int:
     return cli.main_transfer(argv, doc=__doc__, pictures=True, prog=prog)
 
 
+program = cli.as_program(main)
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(program())

@@ -294,9 +294,14 @@ TRAINERS = {"ours": OursTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer, "
             "jax-scan": JaxScanTrainer}
 #: Other PyTensor modes the same trainer can be timed in (--modes), to show why backend.py picks C.
 MODES = {"ours-numba": "NUMBA", "ours-cvm": "CVM"}
-#: Variants with another BLAS thread count (--threads): ours with two threads (the project's default is
-#: one, see backend.py), the NumPy loop with one (its default is one per core).
-THREADS = {"ours-2threads": ("ours", "2"), "numpy-1thread": ("numpy", "1")}
+#: Variants with another thread count (--threads): ours with two BLAS threads (the project's default is
+#: one, see backend.py), the NumPy loop with one BLAS thread (its default is one per core), and JAX's
+#: trainers on one thread (XLA's default is a thread pool over every core), pinned to one CPU as well:
+#: the comparison at equal threads with our default.
+THREADS = {"ours-2threads": ("ours", "2"), "numpy-1thread": ("numpy", "1"),
+           "jax-step-1thread": ("jax-step", "1"), "jax-scan-1thread": ("jax-scan", "1")}
+#: XLA's flags for one CPU thread.
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
 def worker(args):
@@ -322,7 +327,8 @@ def worker(args):
 def trainer_label(name):
     if name in THREADS:
         base, threads = THREADS[name]
-        return f"{TRAINERS[base].name.split(' (')[0]}, {threads} BLAS thread{'s' if threads != '1' else ''}"
+        kind = "thread" if base.startswith("jax") else "BLAS thread"
+        return f"{TRAINERS[base].name.split(' (')[0]}, {threads} {kind}{'s' if threads != '1' else ''}"
     return f"ours, mode={MODES[name]}" if name in MODES else TRAINERS[name].name
 
 
@@ -334,9 +340,15 @@ def run_worker(case, trainer, args):
     env = dict(USER_ENV)
     if trainer in MODES:
         env["PYTENSOR_FLAGS"] = f"mode={MODES[trainer]}"
+    pin = None
     if trainer in THREADS:
-        env["OPENBLAS_NUM_THREADS"] = THREADS[trainer][1]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        base, threads = THREADS[trainer]
+        env["OPENBLAS_NUM_THREADS"] = threads
+        if base.startswith("jax") and threads == "1":
+            env["XLA_FLAGS"] = " ".join(filter(None, [env.get("XLA_FLAGS"), XLA_ONE_THREAD]))
+            pin = min(os.sched_getaffinity(0))
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                          preexec_fn=None if pin is None else lambda: os.sched_setaffinity(0, {pin}))
     if done.returncode != 0:
         raise SystemExit(f"bench worker {case}/{trainer} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -352,7 +364,7 @@ def main(argv=None):
     parser.add_argument("--modes", action="store_true",
                         help="also time our trainer in PyTensor's NUMBA mode and its plain C linker")
     parser.add_argument("--threads", action="store_true",
-                        help="also time ours with two BLAS threads and the NumPy loop with one")
+                        help="also time ours with two BLAS threads, the NumPy loop with one and JAX on one thread")
     parser.add_argument("--no-jax", action="store_true", help="skip JAX even if it is installed")
     parser.add_argument("--json", default="bench/results/epoch.json", help="where to write the table")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -364,7 +376,8 @@ def main(argv=None):
     if args.worker:
         return worker(args)
 
-    trainers = ["ours", *(MODES if args.modes else []), "numpy", *(THREADS if args.threads else [])]
+    threads = [name for name in THREADS if args.threads and not name.startswith("jax")]
+    trainers = ["ours", *(MODES if args.modes else []), "numpy", *threads]
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                "pytensor": backend.describe(), "numpy": np.__version__,
                "train_images": 2000 if args.tiny else 50000, "epochs_timed": args.epochs, "cases": {}}
@@ -378,7 +391,7 @@ def main(argv=None):
         if importlib.util.find_spec("jax") is None:
             print("JAX is not installed: its rows are skipped (pip install jax==0.10.2)", file=sys.stderr)
         else:
-            trainers += ["jax-step", "jax-scan"]
+            trainers += ["jax-step", "jax-scan", *(name for name in THREADS if args.threads and name.startswith("jax"))]
             results["jax"] = importlib.metadata.version("jax")
     for key in args.cases:
         case = CASES[key]

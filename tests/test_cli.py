@@ -214,3 +214,17 @@ def test_script_bad_file_gives_no_traceback(tmp_path):
     assert result.stderr.strip() == (f"mlp_transfer.py: error: {bad}: not a readable gzip file "
                                      "(Not a gzipped file (b'ga'))")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_program_returns_mains_status_and_leaves_its_objects_to_the_exit():
+    """Console scripts end with gc.freeze(): Python's collections at exit then skip what the run made."""
+    import gc
+
+    calls = []
+    program = cli.as_program(lambda: calls.append("ran") or 5)
+    try:
+        assert program() == 5
+        assert calls == ["ran"]
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

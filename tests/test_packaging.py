@@ -48,8 +48,8 @@ def test_pyproject_agrees_with_the_lock_files():
 
 def test_console_scripts_name_the_three_programs_and_the_sweep():
     scripts = pyproject()["project"]["scripts"]
-    assert scripts == {"mlp-transfer": "mlp_transfer:main", "mlp-transfer-pictures": "mlp_transfer_pictures:main",
-                       "logistic-sgd": "logistic_sgd:main", "transfer-sweep": "transfer_learning.sweep:main"}
+    assert scripts == {"mlp-transfer": "mlp_transfer:program", "mlp-transfer-pictures": "mlp_transfer_pictures:program",
+                       "logistic-sgd": "logistic_sgd:program", "transfer-sweep": "transfer_learning.sweep:program"}
     for target in scripts.values():
         module, _, function = target.partition(":")
         assert callable(getattr(__import__(module, fromlist=[function]), function))

@@ -600,5 +600,12 @@ def main(argv=None) -> int:
     return 0
 
 
+def program() -> int:
+    """``transfer-sweep`` and ``python -m transfer_learning.sweep``: main() as the process's program."""
+    from .cli import as_program
+
+    return as_program(main)()
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(program())
