@@ -41,8 +41,6 @@ FIXES = {
                      "unkept columns re-drawn (2015: a copy of W1, a defective score list, thrown away)",
     "bias-kept": "kept nodes keep their trained bias (2015: every bias restarted at zero)",
 }
-DEFAULTS_2015 = {"learning_rate": 0.1, "L1_reg": 0.0, "L2_reg": 0.0001, "n_epochs": 20, "batch_size": 20,
-                 "n_hidden": 100, "threshold": 0.6, "probe_size": 100, "seed": 1234}
 
 
 @dataclass(frozen=True)
@@ -128,9 +126,14 @@ class Net2015:
                              splits[1].x.shape[0], splits[2].x.shape[0], bs, "minibatch")
 
 
+def bounds_2015(n_in, n_hidden) -> tuple[float, float]:
+    """HiddenLayer's uniform bounds for W1 and W2, sqrt(6 / (fan_in + fan_out)), in float64."""
+    return np.sqrt(6. / (n_in + n_hidden)), np.sqrt(6. / (n_hidden + n_hidden))
+
+
 def initial_weights_2015(rng, n_in, n_hidden, n_out) -> dict:
     """HiddenLayer's draws in MLP's order, W1 then W2, each rng.uniform(low, high, size=(n_in, n_out))."""
-    b1, b2 = np.sqrt(6. / (n_in + n_hidden)), np.sqrt(6. / (n_hidden + n_hidden))
+    b1, b2 = bounds_2015(n_in, n_hidden)
     return {
         "hidden0_W": np.asarray(rng.uniform(low=-b1, high=b1, size=(n_in, n_hidden)), dtype=np.float64),
         "hidden0_b": np.zeros(n_hidden),
@@ -167,22 +170,14 @@ def layer2_defective_scores(inputs, W1_copy, probe_size, n_hidden) -> list:
     return scores
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def save_pictures(columns, directory, prefix):
     """The pictures script's per-node files: one Greys figure per column, imshow with nearest
     interpolation and equal aspect, as savefig(prefix + str(i), format='png') made them (here the
     file names end in .png)."""
     from .atomic import write_atomically
+    from .plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig = plt.figure()
     ax = fig.add_subplot(1, 1, 1)
     ax.set_aspect("equal")
@@ -301,7 +296,7 @@ def transfer_step(cfg, trained, initial, splits, rng, out, pictures):
     else:
         probe_index = np.arange(cfg.probe_size)  # inputs[j, :] for j < inputSize: the first training images
     inputs = np.asarray(splits[0].x[probe_index], dtype=np.float64)
-    b1, b2 = np.sqrt(6. / (n_in + n_hidden)), np.sqrt(6. / (n_hidden + n_hidden))
+    b1, b2 = bounds_2015(n_in, n_hidden)
 
     _print("starting transfer calculations", out=out)
     hidden1W = trained["hidden0_W"].copy()
@@ -393,9 +388,8 @@ def config_from_args(values: dict, given: set, fixes) -> Compat2015Config:
         raise ConfigError("--compat 2015: --threshold auto has no meaning in 2015 mode (give a number)")
     chosen = {k: values[k] for k in ("learning_rate", "L1_reg", "L2_reg", "n_epochs", "batch_size", "probe_size",
                                      "seed", "dataset", "out") if k in values}
-    return Compat2015Config(**{**DEFAULTS_2015, **chosen, "n_hidden": hidden[0],
-                               "threshold": DEFAULTS_2015["threshold"] if threshold is None else float(threshold),
-                               "fixes": tuple(fixes)})
+    return Compat2015Config(**chosen, n_hidden=hidden[0], fixes=tuple(fixes),
+                            **({} if threshold is None else {"threshold": float(threshold)}))
 
 
 # --- the README's table: the effect of fixing each defect in turn ------------------------------------

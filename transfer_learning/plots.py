@@ -7,7 +7,8 @@ import numpy as np
 from .atomic import write_atomically
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display), imported only when a picture is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,7 +25,7 @@ def _tile_side(n_in: int) -> int:
 
 
 def _grid(tiles, titles, path, title, frame_colors=None, cmap="gray", symmetric=False):
-    plt = _pyplot()
+    plt = pyplot()
     n = len(tiles)
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
@@ -75,7 +76,7 @@ def image_grid(images: np.ndarray, path, title: str) -> None:
 
 def per_node_images(W: np.ndarray, directory, prefix: str) -> None:
     """The 2015 files: <prefix><i>.png, one per node (or per image for inputImage)."""
-    plt = _pyplot()
+    plt = pyplot()
     side = _tile_side(W.shape[0])
     for i in range(W.shape[1]):
         tile = W[:, i].reshape(side, side)
@@ -88,7 +89,7 @@ CURVE_LABELS = {"source": "source task", "target": "target: transfer"}
 
 def learning_curves(histories, path) -> None:
     """Validation error (%) at each check against epochs, one line per phase or arm."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for history in histories:
         epochs = [c.epoch - 1 + c.minibatch / history.n_train_batches for c in history.checks]
@@ -117,7 +118,7 @@ def sweep_plot(summary, path, title) -> None:
     ``summary`` maps (arm, rule, selection) to {metric: (mean, half-width)}, as sweep.summarize gives;
     selection is (kind, value), or None for the selection-free arms.
     """
-    plt = _pyplot()
+    plt = pyplot()
     kinds = {sel[0] for (_, _, sel) in summary if sel is not None}
     kind = "keep_fraction" if "keep_fraction" in kinds else "threshold"
     rules = sorted({rule for (arm, rule, sel) in summary if arm == "transfer" and sel and sel[0] == kind},
