@@ -161,9 +161,18 @@ def add_compat_flags(parser):
     return parser
 
 
+#: Flags that say how to run, not what to compute: they are not settings of a config.
+RUN_FLAGS = ("resume", "overwrite", "compat", "fix")
+
+
+def _settings(args) -> dict:
+    """The parsed flags that are settings (everything but RUN_FLAGS)."""
+    return {k: v for k, v in vars(args).items() if k not in RUN_FLAGS}
+
+
 def _config_from_args(config_cls, parser, args):
     """The run's settings: from the flags, or with --resume from the run directory's config.json."""
-    values = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite", "compat", "fix")}
+    values = _settings(args)
     if args.resume is None:
         return config_cls(**values)
     defaults = vars(parser.parse_args([]))
@@ -252,7 +261,7 @@ def _compat_2015(parser, args, argv, pictures, prog):
         raise ConfigError("--fix: applies to --compat 2015 only")
     if args.resume is not None:
         raise ConfigError("--compat 2015: --resume has no meaning in 2015 mode (the 2015 script kept no checkpoints)")
-    values = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite", "compat", "fix")}
+    values = _settings(args)
     fixes = tuple(f.strip() for f in args.fix.split(",") if f.strip())
     cfg = compat2015.config_from_args(values, _given_flags(parser, argv), fixes)
     compat2015.run(cfg, pictures=pictures, script=prog, overwrite=args.overwrite)

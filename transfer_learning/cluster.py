@@ -162,7 +162,7 @@ class ClusterRunner:
             pending[future] = tag
         since = time.monotonic()
         while pending:
-            done, _ = wait(list(pending), timeout=HEARTBEAT, return_when="FIRST_COMPLETED") if pending else ([], [])
+            done, _ = wait(list(pending), timeout=HEARTBEAT, return_when="FIRST_COMPLETED")
             if not done:
                 n_workers = len(self.client.scheduler_info()["workers"])
                 self.log(f"[sweep] waiting for {len(pending)} run(s) on {self.address}, {n_workers} worker(s) "

@@ -30,7 +30,16 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import DiskFull
-from .cli import EXIT_DISK_FULL, EXIT_SIGNAL, EXPECTED_ERRORS, Parser, add_config_flags, error_exit
+from .cli import (
+    EXIT_DISK_FULL,
+    EXIT_SIGNAL,
+    EXPECTED_ERRORS,
+    Parser,
+    add_config_flags,
+    as_program,
+    error_exit,
+    script_name,
+)
 from .cluster import ClusterRunner, LocalRunner
 from .config import SWEEP_BASELINES, SWEEP_OWNS, ConfigError, SweepConfig, TransferConfig
 from .data import DataError
@@ -568,8 +577,6 @@ def _terminate(signum, frame):
 
 def main(argv=None) -> int:
     """``python -m transfer_learning.sweep`` and the console script ``transfer-sweep``; returns the exit status."""
-    from .cli import script_name
-
     argv = sys.argv[1:] if argv is None else argv
     prog = script_name("transfer-sweep", "python -m transfer_learning.sweep")
     previous = signal.signal(signal.SIGTERM, _terminate)
@@ -600,11 +607,8 @@ def main(argv=None) -> int:
     return 0
 
 
-def program() -> int:
-    """``transfer-sweep`` and ``python -m transfer_learning.sweep``: main() as the process's program."""
-    from .cli import as_program
-
-    return as_program(main)()
+#: ``transfer-sweep`` and ``python -m transfer_learning.sweep``: main() as the process's program.
+program = as_program(main)
 
 
 if __name__ == "__main__":
