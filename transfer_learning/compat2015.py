@@ -27,6 +27,7 @@ import numpy as np
 
 from .config import ConfigError
 from .data import load_mnist, mnist_fingerprint
+from .data.core import SPLIT_NAMES
 from .rundir import RunDir
 from .train import CompiledModel, sgd_early_stopping
 
@@ -105,7 +106,7 @@ class Net2015:
         import pytensor.tensor as pt
 
         data = {}
-        for part, split in zip(("train", "valid", "test"), splits, strict=True):
+        for part, split in zip(SPLIT_NAMES, splits, strict=True):
             data[part] = (pytensor.shared(np.asarray(split.x, dtype=np.float64), borrow=True),
                           pt.cast(pytensor.shared(np.asarray(split.y, dtype=np.float64), borrow=True), "int32"))
         cost = self.nll + cfg.L1_reg * self.L1 + cfg.L2_reg * self.L2_sqr

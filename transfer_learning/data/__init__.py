@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .cache import data_dir
-from .core import Dataset, DataError, Split, check_splits
+from .core import SPLIT_NAMES, Dataset, DataError, Split, check_splits
 from .fashion import fashion_dirs, fashion_files, load_fashion_mnist, read_idx
 from .imagefolder import RESIZE_MODES, load_image_folder
 from .mnist import (MNIST_SHA256, MNIST_SIZE, MNIST_WHEEL, fetch_mnist, load_mnist, mnist_fingerprint,
@@ -122,7 +122,7 @@ def select_classes(splits, classes, spec: str):
     lookup = np.full(max(int(present.max()), max(classes)) + 1, -1, dtype=np.int32)
     lookup[list(classes)] = np.arange(len(classes), dtype=np.int32)
     out = []
-    for name, split in zip(("train", "valid", "test"), splits, strict=True):
+    for name, split in zip(SPLIT_NAMES, splits, strict=True):
         keep = np.isin(split.y, classes)
         if not keep.any():
             raise DataError(f"dataset {spec!r}: the {name} split has no example of classes {list(classes)}")
@@ -195,7 +195,7 @@ def load_data(dataset="mnist.pkl.gz"):
     else:
         task = load_task(str(dataset))
         splits = (task.train, task.valid, task.test)
-    return [to_shared(s, n) for s, n in zip(splits, ("train", "valid", "test"), strict=True)]
+    return [to_shared(s, n) for s, n in zip(splits, SPLIT_NAMES, strict=True)]
 
 
 def main(argv=None) -> int:

@@ -5,6 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The three splits every dataset has, in the tutorial's order.
+SPLIT_NAMES = ("train", "valid", "test")
+
 
 class DataError(Exception):
     """A dataset cannot be used; the message names the file or value and what was expected."""
@@ -38,7 +41,7 @@ def check_splits(path, content) -> tuple[Split, Split, Split]:
     if not isinstance(content, (tuple, list)) or len(content) != 3:
         raise DataError(f"{shape_msg}, got {type(content).__name__}")
     splits = []
-    for name, part in zip(("train", "valid", "test"), content, strict=True):
+    for name, part in zip(SPLIT_NAMES, content, strict=True):
         if not isinstance(part, (tuple, list)) or len(part) != 2:
             raise DataError(f"{shape_msg}; the {name} part is not an (x, y) pair")
         x, y = part

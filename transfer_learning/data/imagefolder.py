@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import DataError, Split
+from .core import SPLIT_NAMES, DataError, Split
 
 SIDE = 28
 #: Share of each class held out for validation and for test (the rest trains).
@@ -192,7 +192,7 @@ def load_image_folder(root, invert: bool = False, split_seed: int = 0, log=None,
             f"({', '.join(f'{i}={name}' for i, name in enumerate(classes))})")
     listing = []
     splits = []
-    for part in ("train", "valid", "test"):
+    for part in SPLIT_NAMES:
         items = [parts[part][i] for i in rng.permutation(len(parts[part]))]
         pixels = []
         for path, _ in items:

