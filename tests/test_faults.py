@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import make_splits, write_pickle
+from tests.test_imagefolder import save
 from tests.test_resume import assert_same_results, stop_after
 from transfer_learning import atomic, cli, sweep
 from transfer_learning.config import TransferConfig
@@ -228,12 +229,6 @@ def test_other_library_versions_warn_and_continue(pickle_path, reference, tmp_pa
 
 
 # --- image folders ---------------------------------------------------------------------------------------
-
-def save(path, pixels, mode=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels, mode).save(path)
-    return path
-
 
 def letters(root, classes=("a", "b"), per_class=20, seed=0):
     rng = np.random.default_rng(seed)
