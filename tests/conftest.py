@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny rng-made data, and the --runslow switch for real-MNIST runs."""
+"""Shared fixtures: tiny rng-made data, the flags of a tiny transfer run, and the --runslow switch for
+real-MNIST runs."""
 
 import gzip
 import pickle
@@ -52,3 +53,15 @@ def write_pickle(path, content):
 def tiny_pickle(tmp_path):
     """A tutorial-format mnist.pkl.gz with 4x4 images and classes 0-3."""
     return write_pickle(tmp_path / "tiny.pkl.gz", tuple(make_splits()))
+
+
+#: A transfer run on tiny_pickle's 4x4 images that takes a fraction of a second: two classes each way,
+#: hidden layers of 6 and 5 nodes, 3 epochs per phase, a 10-image probe.
+TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
+        "--n-epochs", "3", "--probe-size", "10"]
+
+
+@pytest.fixture(scope="module")
+def pickle_path(tmp_path_factory):
+    """tiny_pickle, written once for a whole test module."""
+    return write_pickle(tmp_path_factory.mktemp("tiny") / "tiny.pkl.gz", tuple(make_splits()))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import make_splits, write_pickle
+from tests.conftest import TINY, make_splits, write_pickle
 from tests.test_imagefolder import save
 from tests.test_resume import assert_same_results, stop_after
 from transfer_learning import atomic, cli, sweep
@@ -25,15 +25,6 @@ from transfer_learning.experiment import load_tasks, run_transfer
 from transfer_learning.train import Interrupted
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
-        "--n-epochs", "3", "--probe-size", "10"]
-
-
-@pytest.fixture(scope="module")
-def pickle_path(tmp_path_factory):
-    return write_pickle(tmp_path_factory.mktemp("faults") / "tiny.pkl.gz", tuple(make_splits()))
-
-
 @pytest.fixture(scope="module")
 def reference(pickle_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("reference") / "run"

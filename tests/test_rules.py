@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from tests.conftest import make_splits, write_pickle
+from tests.conftest import TINY
 from transfer_learning import cli, rules
 from transfer_learning.transfer import n_to_keep, shrink_perturb, top_fraction_masks
 from transfer_learning.weights import glorot_uniform, init_bound
@@ -206,15 +206,6 @@ def test_relu_init_is_he_uniform_bounded_and_spread():
     assert bound == pytest.approx(np.sqrt(6 / 400))
     assert np.abs(W).max() <= bound and np.abs(W).max() > 0.99 * bound
     assert W.std() == pytest.approx(bound / np.sqrt(3), rel=0.02)  # uniform on [-b, b], not all zeros
-
-
-TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
-        "--n-epochs", "3", "--probe-size", "10"]
-
-
-@pytest.fixture(scope="module")
-def pickle_path(tmp_path_factory):
-    return write_pickle(tmp_path_factory.mktemp("rules") / "tiny.pkl.gz", tuple(make_splits()))
 
 
 def test_random_rule_runs_are_reproducible_by_seed(pickle_path, tmp_path):

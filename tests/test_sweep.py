@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from tests.conftest import make_splits, write_pickle
+from tests.conftest import TINY, make_splits, write_pickle
 from transfer_learning import cli, sweep
 
-TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
-        "--n-epochs", "3", "--probe-size", "10"]
 GRID = ["--thresholds", "0,0.5,1.5", "--seeds", "1,2", "--baselines", "scratch,random-reset"]
 
 
