@@ -3,6 +3,7 @@
     python bench/epoch.py                 # 5 timed epochs per trainer after 1 warm-up, all cases
     python bench/epoch.py --modes --threads   # also other PyTensor modes, and one BLAS thread
     python bench/epoch.py --tiny          # a quick check that the benchmark works (CI runs this)
+    python bench/epoch.py --profile --cases c --epochs 1   # where our step's time goes, op by op
 
 PyTorch (torch==2.13.0) and JAX (jax==0.10.2: a jitted step per minibatch, and one jitted call per epoch
 with lax.scan) are optional peers, timed when installed (make bench installs them), never dependencies.
@@ -310,6 +311,8 @@ def worker(args):
     if args.tiny:
         task = tiny_task(task)
     case = CASES[args.case]
+    if args.profile:
+        return print_profile(task, case, args)
     if args.trainer == "floor":
         floor_s, flops = gemm_floor(task, case, repeats=max(3, args.epochs))
         result = {"floor_s": floor_s, "flops": flops}
@@ -321,6 +324,21 @@ def worker(args):
         if args.trainer.startswith("ours"):
             result["validation_pass_s"] = min(timed(trainer.validation_error) for _ in range(3))
     print(json.dumps(result))
+    return 0
+
+
+def print_profile(task, case, args):
+    """PyTensor's per-op profile of our compiled step over --warmup + --epochs epochs (the worker runs in
+    the CVM linker, which times each op; the C linker runs the step as one routine)."""
+    import pytensor
+
+    pytensor.config.profile = True
+    trainer = OursTrainer(task, case, start_weights(task.n_in, case["hidden"], task.n_classes))
+    pytensor.config.profile = False  # only the step's profile, printed here, not every function's at exit
+    for _ in range(args.warmup + args.epochs):
+        trainer.epoch()
+    print(f"{case['label']}: {trainer.compiled.n_train_batches} steps per epoch", flush=True)
+    trainer.compiled.train_model.profile.summary(file=sys.stdout, n_ops_to_print=15, n_apply_to_print=15)
     return 0
 
 
@@ -366,6 +384,9 @@ def main(argv=None):
     parser.add_argument("--threads", action="store_true",
                         help="also time ours with two BLAS threads, the NumPy loop with one and JAX on one thread")
     parser.add_argument("--no-jax", action="store_true", help="skip JAX even if it is installed")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of timing, print PyTensor's per-op profile of our step on each case "
+                             "(CVM linker, --warmup + --epochs epochs)")
     parser.add_argument("--json", default="bench/results/epoch.json", help="where to write the table")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -375,6 +396,13 @@ def main(argv=None):
         args.epochs, args.warmup = 1, 0
     if args.worker:
         return worker(args)
+    if args.profile:
+        flags = ",".join(filter(None, [USER_ENV.get("PYTENSOR_FLAGS"), "mode=CVM"]))
+        for key in args.cases:
+            subprocess.run([sys.executable, __file__, "--worker", "--profile", "--case", key, "--trainer", "ours",
+                            "--epochs", str(args.epochs), "--warmup", str(args.warmup)]
+                           + (["--tiny"] if args.tiny else []), env={**USER_ENV, "PYTENSOR_FLAGS": flags}, check=True)
+        return 0
 
     threads = [name for name in THREADS if args.threads and not name.startswith("jax")]
     trainers = ["ours", *(MODES if args.modes else []), "numpy", *threads]

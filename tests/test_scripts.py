@@ -62,3 +62,12 @@ def test_benchmark_runs_in_tiny_mode(tmp_path):
         # same init, same minibatches, same update: the trainers must agree
         assert errors["ours (PyTensor)"] == pytest.approx(errors["hand-written NumPy"], abs=0.002), errors
         assert row["floor_s"] > 0 and row["gemm_gflops"] > 0
+
+
+def test_benchmark_profile_shows_the_step_op_by_op():
+    """--profile prints PyTensor's per-op profile of our compiled step: its products and elementwise loops."""
+    stdout = run("bench/epoch.py", "--profile", "--tiny", "--cases", "c")
+    assert "(c) logistic 784-10: 3 steps per epoch" in stdout
+    assert "Time in thunks" in stdout
+    for op in ("pytensor.tensor.blas.Dot22", "pytensor.tensor.blas.Gemm", "pytensor.tensor.elemwise.Elemwise"):
+        assert op in stdout, op
