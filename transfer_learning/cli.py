@@ -270,7 +270,7 @@ def _compat_2015(parser, args, argv, pictures, prog):
 def as_program(main):
     """``main`` as the process's program (a console script, ``python script.py``): its exit status, after
     ``gc.freeze()``. The process ends right after, and Python's cycle collections at exit would otherwise walk
-    every object a run made (0.8 s after a small sweep); the operating system takes the memory back anyway.
+    every object a run made (most of a second after a small sweep); the operating system takes the memory back.
     Tests call ``main`` itself, whose garbage must still be collected."""
 
     @functools.wraps(main)
