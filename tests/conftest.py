@@ -2,12 +2,22 @@
 real-MNIST runs."""
 
 import gzip
+import os
 import pickle
+from pathlib import Path
 
-import numpy as np
-import pytest
+#: The tests compile many small graphs of their own. They keep them in a cache of their own (set before
+#: PyTensor is first imported, and inherited by the scripts tests launch), so that the project's
+#: compiledir stays small and quick to open for real runs (transfer_learning/compile_cache.py).
+if not any(name in os.environ.get("PYTENSOR_FLAGS", "") for name in ("compiledir", "base_compiledir")):
+    TEST_COMPILEDIR = Path.home() / ".pytensor" / "transfer-learning-tests"
+    os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [os.environ.get("PYTENSOR_FLAGS"),
+                                                          f"base_compiledir={TEST_COMPILEDIR}"]))
 
-import transfer_learning  # noqa: F401  (applies the PyTensor set-up before any graph is built)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import transfer_learning  # noqa: E402,F401  (applies the PyTensor set-up before any graph is built)
 from transfer_learning.data import Dataset, Split
 
 

@@ -7,7 +7,8 @@ that library and rename the handful of BLAS calls it makes with ``-D`` macros, s
 compiled ``Gemm``/``Dot22``/``Gemv``/``Ger`` ops run OpenBLAS kernels.
 
 Everything here only fills in settings the user left unset: a ``PYTENSOR_FLAGS`` entry or a
-``.pytensorrc`` value for ``floatX``, ``mode`` or ``blas__ldflags`` wins, and so does an
+``.pytensorrc`` value for ``floatX``, ``mode``, ``blas__ldflags`` or where compiled modules go
+(compile_cache.py) wins, and so does an
 ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``) in the environment.
 
 OpenBLAS runs on one thread unless the user says otherwise. Two reasons, both measured: the number of
@@ -22,6 +23,8 @@ import configparser
 import logging
 import os
 from pathlib import Path
+
+from . import compile_cache
 
 #: BLAS routines PyTensor's C ops call (see pytensor/tensor/blas_headers.py).
 BLAS_ROUTINES = [
@@ -110,6 +113,7 @@ def configure() -> dict:
         if library is not None:
             pytensor.config.blas__ldflags = scipy_openblas_ldflags(library)
             logging.getLogger("pytensor.tensor.blas").addFilter(_DropLibraryDirWarning())
+    compile_cache.use_project_compiledir(chosen)
     return describe()
 
 

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import compile_cache
 from .config import ConfigError
 from .data import load_mnist, mnist_fingerprint
 from .data.core import SPLIT_NAMES
@@ -114,6 +115,7 @@ class Net2015:
         index, start, stop = pt.lscalar("index"), pt.lscalar("start"), pt.lscalar("stop")
         bs = cfg.batch_size
         train_x, train_y = data["train"]
+        compile_cache.reuse_march_flags()
         train_model = pytensor.function([index], cost, updates=updates, givens={
             self.x: train_x[index * bs:(index + 1) * bs], self.y: train_y[index * bs:(index + 1) * bs]})
         n_errors = pt.sum(pt.neq(self.y_pred, self.y))  # / batch_size in float64 = 2015's T.mean(T.neq(...))

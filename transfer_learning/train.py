@@ -12,7 +12,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from . import backend
+from . import backend, compile_cache
 from .config import ConfigError
 from .data import to_shared
 from .model import regularizers
@@ -107,6 +107,7 @@ def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_re
 
     index = pt.lscalar("index")
     mode = backend.compile_mode()
+    compile_cache.reuse_march_flags()
     train_model = pytensor.function(
         [index],
         nll,
