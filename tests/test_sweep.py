@@ -124,7 +124,9 @@ def test_ctrl_c_then_the_same_command_finishes_the_sweep(tmp_path):
     pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(make_splits()))
     argv = [sys.executable, "-m", "transfer_learning.sweep", *TINY, "--dataset", str(pickle_path), *GRID,
             "--jobs", "1", "--out", str(tmp_path / "sw")]
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    # started with SIGINT ignored, as a shell script's `... &` starts it: the sweep still takes Ctrl-C
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     lines = []
     for line in proc.stderr:
         lines.append(line)

@@ -579,7 +579,10 @@ def main(argv=None) -> int:
     """``python -m transfer_learning.sweep`` and the console script ``transfer-sweep``; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     prog = script_name("transfer-sweep", "python -m transfer_learning.sweep")
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C is taken even where the process started with SIGINT ignored (a shell script's `sweep ... &`), as the
+    # single-run scripts do (cli.SignalStop): a sweep is stopped by kill -INT or -TERM wherever it was started.
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
+                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
     try:
         args = vars(build_parser(prog).parse_args(argv))
         sweep = SweepConfig(**{f.name: args.pop(f.name) for f in fields(SweepConfig)})
@@ -603,7 +606,8 @@ def main(argv=None) -> int:
               f"Free space, then continue with: {prog} {' '.join(argv)}", file=sys.stderr)
         return EXIT_DISK_FULL
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
