@@ -79,9 +79,11 @@ class OursTrainer:
                                           learning_rate=case["lr"], L2_reg=case["l2"])
 
     def epoch(self):
-        train = self.compiled.train_model
-        for i in range(self.compiled.n_train_batches):
-            train(i)
+        from transfer_learning.train import minibatch_steps
+
+        with minibatch_steps(self.compiled) as step:  # as sgd_early_stopping calls it
+            for i in range(self.compiled.n_train_batches):
+                step(i)
 
     def validation_error(self):
         return self.compiled.validation_error()

@@ -11,7 +11,7 @@ import pytest
 from tests.test_model import numpy_mlp
 from transfer_learning.config import ConfigError
 from transfer_learning.model import MLP
-from transfer_learning.train import compile_functions, sgd_early_stopping
+from transfer_learning.train import compile_functions, minibatch_steps, sgd_early_stopping
 
 
 def build(tiny_data, batch_size=10, lr=0.1, l2=1e-3, seed=0, activation="tanh"):
@@ -31,6 +31,26 @@ def test_one_train_call_is_one_sgd_step_on_the_indexed_minibatch(tiny_data):
     after = model.get_weights()
     for name in before:
         np.testing.assert_allclose(after[name], before[name] - 0.1 * grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_a_trusted_step_is_the_checked_call_bit_for_bit_and_the_check_comes_back(tiny_data):
+    checked_model, checked = build(tiny_data)
+    trusted_model, trusted = build(tiny_data)
+    costs = []
+    for _ in range(3):
+        for i in range(checked.n_train_batches):
+            costs.append(checked.train_model(i))
+    with minibatch_steps(trusted) as step:
+        assert trusted.train_model.trust_input
+        trusted_costs = [step(i) for _ in range(3) for i in range(trusted.n_train_batches)]
+    assert [c.tobytes() for c in trusted_costs] == [c.tobytes() for c in costs]
+    for name, value in checked_model.get_weights().items():
+        assert trusted_model.get_weights()[name].tobytes() == value.tobytes(), name
+    assert not trusted.train_model.trust_input
+    with pytest.raises(KeyError), minibatch_steps(trusted):
+        raise KeyError("a failure inside the loop")
+    assert not trusted.train_model.trust_input
+    trusted.train_model(0)  # a plain call is checked (and converted) again
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
