@@ -30,8 +30,11 @@ def use_project_compiledir(chosen: set[str]) -> None:
     if chosen & COMPILEDIR_SETTINGS:
         return
     import pytensor
-    from pytensor.configdefaults import _default_compiledir
 
+    try:  # PyTensor's own name for the folder (a private helper: a release without it keeps the default)
+        from pytensor.configdefaults import _default_compiledir
+    except ImportError:
+        return
     pytensor.config.compiledir = Path(f"{_default_compiledir()}{COMPILEDIR_SUFFIX}")
 
 
