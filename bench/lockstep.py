@@ -34,7 +34,7 @@ def one_at_a_time(task, starts):
     import pytensor.tensor as pt
 
     from transfer_learning.model import MLP
-    from transfer_learning.train import compile_functions
+    from transfer_learning.train import compile_functions, minibatch_steps
 
     x, y = pt.matrix("x"), pt.ivector("y")
     model = MLP(None, x, task.n_in, HIDDEN, task.n_classes, weights=starts[0])
@@ -44,8 +44,9 @@ def one_at_a_time(task, starts):
     def epoch():
         for k, w in enumerate(weights):
             model.set_weights(w)
-            for i in range(compiled.n_train_batches):
-                compiled.train_model(i)
+            with minibatch_steps(compiled) as step:  # as sgd_early_stopping calls it
+                for i in range(compiled.n_train_batches):
+                    step(i)
             weights[k] = model.get_weights()
 
     def errors():
