@@ -220,9 +220,9 @@ def minibatch_steps(compiled):
 
     A compiled function checks and converts every argument on every call, about 13 µs, which is 8 % of a
     step of the default 784-100-100-10 network (``bench/epoch.py``, README "Speed"). The index arrays are
-    made here once, already of the input's type (a 0-d int64 array, what the check would have made of ``i``), and the
-    function trusts its input inside the ``with`` block only; the step computes exactly what
-    ``train_model(i)`` does. A step function that is not a PyTensor function of one int64 index is
+    made here once, already of the input's type (a 0-d int64 array, what the check would have made of
+    ``i``), and the function trusts its input inside the ``with`` block only; the step computes exactly
+    what ``train_model(i)`` does. A step function that is not a PyTensor function of one int64 index is
     called as it is.
     """
     function = compiled.train_model
@@ -404,4 +404,3 @@ def sgd_early_stopping(
     if restore_best and h.best_weights is not None:
         classifier.set_weights(h.best_weights)
     return h
-
