@@ -18,7 +18,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import transfer_learning  # noqa: E402,F401  (applies the PyTensor set-up before any graph is built)
-from transfer_learning.data import Dataset, Split
+from transfer_learning import cli  # noqa: E402
+from transfer_learning.config import TransferConfig  # noqa: E402
+from transfer_learning.data import Dataset, Split  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -75,3 +77,9 @@ TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5
 def pickle_path(tmp_path_factory):
     """tiny_pickle, written once for a whole test module."""
     return write_pickle(tmp_path_factory.mktemp("tiny") / "tiny.pkl.gz", tuple(make_splits()))
+
+
+def transfer_config(argv) -> TransferConfig:
+    """The settings mlp_transfer.py runs with for ``argv``: its parser, the flags that are not settings left out."""
+    parser = cli.build_parser(TransferConfig, "t", "")
+    return cli._config_from_args(TransferConfig, parser, parser.parse_args(argv))

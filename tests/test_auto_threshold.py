@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import make_splits, write_pickle
+from tests.conftest import make_splits, transfer_config, write_pickle
 from tests.test_arms import TINY, fake_history
 from tests.test_transfer import make_weights
 from transfer_learning import cli
@@ -93,14 +93,12 @@ def test_bad_auto_flags(tmp_path, capsys, argv, message):
 
 def test_an_interrupted_auto_choice_resumes_to_the_same_run(auto_run, tmp_path):
     from tests.test_resume import assert_same_results, stop_after
-    from transfer_learning.config import TransferConfig
     from transfer_learning.experiment import run_transfer
     from transfer_learning.train import Interrupted
 
     tmp, args = auto_run
     out = tmp_path / "run"
-    parsed = cli.build_parser(TransferConfig, "t", "").parse_args([*args, "--threshold", "auto", "--out", str(out)])
-    cfg = TransferConfig(**{k: v for k, v in vars(parsed).items() if k not in ("resume", "overwrite")})
+    cfg = transfer_config([*args, "--threshold", "auto", "--out", str(out)])
     # 3 minibatches an epoch: 9 for the source, then 6 per candidate; stop inside the second candidate
     with pytest.raises(Interrupted):
         run_transfer(cfg, stop_requested=stop_after(9 + 6 + 2))

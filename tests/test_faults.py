@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TINY, make_splits, write_pickle
+from tests.conftest import TINY, make_splits, transfer_config, write_pickle
 from tests.test_imagefolder import save
 from tests.test_resume import assert_same_results, stop_after
 from transfer_learning import atomic, cli, sweep
@@ -25,6 +25,8 @@ from transfer_learning.experiment import load_tasks, run_transfer
 from transfer_learning.train import Interrupted
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
 @pytest.fixture(scope="module")
 def reference(pickle_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("reference") / "run"
@@ -127,8 +129,7 @@ def test_a_real_full_disk_then_freeing_space_and_resuming(pickle_path, reference
 
 def interrupted(args, out):
     """A run of ``args`` stopped by a signal inside its target phase."""
-    parsed = cli.build_parser(TransferConfig, "t", "").parse_args([*args, "--out", str(out)])
-    cfg = TransferConfig(**{k: v for k, v in vars(parsed).items() if k not in ("resume", "overwrite", "compat", "fix")})
+    cfg = transfer_config([*args, "--out", str(out)])
     with pytest.raises(Interrupted):
         run_transfer(cfg, stop_requested=stop_after(9 + 4))
     assert (out / "checkpoint_target.npz").is_file()
@@ -176,8 +177,7 @@ def test_a_changed_image_folder_is_refused_on_resume(tmp_path, capsys):
     source, target = letters(tmp_path / "source"), letters(tmp_path / "target", ("x", "y"), seed=1)
     args = ["--source", f"imagefolder:{source}", "--target", f"imagefolder:{target}", "--hidden-sizes", "6,5",
             "--batch-size", "8", "--n-epochs", "3", "--probe-size", "8"]
-    parsed = cli.build_parser(TransferConfig, "t", "").parse_args([*args, "--out", str(tmp_path / "run")])
-    cfg = TransferConfig(**{k: v for k, v in vars(parsed).items() if k not in ("resume", "overwrite")})
+    cfg = transfer_config([*args, "--out", str(tmp_path / "run")])
     with pytest.raises(Interrupted):
         run_transfer(cfg, stop_requested=stop_after(6 + 2))  # 2 minibatches an epoch: inside the target phase
     pixels = np.asarray(Image.open(target / "x" / "003.png"))

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import make_splits, write_pickle
+from tests.conftest import make_splits, transfer_config, write_pickle
 from transfer_learning import cli
-from transfer_learning.config import TransferConfig
 from transfer_learning.experiment import run_transfer
 from transfer_learning.train import Interrupted
 
@@ -85,9 +84,7 @@ def stop_after(n_minibatches):
 def test_resume_after_an_interrupt_gives_identical_results(reference, tmp_path, stop_at):
     expected, pickle_path = reference
     out = tmp_path / "run"
-    args = cli.build_parser(TransferConfig, "t", "").parse_args([*TINY, "--dataset", str(pickle_path),
-                                                                "--out", str(out)])
-    cfg = TransferConfig(**{k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")})
+    cfg = transfer_config([*TINY, "--dataset", str(pickle_path), "--out", str(out)])
     with pytest.raises(Interrupted):
         run_transfer(cfg, stop_requested=stop_after(stop_at))
     assert any(out.glob("checkpoint_*.npz"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from tests.conftest import TINY
+from tests.conftest import TINY, transfer_config
 from transfer_learning import cli, rules
 from transfer_learning.transfer import n_to_keep, shrink_perturb, top_fraction_masks
 from transfer_learning.weights import glorot_uniform, init_bound
@@ -223,15 +223,13 @@ def test_random_rule_runs_are_reproducible_by_seed(pickle_path, tmp_path):
 @pytest.mark.parametrize("rule", list(rules.RULES))
 def test_a_run_with_each_rule_resumes_bit_for_bit(rule, pickle_path, tmp_path):
     from tests.test_resume import assert_same_results, stop_after
-    from transfer_learning.config import TransferConfig
     from transfer_learning.experiment import run_transfer
     from transfer_learning.train import Interrupted
 
     args = [*TINY, "--dataset", str(pickle_path), "--rule", rule, "--keep-fraction", "0.5",
             "--baselines", "scratch,shrink-perturb", "--activation", "relu" if rule in ("redo", "taylor") else "tanh"]
     assert cli.main_transfer([*args, "--out", str(tmp_path / "whole")]) == 0
-    parsed = cli.build_parser(TransferConfig, "t", "").parse_args([*args, "--out", str(tmp_path / "cut")])
-    cfg = TransferConfig(**{k: v for k, v in vars(parsed).items() if k not in ("resume", "overwrite")})
+    cfg = transfer_config([*args, "--out", str(tmp_path / "cut")])
     with pytest.raises(Interrupted):  # 3 minibatches an epoch: 9 for the source, then inside the transfer arm
         run_transfer(cfg, stop_requested=stop_after(9 + 4))
     assert cli.main_transfer(["--resume", str(tmp_path / "cut")]) == 0
