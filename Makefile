@@ -2,7 +2,8 @@
 # make test  : the same set-up, then the lint (ruff) and the whole test suite (slow real-MNIST runs included)
 # make bench : time training epochs against NumPy, PyTorch and JAX, start-up, and a sweep's fixed costs (bench/)
 # make sweeps: the three threshold sweeps of the README's results
-# make rule-sweeps: the selection rules compared at equal budgets (README, "Which nodes should be kept?")
+# make rule-sweeps: the selection rules and the reference arms compared on data replicates (README, "Which nodes should be kept?")
+# make rule-sweeps-first: the same rules under the earlier protocol (first 1,000 examples, one learning rate)
 # make compat-table: --compat 2015 with its defects fixed one at a time (README, "Faithful to 2015")
 # make tutorial-mlp: the tutorial's mlp.py (1000 epochs) with the tutorial's draws and with ours
 
@@ -17,9 +18,16 @@ ARGS   ?=
 SWEEPS ?= $(abspath ..)/transfer-learning-sweeps
 RUNS   ?= $(abspath ..)/transfer-learning-runs
 SWEEP  := $(PY) -m transfer_learning.sweep
-RULES  := --rules all --keep-fractions 0.1,0.25,0.5,0.75 --baselines scratch,finetune,shrink-perturb --seeds 1-20
+# the rule sweeps' protocol: 20 replicates, each its own stratified 1,000-example subset (validation 200) and
+# initialization; every arm's learning rate chosen by validation; both --reinit-deeper values; the references
+RULES  := --target-train-size 1000 --rules all --keep-fractions 0.1,0.25,0.5,0.75 --reinit-deeper no,yes \
+	--baselines scratch,finetune,shrink-perturb,linear-probe,lp-ft,l2-sp --lr-grid 0.01,0.03,0.1,0.3,1 --seeds 1-20
+# the protocol of the tables committed before data replicates (docs/results/first-subset/): the first 1,000
+# target examples, the whole validation split, learning rate 0.1 for every arm
+RULES_FIRST := --target-train-size 1000 --subset first --rules all --keep-fractions 0.1,0.25,0.5,0.75 \
+	--baselines scratch,finetune,shrink-perturb --seeds 1-20
 
-.PHONY: run test test-fast lint bench sweeps rule-sweeps compat-table tutorial-mlp copy-sweep data clean
+.PHONY: run test test-fast lint bench sweeps rule-sweeps rule-sweeps-first compat-table tutorial-mlp copy-sweep data clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,22 +59,26 @@ bench: data
 	$(PY) bench/sweep.py
 
 sweeps: data
-	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --target-train-size 1000 --seeds 1-5 \
+	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --target-train-size 1000 --subset first --seeds 1-5 \
 		--out $(SWEEPS)/mnist04-59-n1000
 	$(SWEEP) --source mnist --target fashion-mnist --seeds 1-5 --out $(SWEEPS)/mnist-fashion
-	$(SWEEP) --source mnist --target fashion-mnist --target-train-size 1000 --seeds 1-5 \
+	$(SWEEP) --source mnist --target fashion-mnist --target-train-size 1000 --subset first --seeds 1-5 \
 		--out $(SWEEPS)/mnist-fashion-n1000
 	for s in mnist04-59-n1000 mnist-fashion mnist-fashion-n1000; do $(MAKE) --no-print-directory copy-sweep S=$$s; done
 
 rule-sweeps: data
-	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --target-train-size 1000 $(RULES) \
-		--out $(SWEEPS)/rules-mnist04-59-n1000-tanh
-	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --target-train-size 1000 --activation relu $(RULES) \
+	$(SWEEP) --source mnist:0-4 --target mnist:5-9 $(RULES) --out $(SWEEPS)/replicated-rules-mnist04-59-n1000-tanh
+	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --activation relu $(RULES) \
+		--out $(SWEEPS)/replicated-rules-mnist04-59-n1000-relu
+	$(SWEEP) --source mnist --target fashion-mnist $(RULES) --out $(SWEEPS)/replicated-rules-mnist-fashion-n1000-tanh
+	for s in replicated-rules-mnist04-59-n1000-tanh replicated-rules-mnist04-59-n1000-relu \
+		replicated-rules-mnist-fashion-n1000-tanh; do $(MAKE) --no-print-directory copy-sweep S=$$s; done
+
+rule-sweeps-first: data
+	$(SWEEP) --source mnist:0-4 --target mnist:5-9 $(RULES_FIRST) --out $(SWEEPS)/rules-mnist04-59-n1000-tanh
+	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --activation relu $(RULES_FIRST) \
 		--out $(SWEEPS)/rules-mnist04-59-n1000-relu
-	$(SWEEP) --source mnist --target fashion-mnist --target-train-size 1000 $(RULES) \
-		--out $(SWEEPS)/rules-mnist-fashion-n1000-tanh
-	for s in rules-mnist04-59-n1000-tanh rules-mnist04-59-n1000-relu rules-mnist-fashion-n1000-tanh; do \
-		$(MAKE) --no-print-directory copy-sweep S=$$s; done
+	$(SWEEP) --source mnist --target fashion-mnist $(RULES_FIRST) --out $(SWEEPS)/rules-mnist-fashion-n1000-tanh
 
 compat-table: data
 	$(PY) -m transfer_learning.compat2015 --ladder $(RUNS)/compat-ladder
@@ -82,6 +94,8 @@ copy-sweep:
 	cp $(SWEEPS)/$(S)/summary.md docs/results/sweep-$(S).md
 	cp $(SWEEPS)/$(S)/results.csv docs/results/sweep-$(S).csv
 	cp $(SWEEPS)/$(S)/sweep.png docs/results/sweep-$(S).png
+	if [ -f $(SWEEPS)/$(S)/analysis.json ]; then cp $(SWEEPS)/$(S)/analysis.json docs/results/sweep-$(S).analysis.json; \
+		cp $(SWEEPS)/$(S)/conclusions.md docs/results/sweep-$(S).conclusions.md; fi
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

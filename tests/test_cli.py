@@ -146,7 +146,8 @@ HELP = {"--hidden-sizes": "100,100", "--learning-rate": "0.1", "--l1-reg": "0.0"
         "--source": "mnist:0-4", "--target": "mnist:5-9", "--dataset": None, "--source-path": None,
         "--target-path": None, "--invert": None, "--resize": "fit", "--labels-from-filename": None,
         "--split-seed": "0", "--baselines": "scratch", "--kept-lr-scale": "1.0", "--reinit-deeper": None,
-        "--target-train-size": None, "--source-weights": None, "--ttt-level": "1.05", "--no-transfer": None,
+        "--target-train-size": None, "--target-valid-size": None, "--data-seed": None, "--subset": "stratified",
+        "--lr-grid": None, "--l2-sp": "0.01", "--source-weights": None, "--ttt-level": "1.05", "--no-transfer": None,
         "--seed": "1234", "--init-rng": "default", "--out": None, "--resume": None, "--overwrite": None,
         "--compat": None, "--fix": None}
 

@@ -11,9 +11,14 @@ the trained source network; all arms share the seed, data, architecture, optimiz
 | freeze | as transfer | kept nodes frozen (factor 0) |
 | random-reset | as many nodes per layer re-drawn as transfer, chosen at random | as transfer |
 | shrink-perturb | shrink x source + perturb x fresh draw, every weight (Ash & Adams 2020) | lr |
+| linear-probe | every source hidden weight | hidden layers frozen (factor 0): only the new output layer trains |
+| lp-ft | the linear-probe arm's best weights (Kumar et al. 2022) | lr, every weight |
+| l2-sp | every source hidden weight | lr; the cost adds --l2-sp x ||W - W_source||^2 per hidden W (Li et al. 2018) |
+
+lp-ft is trained after linear-probe, from its result: its budget is the probe's epochs and then its own.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,6 +55,17 @@ class ArmInputs:
     rngs: Generators
 
 
+@dataclass
+class ArmStart:
+    """Where an arm's target training starts: its weights (or the arm whose trained weights it takes), its
+    per-node learning-rate factors (None: all 1) and the weights an L2-SP penalty pulls toward (empty: none)."""
+
+    weights: dict | None
+    lr_scales: dict | None = None
+    anchors: dict = field(default_factory=dict)
+    after: str | None = None  # the arm whose best weights this one starts from (lp-ft: linear-probe)
+
+
 def lr_scales(masks, kept_scale):
     """Per-node learning-rate factors: ``kept_scale`` for kept nodes, 1 for re-initialized ones (None: all 1)."""
     if kept_scale == 1:
@@ -63,33 +79,52 @@ def lr_scales(masks, kept_scale):
 
 
 def transfer_arm(a: ArmInputs):
-    return a.transferred, lr_scales(a.masks, a.cfg.kept_lr_scale)
+    return ArmStart(a.transferred, lr_scales(a.masks, a.cfg.kept_lr_scale))
 
 
 def scratch(a: ArmInputs):
-    return initial_weights(a.rngs.scratch, a.n_in, a.cfg.hidden_sizes, a.n_classes, activation=a.cfg.activation), None
+    return ArmStart(initial_weights(a.rngs.scratch, a.n_in, a.cfg.hidden_sizes, a.n_classes,
+                                    activation=a.cfg.activation))
+
+
+def _source_under_new_output(a: ArmInputs) -> dict:
+    return fresh_output_layer({k: v.copy() for k, v in a.trained.items()}, a.n_classes)
 
 
 def finetune(a: ArmInputs):
-    return fresh_output_layer({k: v.copy() for k, v in a.trained.items()}, a.n_classes), None
+    return ArmStart(_source_under_new_output(a))
 
 
 def freeze(a: ArmInputs):
-    return a.transferred, lr_scales(a.masks, 0.0)
+    return ArmStart(a.transferred, lr_scales(a.masks, 0.0))
 
 
 def random_reset(a: ArmInputs):
     chosen = random_masks(a.masks, a.rngs.random_reset)
     weights = reinitialize(a.trained, chosen, a.rngs.random_reset, a.cfg.reinit_deeper, a.cfg.activation)
-    return fresh_output_layer(weights, a.n_classes), lr_scales(chosen, a.cfg.kept_lr_scale)
+    return ArmStart(fresh_output_layer(weights, a.n_classes), lr_scales(chosen, a.cfg.kept_lr_scale))
 
 
 def shrink_perturb_arm(a: ArmInputs):
-    return shrink_perturb(a.trained, a.n_classes, a.rngs.shrink_perturb, a.cfg.shrink, a.cfg.perturb,
-                          a.cfg.activation), None
+    return ArmStart(shrink_perturb(a.trained, a.n_classes, a.rngs.shrink_perturb, a.cfg.shrink, a.cfg.perturb,
+                                   a.cfg.activation))
 
 
-#: Arm name -> builder (ArmInputs) -> (initial weights, per-node learning-rate factors or None).
+def linear_probe(a: ArmInputs):
+    every_node_kept = [np.ones(len(a.trained[hidden_names(i)[1]]), dtype=bool) for i in range(len(a.cfg.hidden_sizes))]
+    return ArmStart(_source_under_new_output(a), lr_scales(every_node_kept, 0.0))
+
+
+def lp_ft(a: ArmInputs):
+    return ArmStart(None, after="linear-probe")
+
+
+def l2_sp(a: ArmInputs):
+    anchors = {hidden_names(i)[0]: a.trained[hidden_names(i)[0]] for i in range(len(a.cfg.hidden_sizes))}
+    return ArmStart(_source_under_new_output(a), anchors=anchors)
+
+
+#: Arm name -> builder (ArmInputs) -> ArmStart.
 ARMS = {
     "transfer": transfer_arm,
     "scratch": scratch,
@@ -97,9 +132,13 @@ ARMS = {
     "freeze": freeze,
     "random-reset": random_reset,
     "shrink-perturb": shrink_perturb_arm,
+    "linear-probe": linear_probe,
+    "lp-ft": lp_ft,
+    "l2-sp": l2_sp,
 }
 
 
 def build_arms(a: ArmInputs, names) -> dict:
-    """Initial weights and learning-rate factors of the transfer arm and then of each named baseline."""
+    """The start of the transfer arm and then of each named baseline, in that order (an arm built on another's
+    result, lp-ft, comes after it)."""
     return {name: ARMS[name](a) for name in ("transfer", *names)}

@@ -119,7 +119,8 @@ def add_config_flags(parser, config_cls, chosen_fields, defaults=None):
         if hints[f.name] is bool:
             parser.add_argument(flag(f.name), dest=f.name, action="store_true", help=help_text)
             continue
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        shown = (",".join({True: "yes", False: "no"}.get(v, str(v)) if isinstance(v, bool) else str(v) for v in default)
+                 if isinstance(default, tuple) else default)
         parser.add_argument(
             flag(f.name),
             dest=f.name,

@@ -3,11 +3,12 @@
 from dataclasses import dataclass, field, fields, replace
 
 from .data import RESIZE_MODES, spec_name
+from .data.subsets import SUBSET_KINDS
 from .rules import RULES
 from .weights import ACTIVATIONS
 
 #: The control arms a transfer run can train beside the transfer arm.
-BASELINES = ("scratch", "finetune", "freeze", "random-reset", "shrink-perturb")
+BASELINES = ("scratch", "finetune", "freeze", "random-reset", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp")
 #: The 2015 threshold, used when neither --threshold nor --keep-fraction is given.
 DEFAULT_THRESHOLD = 0.6
 #: How the initial weights are drawn: numpy's Generator split from --seed, or the tutorial's RandomState.
@@ -64,6 +65,38 @@ def parse_seeds(value) -> tuple[int, ...]:
     except ValueError as err:
         raise ConfigError(f"--seeds: expected integers and ranges like 1,2,3 or 1-20, got {value!r}") from err
     return tuple(seeds)
+
+
+def parse_valid_size(value) -> int | str:
+    """--target-valid-size: a positive number of examples, or "all"."""
+    if isinstance(value, str) and value.strip().lower() == "all":
+        return "all"
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"--target-valid-size: expected a positive integer or all, got {value!r}") from err
+    if number <= 0:
+        raise ConfigError(f"--target-valid-size: expected a positive integer or all, got {value!r}")
+    return number
+
+
+def parse_lr_grid(value) -> tuple[float, ...]:
+    """--lr-grid: distinct learning rates > 0, comma-separated."""
+    try:
+        rates = tuple(float(part) for part in (value.split(",") if isinstance(value, str) else value))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"--lr-grid: expected learning rates > 0 like 0.03,0.1,0.3, got {value!r}") from err
+    if not rates or not all(r > 0 and r != float("inf") for r in rates) or len(set(rates)) != len(rates):
+        raise ConfigError(f"--lr-grid: expected distinct learning rates > 0 like 0.03,0.1,0.3, got {value!r}")
+    return rates
+
+
+def parse_yes_no(value) -> tuple[bool, ...]:
+    """--reinit-deeper of a sweep: no, yes or no,yes."""
+    words = [w.strip().lower() for w in str(value).split(",")]
+    if not words or any(w not in ("no", "yes") for w in words) or len(set(words)) != len(words):
+        raise ConfigError(f"--reinit-deeper: expected no, yes or no,yes, got {value!r}")
+    return tuple(w == "yes" for w in words)
 
 
 def _opt(default, help, **extra):
@@ -169,7 +202,10 @@ class TransferConfig:
         "scratch",
         "control arms trained on the target beside the transfer, comma-separated: scratch (fresh network), "
         "finetune (keep every hidden weight), freeze (kept weights do not move), random-reset (reset as many "
-        "nodes, chosen at random), shrink-perturb (every weight shrunk and perturbed, no selection); or none",
+        "nodes, chosen at random), shrink-perturb (every weight shrunk and perturbed, no selection), linear-probe "
+        "(every hidden weight frozen, only the new output layer trains), lp-ft (the linear probe's best weights, "
+        "then every weight finetuned; implies linear-probe), l2-sp (finetune pulled toward the source weights, "
+        "--l2-sp); or none",
         metavar="ARMS",
     )
     kept_lr_scale: float = _opt(1.0, "kept weights learn at this times the learning rate (0 = frozen, 1 = as in 2015)")
@@ -177,8 +213,28 @@ class TransferConfig:
         False, "also re-initialize the weights leaving a reset node (its row in the next hidden layer's W)"
     )
     target_train_size: int | None = _opt(
-        None, "use only the first N target training examples (a low-data target)", metavar="N"
+        None, "use only N target training examples (a low-data target): a stratified random sample drawn with "
+        "--data-seed, shuffled (or the first N with --subset first)", metavar="N"
     )
+    target_valid_size: int | str | None = _opt(
+        None, "validate on N target validation examples, a stratified random sample (default: a fifth of "
+        "--target-train-size when that is given, as MNIST's 50,000 : 10,000; else all); all: the whole split. "
+        "The test split is always used whole", metavar="N|all", type=parse_valid_size)
+    data_seed: int | None = _opt(
+        None, "seed of the target subsets' draw (default: --seed), kept apart from the seed of the weights, so "
+        "data replicates and initializations can be crossed", metavar="N")
+    subset: str = _opt(
+        "stratified", "how the target subsets are chosen: stratified (random, class proportions of the split, from "
+        "--data-seed) or first (the first N examples, the whole validation split unless --target-valid-size: the "
+        "protocol of the results committed before data replicates)", metavar="KIND",
+        type=_choice("--subset", SUBSET_KINDS))
+    lr_grid: tuple[float, ...] | None = _opt(
+        None, "train every target arm at each of these learning rates and keep the one with the lowest validation "
+        "error (the test split is read once, for the chosen rate), e.g. 0.01,0.03,0.1,0.3; default: "
+        "--learning-rate alone", metavar="X,X", type=parse_lr_grid)
+    l2_sp: float = _opt(
+        0.01, "l2-sp arm: weight of the penalty ||W - W_source||^2 on every hidden weight matrix, added to "
+        "finetune's cost (Li et al. 2018; see the README for why this default)", metavar="X")
     source_weights: str | None = _opt(
         None, "start from saved source weights (a run's weights_source.npz) instead of training them", metavar="FILE"
     )
@@ -240,6 +296,15 @@ class TransferConfig:
             raise ConfigError(f"--kept-lr-scale: expected a value >= 0, got {self.kept_lr_scale}")
         if self.target_train_size is not None and self.target_train_size <= 0:
             raise ConfigError(f"--target-train-size: expected a positive number, got {self.target_train_size}")
+        if self.target_valid_size is not None:
+            parse_valid_size(self.target_valid_size)
+        if self.data_seed is not None and (not isinstance(self.data_seed, int) or self.data_seed < 0):
+            raise ConfigError(f"--data-seed: expected an integer >= 0, got {self.data_seed!r}")
+        _choice("--subset", SUBSET_KINDS)(self.subset)
+        if self.lr_grid is not None:
+            parse_lr_grid(self.lr_grid)
+        if not self.l2_sp >= 0:
+            raise ConfigError(f"--l2-sp: expected a value >= 0, got {self.l2_sp}")
         if not self.ttt_level > 0:
             raise ConfigError(f"--ttt-level: expected a value > 0, got {self.ttt_level}")
         self.arms  # noqa: B018  (validates --baselines)
@@ -252,8 +317,29 @@ class TransferConfig:
         return "threshold", DEFAULT_THRESHOLD if self.threshold is None else self.threshold
 
     @property
+    def data_seed_used(self) -> int:
+        """The seed of the target subsets' draw: --data-seed, else --seed."""
+        return self.seed if self.data_seed is None else self.data_seed
+
+    @property
+    def valid_size_used(self) -> int | None:
+        """Target validation examples to draw (None: the whole split)."""
+        if self.target_valid_size == "all":
+            return None
+        if self.target_valid_size is not None:
+            return self.target_valid_size
+        if self.target_train_size is not None and self.subset == "stratified":
+            return max(1, round(self.target_train_size / 5))
+        return None
+
+    @property
+    def learning_rates(self) -> tuple[float, ...]:
+        """The target phase's learning rates to try: --lr-grid, else --learning-rate alone."""
+        return self.lr_grid or (self.learning_rate,)
+
+    @property
     def arms(self) -> tuple[str, ...]:
-        """The baseline arms asked for, in a fixed order."""
+        """The baseline arms asked for, in a fixed order (lp-ft brings linear-probe, its first phase)."""
         names = [n.strip() for n in self.baselines.split(",") if n.strip()]
         if names == ["none"]:
             return ()
@@ -263,6 +349,8 @@ class TransferConfig:
                 f"--baselines: unknown arm {', '.join(unknown) or repr(self.baselines)}; "
                 f"expected some of {', '.join(BASELINES)}, or none"
             )
+        if "lp-ft" in names:
+            names.append("linear-probe")
         return tuple(n for n in BASELINES if n in names)
 
 
@@ -301,7 +389,7 @@ ORIGINAL_2015 = replace(TransferConfig(), source="mnist", target="mnist")
 
 #: Fields of TransferConfig a sweep sets itself, per run, so they are not flags of the sweep.
 SWEEP_OWNS = ("threshold", "keep_fraction", "rule", "auto_thresholds", "auto_epochs", "seed", "out", "no_transfer",
-              "source_weights", "per_node")
+              "source_weights", "per_node", "data_seed", "reinit_deeper")
 #: The sweep's default arms: scratch and finetune as bands, random-reset as the control for the rule.
 SWEEP_BASELINES = "scratch,finetune,random-reset"
 #: The thresholds a sweep runs when given neither --thresholds nor --keep-fractions.
@@ -324,6 +412,17 @@ class SweepConfig:
     seeds: tuple[int, ...] = _opt((1, 2, 3, 4, 5), "seeds, comma-separated or a range (1-20); every arm, rule and "
                                   "selection of one seed shares its source network, probe and data, so comparisons "
                                   "are paired by seed", metavar="N,N", type=parse_seeds)
+    data_seeds: tuple[int, ...] | None = _opt(
+        None, "cross these data seeds with --seeds: every (seed, data seed) pair is a replicate, and summary.md "
+        "splits the spread of each paired difference into data, initialization and residual parts (default: "
+        "each seed draws its own target subsets with its own number)", metavar="N,N", type=parse_seeds)
+    reinit_deeper: tuple[bool, ...] = _opt(
+        (False,), "run the selective arms without (no) and/or with (yes) the re-drawing of the weights leaving a "
+        "reset node (--reinit-deeper of mlp_transfer.py), paired by replicate: no, yes or no,yes",
+        metavar="no,yes", type=parse_yes_no)
+    equivalence_margin: float = _opt(
+        0.25, "margin of the equivalence tests (TOST), in percentage points of test error: two arms are called "
+        "equivalent only where the difference is shown to lie within +-this", metavar="PP")
     jobs: int = _opt(-1, "worker processes on this machine (-1: one per CPU core)")
     scheduler: str | None = _opt(
         None, "address of a running Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) to send the runs to "
@@ -365,5 +464,19 @@ class SweepConfig:
                 raise ConfigError("--keep-fractions: a fraction is listed twice")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError("--seeds: expected distinct seeds, at least one")
+        if self.data_seeds is not None and (not self.data_seeds or len(set(self.data_seeds)) != len(self.data_seeds)
+                                            or min(self.data_seeds) < 0):
+            raise ConfigError("--data-seeds: expected distinct seeds >= 0, at least one")
+        if not self.equivalence_margin > 0:
+            raise ConfigError(f"--equivalence-margin: expected a value > 0, got {self.equivalence_margin}")
+        if not self.reinit_deeper or len(set(self.reinit_deeper)) != len(self.reinit_deeper):
+            raise ConfigError("--reinit-deeper: expected no, yes or no,yes")
         if self.jobs == 0 or self.jobs < -1:
             raise ConfigError(f"--jobs: expected a positive number or -1, got {self.jobs}")
+
+    @property
+    def replicates(self) -> tuple[tuple[int, int], ...]:
+        """(seed, data seed) of every replicate: each seed with its own number, or --seeds x --data-seeds."""
+        if self.data_seeds is None:
+            return tuple((s, s) for s in self.seeds)
+        return tuple((s, d) for s in self.seeds for d in self.data_seeds)

@@ -12,7 +12,8 @@ from . import inputs, rules
 from .auto_threshold import choose_threshold
 from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from .config import ConfigError
-from .data import DataError, Split, load_task, spec_name
+from .data import DataError, load_task, spec_name
+from .data.subsets import subset_indices, take_subset
 from .metrics import arm_metrics, error_rate, metrics_table
 from .model import MLP, LogisticRegression
 from .rundir import RunDir
@@ -99,7 +100,7 @@ class Net:
 
 
 def _train(ctx, net: Net, weights, dataset, cfg, phase, log_name, on_improvement=None, lr_scales=None,
-           scoring="all"):
+           scoring="all", anchors=None, score_test=True):
     """Run one phase's early-stopping loop from ``weights``, continuing from its checkpoint if one
     exists; returns its History and the weights it ends with (the best-validation ones).
 
@@ -130,6 +131,8 @@ def _train(ctx, net: Net, weights, dataset, cfg, phase, log_name, on_improvement
         L2_reg=getattr(cfg, "L2_reg", 0.0),
         lr_scales=lr_scales,
         scoring=scoring,
+        l2_sp=getattr(cfg, "l2_sp", 0.0) if anchors else 0.0,
+        anchors=anchors,
     )
     if graphs.compiles > compiled_before:
         import pytensor
@@ -156,6 +159,7 @@ def _train(ctx, net: Net, weights, dataset, cfg, phase, log_name, on_improvement
             on_checkpoint=checkpoint,
             stop_requested=ctx.stop_requested,
             history=history,
+            score_test=score_test,
         )
     except (Interrupted, TrainingDiverged) as stop:
         stop.run_dir = ctx.rundir.path
@@ -266,12 +270,7 @@ def load_tasks(cfg, cache=None, source_arrays=None):
         return source, None, source_weights
     same = cfg.target == cfg.source and cfg.target_path == cfg.source_path
     target = source if same else load(cfg.target, cfg.target_path)
-    if cfg.target_train_size is not None:
-        if cfg.target_train_size > target.train.x.shape[0]:
-            raise ConfigError(f"--target-train-size: {cfg.target_train_size} is more than the "
-                              f"{target.train.x.shape[0]} training examples of {cfg.target}")
-        n = cfg.target_train_size
-        target = replace(target, train=Split(target.train.x[:n], target.train.y[:n]))
+    target = target_subset(cfg, target)
     if target.n_in != source.n_in:
         raise ConfigError(
             f"--target: {cfg.target} has {target.n_in} inputs per image but {cfg.source} has {source.n_in}"
@@ -283,6 +282,38 @@ def load_tasks(cfg, cache=None, source_arrays=None):
             f"images of {cfg.target}"
         )
     return source, target, source_weights
+
+
+def target_subset(cfg, target):
+    """The target's training and validation examples this run uses (--target-train-size, --target-valid-size,
+    --subset, --data-seed); the whole target when neither size applies."""
+    train_size, valid_size = cfg.target_train_size, cfg.valid_size_used
+    for flag_name, size, split in (("--target-train-size", train_size, target.train),
+                                   ("--target-valid-size", valid_size, target.valid)):
+        if size is not None and size > split.y.shape[0]:
+            raise ConfigError(f"{flag_name}: {size} is more than the {split.y.shape[0]} "
+                              f"{'training' if split is target.train else 'validation'} examples of {cfg.target}")
+    if train_size is None and valid_size is None:
+        return target
+    indices = subset_indices(target, train_size, valid_size, cfg.subset, cfg.data_seed_used)
+    description = {"kind": cfg.subset, "train": int(indices["train"].size), "valid": int(indices["valid"].size),
+                   "data_seed": cfg.data_seed_used if cfg.subset == "stratified" else None}
+    return take_subset(target, indices, description)
+
+
+def write_target_indices(rundir, target):
+    """target_indices.npz: the positions in the target's train and valid splits this run learned and validated on
+    (in training order)."""
+    n_train, n_valid = target.train.y.shape[0], target.valid.y.shape[0]
+    indices = target.indices or {"train": np.arange(n_train), "valid": np.arange(n_valid)}
+    rundir.write_weights("target_indices.npz", {"train": indices["train"], "valid": indices["valid"]})
+
+
+def selection_digest(masks) -> str:
+    """A short fingerprint of which nodes were kept in every layer: equal digests, equal selections."""
+    import hashlib
+
+    return hashlib.sha256(b"/".join(np.packbits(m).tobytes() + str(m.size).encode() for m in masks)).hexdigest()[:16]
 
 
 def select_nodes(cfg, scores, threshold):
@@ -305,6 +336,7 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
     """
     cfg = inputs.absolute_paths(cfg)
     cfg.validate()
+    cfg = replace(cfg, data_seed=cfg.data_seed_used)  # config.json records the seed the subsets were drawn with
     out = out or sys.stdout
     workspace = workspace or Workspace()
     rngs = generators(cfg.seed)
@@ -356,21 +388,24 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
     }
     histories = [source_history] if source_history.checks else []
     if target is not None:
+        write_target_indices(rundir, target)
         report, masks, transferred, threshold = _transfer_step(ctx, cfg, trained, target, rngs, pictures)
         target_net = Net(target.n_in, tuple(cfg.hidden_sizes), target.n_classes, cfg.activation)
         arm_inputs = arm_builders.ArmInputs(cfg, trained, transferred, masks, target.n_in, target.n_classes, rngs)
-        trained_arms = {}
-        for name, (weights, scales) in arm_builders.build_arms(arm_inputs, cfg.arms).items():
-            phase, suffix = ("target", "") if name == "transfer" else (f"target-{name}", f"_{name}")
+        trained_arms, searches = {}, {}
+        for name, start in arm_builders.build_arms(arm_inputs, cfg.arms).items():
+            if start.after is not None:
+                start = replace(start, weights=trained_arms[start.after][2])
+            suffix = "" if name == "transfer" else f"_{name}"
             print(f"... {'retraining' if name == 'transfer' else 'baseline ' + name + ':'} on the target "
                   f"task {cfg.target}", file=out)
-            history, final, _ = _train(ctx, target_net, weights, target, cfg, phase,
-                                       "outTransfer.txt" if name == "transfer" else f"out_{name}.txt",
-                                       lr_scales=scales)
+            history, final, searches[name] = _train_arm(ctx, cfg, target_net, name, start, target)
             rundir.write_weights(f"weights_final{suffix}.npz", final)
-            trained_arms[name] = (history, weights, final)
+            trained_arms[name] = (history, start.weights, final)
             histories.append(history)
         metrics = arm_metrics(trained_arms, cfg.n_epochs, cfg.ttt_level, trained, source.test, cfg.activation)
+        for name, search in searches.items():
+            metrics[name].update(search)
         target_history = trained_arms["transfer"][0]
         results.update(
             target=cfg.target,
@@ -384,6 +419,11 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
             keep_fraction=cfg.keep_fraction,
             activation=cfg.activation,
             nodes_kept=[layer["n_kept"] for layer in report["layers"]],
+            selection_digest=selection_digest(masks),
+            reinit_deeper=cfg.reinit_deeper,
+            data_seed=cfg.data_seed_used,
+            target_examples={"train": int(target.train.y.size), "valid": int(target.valid.y.size),
+                             "subset": cfg.subset},
             arms=metrics,
         )
         rundir.write_text("summary.md", _summary_markdown(cfg, results))
@@ -391,6 +431,50 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
     rundir.write_json("results.json", results)
     _print_summary(results, cfg, rundir, out)
     return {**results, "run_dir": str(rundir.path)}
+
+
+def _train_arm(ctx, cfg, net, name, start, target):
+    """One arm's target phase: at --learning-rate, or at every rate of --lr-grid with the rate of the lowest
+    best validation error kept (ties to the earlier rate of the grid). The candidates never read the test
+    split; the chosen one's best weights are tested once. Returns (history, final weights, what was chosen)."""
+    phase = "target" if name == "transfer" else f"target-{name}"
+    log = "outTransfer.txt" if name == "transfer" else f"out_{name}.txt"
+    if cfg.lr_grid is None:
+        history, final, _ = _train(ctx, net, start.weights, target, cfg, phase, log, lr_scales=start.lr_scales,
+                                   anchors=start.anchors)
+        return history, final, {"learning_rate": cfg.learning_rate}
+    tried, diverged = [], []
+    for rate in cfg.lr_grid:
+        label = f"@lr{rate:g}"
+        try:
+            history, final, _ = _train(ctx, net, start.weights, target, replace(cfg, learning_rate=rate),
+                                       phase + label, log.replace(".txt", f"{label}.txt"), lr_scales=start.lr_scales,
+                                       anchors=start.anchors, score_test=False)
+        except TrainingDiverged as err:  # a rate too large for this arm is a candidate that lost, not a failed run
+            print(f"    {name}: learning rate {rate:g} diverged ({err})", file=ctx.out)
+            diverged.append(rate)
+            continue
+        tried.append((rate, history, final))
+    if not tried:
+        raise TrainingDiverged(f"{name}: every learning rate of --lr-grid diverged; try smaller ones")
+    rate, history, final = min(tried, key=lambda t: t[1].best_validation_error)  # min keeps the first of ties
+    history.test_error = _test_error(ctx, net, final, target, replace(cfg, learning_rate=rate), start)
+    print(f"    {name}: learning rate {rate:g} chosen by validation ("
+          + ", ".join(f"{r:g}: {h.best_validation_error * 100:.2f} %" for r, h, _ in tried)
+          + f"); test error {history.test_error * 100:.2f} %", file=ctx.out)
+    return history, final, {"learning_rate": rate,
+                            "lr_search": [{"learning_rate": r, "best_validation_error": h.best_validation_error,
+                                           "best_epoch": h.best_epoch} for r, h, _ in tried],
+                            "lr_diverged": diverged}
+
+
+def _test_error(ctx, net, weights, dataset, cfg, start) -> float:
+    """The test error of ``weights``, counted by the run's compiled graph (the one the phase trained with)."""
+    _, compiled = ctx.workspace.graphs.model(
+        net.builder(weights), net.key, weights, dataset, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+        L1_reg=cfg.L1_reg, L2_reg=cfg.L2_reg, lr_scales=start.lr_scales,
+        l2_sp=cfg.l2_sp if start.anchors else 0.0, anchors=start.anchors)
+    return compiled.test_error()
 
 
 def _transfer_step(ctx, cfg, trained, target, rngs, pictures):

@@ -74,6 +74,7 @@ def arm_metrics(arms: dict, n_epochs: int, ttt_level: float, source_weights: dic
             "test_error": history.test_error,
             "best_validation_error": history.best_validation_error,
             "epochs_run": history.epochs_run,
+            "best_epoch": history.best_epoch,
             "validation_curve": curve,
             "auc": auc,
             "source_retention_before": error_rate(with_output_of(initial, source_weights), source_test, activation),

@@ -105,7 +105,8 @@ def learning_curves(histories, path) -> None:
 
 
 ARM_COLORS = {"transfer": "tab:blue", "freeze": "tab:purple", "random-reset": "tab:orange",
-              "scratch": "tab:gray", "finetune": "tab:green", "shrink-perturb": "tab:brown"}
+              "scratch": "tab:gray", "finetune": "tab:green", "shrink-perturb": "tab:brown",
+              "linear-probe": "tab:olive", "lp-ft": "tab:cyan", "l2-sp": "tab:red"}
 RULE_COLORS = {"mean-abs": "tab:blue", "centered": "tab:cyan", "redo": "tab:red", "utility": "tab:purple",
                "apoz": "tab:olive", "taylor": "tab:pink", "random": "black"}
 
@@ -139,7 +140,7 @@ def sweep_plot(summary, path, title) -> None:
     for ax, (key, label) in zip(axes, panels, strict=True):
         if key == "test_error_minus_random_rule_pp":
             ax.axhline(0, color="black", lw=1)
-        for arm in ("scratch", "finetune", "shrink-perturb"):
+        for arm in ("scratch", "finetune", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp"):
             stats = summary.get((arm, None, None))
             if stats is None or math.isnan(stats[key][0]):
                 continue

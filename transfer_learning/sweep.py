@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .analysis import analyze, conclusions_markdown, holm, mean_ci, paired_p, read_csv  # noqa: F401 (holm, paired_p)
 from .atomic import DiskFull
 from .cli import (
     EXIT_DISK_FULL,
@@ -50,12 +51,14 @@ from .weights import expected_shapes, load_weights
 PER_SELECTION = ("transfer", "freeze", "random-reset")
 #: Exit status when runs failed on the cluster after their retry (the rest is recorded and tabled).
 EXIT_RUNS_FAILED = 5
-SELECTION_FREE = ("scratch", "finetune", "shrink-perturb")
-CSV_COLUMNS = ["seed", "rule", "threshold", "keep_fraction", "arm", "fraction_kept", "test_error_pct",
+SELECTION_FREE = ("scratch", "finetune", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp")
+CSV_COLUMNS = ["seed", "data_seed", "rule", "threshold", "keep_fraction", "reinit_deeper", "arm", "selection_digest",
+               "fraction_kept", "learning_rate", "best_epoch", "test_error_pct",
                "best_validation_error_pct", "first_epoch_validation_error_pct", "auc", "epochs_run",
                "source_retention_after_pct", "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio",
                "test_error_minus_random_reset_pp", "test_error_minus_random_rule_pp", "test_error_minus_finetune_pp",
-               "test_error_minus_shrink_perturb_pp", "ran_on"]
+               "test_error_minus_shrink_perturb_pp", "test_error_minus_linear_probe_pp", "test_error_minus_lp_ft_pp",
+               "test_error_minus_l2_sp_pp", "ran_on"]
 
 
 def _quiet(log_path):
@@ -112,10 +115,14 @@ def _label(value: float) -> str:
     return f"{value:g}"
 
 
-def run_name(seed, rule, kind, value) -> str:
-    """seed1-t0.4 for the 2015 rule at a threshold; seed1-redo-f0.25 for another rule at a keep fraction."""
+def run_name(replicate, rule, kind, value, reinit_deeper=False) -> str:
+    """seed1-t0.4 for the 2015 rule at a threshold; seed1-redo-f0.25 for another rule at a keep fraction;
+    seed1-data3-... when data seeds are crossed with seeds; ...-deeper with --reinit-deeper."""
+    seed, data_seed = replicate
     letter = "t" if kind == "threshold" else "f"
-    return f"seed{seed}" + ("" if rule == "mean-abs" else f"-{rule}") + f"-{letter}{_label(value)}"
+    return (f"seed{seed}" + ("" if data_seed == seed else f"-data{data_seed}")
+            + ("" if rule == "mean-abs" else f"-{rule}") + f"-{letter}{_label(value)}"
+            + ("-deeper" if reinit_deeper else ""))
 
 
 class Sweep:
@@ -125,21 +132,26 @@ class Sweep:
         self.sweep, self.base = sweep, base
         self.path = Path(sweep.out)
         self.files = RunDir(self.path)  # atomic writes, as for a run directory
-        self.grid = [(rule, kind, value) for rule in sweep.rule_names for kind, value in sweep.selections]
+        self.grid = [(rule, kind, value, deeper) for deeper in sweep.reinit_deeper for rule in sweep.rule_names
+                     for kind, value in sweep.selections]
 
     def source_config(self, seed):
         return replace(self.base, seed=seed, no_transfer=True, out=str(self.path.resolve() / "sources" / f"seed{seed}"))
 
-    def run_config(self, seed, rule, kind, value):
-        first = (rule, kind, value) == self.grid[0]
+    def run_config(self, replicate, rule, kind, value, deeper):
+        seed, data_seed = replicate
+        first = (rule, kind, value, deeper) == self.grid[0]
         arms = self.base.arms if first else tuple(a for a in self.base.arms if a in PER_SELECTION)
-        return replace(self.base, seed=seed, rule=rule, threshold=value if kind == "threshold" else None,
-                       keep_fraction=value if kind == "keep_fraction" else None,
+        return replace(self.base, seed=seed, data_seed=data_seed, rule=rule,
+                       threshold=value if kind == "threshold" else None,
+                       keep_fraction=value if kind == "keep_fraction" else None, reinit_deeper=deeper,
                        baselines=",".join(arms) or "none",
                        source_weights=str(self.path.resolve() / self.source_weights_name(seed)),
-                       out=str(self.path.resolve() / "runs" / run_name(seed, rule, kind, value)))
+                       out=str(self.path.resolve() / "runs" / run_name(replicate, rule, kind, value, deeper)))
 
     def record_name(self, seed, run=None):
+        """results/source-seed1.json for a source run (``seed`` an int); results/<run name>.json for a run of
+        the grid (``seed`` a replicate, (seed, data seed))."""
         return f"results/{'source-seed' + str(seed) if run is None else run_name(seed, *run)}.json"
 
     def record_path(self, seed, run=None):
@@ -201,12 +213,13 @@ class Sweep:
         return False
 
     def rows(self):
-        """One row per seed x rule x selection x arm from the recorded runs, with paired differences."""
+        """One row per replicate x rule x selection x arm from the recorded runs, with paired differences."""
         rows = []
         hidden = sum(self.base.hidden_sizes)
-        for seed in self.sweep.seeds:
-            for rule, kind, value in self.grid:
-                path = self.record_path(seed, (rule, kind, value))
+        for replicate in self.sweep.replicates:
+            for run in self.grid:
+                rule, kind, value, deeper = run
+                path = self.record_path(replicate, run)
                 if not path.is_file():
                     continue
                 record = json.loads(path.read_text())
@@ -214,15 +227,20 @@ class Sweep:
                 fraction = sum(results["nodes_kept"]) / hidden
                 for arm, m in results["arms"].items():
                     per_selection = arm in PER_SELECTION
-                    if not per_selection and (rule, kind, value) != self.grid[0]:
+                    if not per_selection and run != self.grid[0]:
                         continue
                     rows.append({
-                        "seed": seed,
+                        "seed": replicate[0],
+                        "data_seed": replicate[1],
                         "rule": rule if per_selection else None,
                         "threshold": value if per_selection and kind == "threshold" else None,
                         "keep_fraction": value if per_selection and kind == "keep_fraction" else None,
+                        "reinit_deeper": (int(deeper) if per_selection else None),
                         "arm": arm,
+                        "selection_digest": results.get("selection_digest") if arm == "transfer" else None,
                         "fraction_kept": fraction if per_selection else {"scratch": 0.0}.get(arm, 1.0),
+                        "learning_rate": m.get("learning_rate", self.base.learning_rate),
+                        "best_epoch": m.get("best_epoch"),
                         "test_error_pct": m["test_error"] * 100,
                         "best_validation_error_pct": m["best_validation_error"] * 100,
                         "first_epoch_validation_error_pct":
@@ -249,44 +267,37 @@ def _same_settings(now, before) -> bool:
     return True
 
 
+def replicate_of(row) -> tuple:
+    """(seed, data seed): what pairs rows."""
+    return row["seed"], row["data_seed"]
+
+
 def _paired_differences(rows):
-    """Each row's test error minus that of its pairs: the same seed's scratch, finetune and shrink-perturb
-    arms, its random-reset arm (same rule and selection), and the random rule's transfer arm (same selection)."""
-    by_arm = {(r["seed"], r["arm"]): r for r in rows if r["arm"] in SELECTION_FREE}
-    random_reset = {(r["seed"], r["rule"], r["threshold"], r["keep_fraction"]): r
+    """Each row's test error minus that of its pairs, all of the same replicate: the selection-free arms
+    (scratch, finetune, shrink-perturb, linear-probe, lp-ft, l2-sp), its random-reset arm (same rule, selection
+    and reinit-deeper), and the random rule's transfer arm (same selection and reinit-deeper)."""
+    by_arm = {(replicate_of(r), r["arm"]): r for r in rows if r["arm"] in SELECTION_FREE}
+    random_reset = {(replicate_of(r), r["rule"], r["threshold"], r["keep_fraction"], r["reinit_deeper"]): r
                     for r in rows if r["arm"] == "random-reset"}
-    random_rule = {(r["seed"], r["threshold"], r["keep_fraction"]): r
+    random_rule = {(replicate_of(r), r["threshold"], r["keep_fraction"], r["reinit_deeper"]): r
                    for r in rows if r["arm"] == "transfer" and r["rule"] == "random"}
     for r in rows:
-        s = by_arm.get((r["seed"], "scratch"))
+        s = by_arm.get((replicate_of(r), "scratch"))
         r["test_error_minus_scratch_pp"] = r["test_error_pct"] - s["test_error_pct"] if s else None
         r["jumpstart_pp"] = (r["first_epoch_validation_error_pct"] - s["first_epoch_validation_error_pct"]
                              if s and r["first_epoch_validation_error_pct"] is not None else None)
         r["transfer_ratio"] = (s["auc"] - r["auc"]) / s["auc"] if s and s["auc"] else None
         transfer = r["arm"] == "transfer"
+        at = (r["threshold"], r["keep_fraction"], r["reinit_deeper"])
         pairs = {
             "test_error_minus_random_reset_pp":
-                random_reset.get((r["seed"], r["rule"], r["threshold"], r["keep_fraction"])) if transfer else None,
-            "test_error_minus_random_rule_pp":
-                random_rule.get((r["seed"], r["threshold"], r["keep_fraction"])) if transfer else None,
-            "test_error_minus_finetune_pp": by_arm.get((r["seed"], "finetune")) if transfer else None,
-            "test_error_minus_shrink_perturb_pp": by_arm.get((r["seed"], "shrink-perturb")) if transfer else None,
+                random_reset.get((replicate_of(r), r["rule"], *at)) if transfer else None,
+            "test_error_minus_random_rule_pp": random_rule.get((replicate_of(r), *at)) if transfer else None,
+            **{f"test_error_minus_{arm.replace('-', '_')}_pp": by_arm.get((replicate_of(r), arm)) if transfer else None
+               for arm in SELECTION_FREE if arm != "scratch"},
         }
         for key, other in pairs.items():
             r[key] = r["test_error_pct"] - other["test_error_pct"] if other else None
-
-
-def mean_ci(values):
-    """Mean and half-width of the 95 % t interval over seeds (nan with fewer than two)."""
-    from scipy.special import stdtrit  # Student's t quantiles; scipy.stats would cost half a second to import
-
-    values = np.asarray([v for v in values if v is not None], dtype=float)
-    if values.size == 0:
-        return math.nan, math.nan
-    if values.size < 2:
-        return float(values.mean()), math.nan
-    half = stdtrit(values.size - 1, 0.975) * values.std(ddof=1) / math.sqrt(values.size)
-    return float(values.mean()), float(half)
 
 
 def _selection_of(row):
@@ -299,14 +310,22 @@ def _selection_of(row):
 
 METRICS = ("fraction_kept", "test_error_pct", "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio", "auc",
            "test_error_minus_random_reset_pp", "test_error_minus_random_rule_pp", "test_error_minus_finetune_pp",
-           "test_error_minus_shrink_perturb_pp")
+           "test_error_minus_shrink_perturb_pp", "test_error_minus_linear_probe_pp", "test_error_minus_lp_ft_pp",
+           "test_error_minus_l2_sp_pp", "best_epoch", "learning_rate")
+
+
+def rule_label(row):
+    """The rule as tables and plots name it: with " +deeper" where the weights leaving reset nodes were re-drawn."""
+    if row["rule"] is None:
+        return None
+    return row["rule"] + (" +deeper" if row.get("reinit_deeper") == 1 else "")
 
 
 def summarize(rows) -> dict:
-    """Per (arm, rule, selection), the mean and 95 % interval over seeds of each metric, and the paired values."""
+    """Per (arm, rule, selection), the mean and 95 % interval over replicates of each metric, and the values."""
     groups = {}
     for r in rows:
-        groups.setdefault((r["arm"], r["rule"], _selection_of(r)), []).append(r)
+        groups.setdefault((r["arm"], rule_label(r), _selection_of(r)), []).append(r)
     out = {}
     for key, members in groups.items():
         out[key] = {"n_seeds": len(members), **{m: mean_ci([row[m] for row in members]) for m in METRICS},
@@ -321,134 +340,130 @@ def _fmt(pair, digits=2):
     return f"{mean:.{digits}f}" + ("" if math.isnan(half) else f" ± {half:.{digits}f}")
 
 
-def holm(p_values):
-    """Holm's step-down adjustment: the family-wise error of many tests kept at the nominal level."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    adjusted, running = [math.nan] * len(p_values), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-def paired_p(differences) -> float:
-    """Two-sided p of a paired t-test (a one-sample t-test of the paired differences against 0), as
-    scipy.stats.ttest_1samp gives it."""
-    from scipy.special import stdtr
-
-    values = np.asarray([d for d in differences if d is not None], dtype=float)
-    if values.size < 2 or not values.std(ddof=1) > 0:
-        return math.nan
-    t = values.mean() / (values.std(ddof=1) / math.sqrt(values.size))
-    return float(2 * stdtr(values.size - 1, -abs(t)))
-
-
-def _selection_text(selection):
-    kind, value = selection
-    return f"{'threshold' if kind == 'threshold' else 'keep fraction'} {_label(value)}"
-
-
-COMPARISONS = (("test_error_minus_random_rule_pp", "random"), ("test_error_minus_finetune_pp", "finetune"),
-               ("test_error_minus_shrink_perturb_pp", "shrink-perturb"))
-
-
-def rules_comparison(summary) -> tuple[list, int]:
-    """Every paired comparison of a selective rule's transfer arm against random selection, finetune and
-    shrink-perturb: (selection, rule, what, mean, half-width, p, Holm-adjusted p) rows, and their number."""
-    tests = []
-    for (arm, rule, selection), s in summary.items():
-        if arm != "transfer" or rule == "random":
-            continue
-        for key, against in COMPARISONS:
-            values = [v for v in s["values"][key] if v is not None]
-            if len(values) >= 2:
-                tests.append([selection, rule, against, *s[key], paired_p(values)])
-    finite = [i for i, t in enumerate(tests) if not math.isnan(t[5])]
-    adjusted = holm([tests[i][5] for i in finite])
-    for t in tests:
-        t.append(math.nan)
-    for i, a in zip(finite, adjusted, strict=True):
-        tests[i][6] = a
-    return tests, len(finite)
-
-
-def _p_text(p):
+def _p_cell(p):
     return "-" if math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
-def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig) -> str:
-    size = f", first {base.target_train_size} target training examples" if base.target_train_size else ""
+def _protocol_text(sweep: SweepConfig, base: TransferConfig, rows) -> list:
+    """What the sweep ran: data, budget, learning rates, and whether the arms had converged (from best_epoch)."""
+    if base.target_train_size is None:
+        data = "the whole target training split"
+    elif base.subset == "first":
+        data = f"the first {base.target_train_size} target training examples (--subset first)"
+    else:
+        data = f"{base.target_train_size} target training examples, a stratified random sample per data seed"
+    valid = base.valid_size_used
+    data += (", the whole validation split" if valid is None else
+             f", {valid} validation examples" + (" (stratified)" if base.subset == "stratified" else " (the first)"))
+    replicates = (f"seeds {','.join(map(str, sweep.seeds))}, each drawing its own data subsets"
+                  if sweep.data_seeds is None else
+                  f"seeds {','.join(map(str, sweep.seeds))} crossed with data seeds "
+                  f"{','.join(map(str, sweep.data_seeds))}")
+    rates = (f"the learning rate chosen per arm and replicate by validation error among {','.join(f'{r:g}' for r in base.lr_grid)}"
+             if base.lr_grid else f"learning rate {base.learning_rate:g} for every arm")
+    budget_runs = [r for r in rows if r["best_epoch"] is not None]
+    last = sum(r["best_epoch"] == r["epochs_run"] for r in budget_runs)
+    stopped = sum(r["epochs_run"] < base.n_epochs for r in budget_runs)
+    lines = [
+        f"Data: {data}; the test split whole, read once per arm. Replicates: {replicates}. Budget: up to "
+        f"{base.n_epochs} epochs per target phase (lp-ft: the linear probe's, then its own), patience "
+        f"{base.patience} minibatches, {rates}.",
+        "",
+    ]
+    if budget_runs:
+        lines += [f"Convergence: in {last} of {len(budget_runs)} arm runs the best validation error came in the last "
+                  f"epoch run (those might have improved with more epochs); patience ended {stopped} of them early.",
+                  ""]
+    return lines
+
+
+def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis=None, rows=()) -> str:
     rules = sweep.rule_names
-    several = len(rules) > 1
+    several = len(rules) > 1 or len(sweep.reinit_deeper) > 1
     kinds = {kind for kind, _ in sweep.selections}
     lines = [
         f"# Sweep {base.source} -> {base.target}",
         "",
-        f"Hidden layers {','.join(map(str, base.hidden_sizes))} ({base.activation}), {base.n_epochs} epochs per phase"
-        f"{size}, probe {base.probe_size} images, kept-lr-scale {base.kept_lr_scale}, reinit-deeper "
-        f"{base.reinit_deeper}, seeds {','.join(map(str, sweep.seeds))}. Mean ± half-width of the 95 % t interval "
-        "over seeds; differences are paired by seed (same source network, probe, data and scratch init).",
+        f"Hidden layers {','.join(map(str, base.hidden_sizes))} ({base.activation}), probe {base.probe_size} images, "
+        f"kept-lr-scale {base.kept_lr_scale}, reinit-deeper {'/'.join('yes' if d else 'no' for d in sweep.reinit_deeper)}. "
+        "Mean ± half-width of the 95 % t interval over replicates; differences are paired by replicate (same "
+        "source network, data subsets, probe and scratch init).",
         "",
+        *_protocol_text(sweep, base, rows),
+    ]
+    if analysis is not None and analysis["hypotheses"]:
+        lines += ["## Hypotheses and tests (declared before the results)", ""]
+        lines += [f"- {family}: {text}." for family, text in analysis["hypotheses"].items()]
+        lines += ["", f"Each test: the paired t-test (two-sided) and TOST equivalence within ±"
+                      f"{analysis['equivalence_margin_pp']:g} pp, Holm-adjusted within its family; a claim needs "
+                      f"adjusted p < {analysis['alpha']:g}, and anything else is inconclusive (see conclusions.md, "
+                      "generated from analysis.json).", ""]
+    lines += [
         f"| arm | {'rule | ' if several else ''}{' / '.join(sorted(kinds, reverse=True)).replace('_', ' ')} | "
         "nodes kept | test error % | minus scratch (pp) | jumpstart (pp) | transfer ratio "
-        "| rule minus random-reset (pp) |",
-        "|---|" + ("---|" if several else "") + "---|---|---|---|---|---|---|",
+        "| best epoch | learning rate |",
+        "|---|" + ("---|" if several else "") + "---|---|---|---|---|---|---|---|",
     ]
-    order = {arm: i for i, arm in enumerate(("scratch", "finetune", "shrink-perturb", "transfer", "freeze",
-                                              "random-reset"))}
+    order = {arm: i for i, arm in enumerate(("scratch", "finetune", "linear-probe", "lp-ft", "l2-sp", "shrink-perturb",
+                                              "transfer", "freeze", "random-reset"))}
     rule_order = {rule: i for i, rule in enumerate(rules)}
 
     def sort_key(item):
         (arm, rule, selection), _ = item
-        return order[arm], (selection or ("", 0))[0], (selection or ("", 0))[1], rule_order.get(rule, -1)
+        base_rule, _, deeper = (rule or "").partition(" ")
+        return (order[arm], bool(deeper), (selection or ("", 0))[0], (selection or ("", 0))[1],
+                rule_order.get(base_rule, -1))
 
     for (arm, rule, selection), s in sorted(summary.items(), key=sort_key):
         where = "-" if selection is None else _label(selection[1])
         lines.append(
             f"| {arm} | {(rule or '-') + ' | ' if several else ''}{where} | {_fmt(s['fraction_kept'], 2)} | "
             f"{_fmt(s['test_error_pct'])} | {_fmt(s['test_error_minus_scratch_pp'])} | {_fmt(s['jumpstart_pp'])} | "
-            f"{_fmt(s['transfer_ratio'], 3)} | {_fmt(s['test_error_minus_random_reset_pp'])} |"
+            f"{_fmt(s['transfer_ratio'], 3)} | {_fmt(s['best_epoch'], 1)} | {_fmt(s['learning_rate'], 3)} |"
         )
     lines += ["", "Nodes kept: fraction of all hidden nodes whose trained source weights are kept (scratch 0, "
-              "finetune and shrink-perturb 1). Transfer ratio: (AUC_scratch - AUC_arm) / AUC_scratch of the "
-              "validation-error curve. Rule minus random-reset: the transfer arm's test error minus that of the "
-              "random-reset arm of the same seed, rule and selection (negative: the rule picks better nodes than "
-              "chance).", ""]
-    tests, n_tests = rules_comparison(summary)
-    if several and tests:
-        lines += _comparison_section(summary, tests, n_tests, rules, sweep)
+              "the other selection-free arms 1). Transfer ratio: (AUC_scratch - AUC_arm) / AUC_scratch of the "
+              "validation-error curve. Best epoch and learning rate: of the arm's chosen run, averaged.", ""]
+    if analysis is not None:
+        lines += _analysis_tables(analysis)
     return "\n".join(lines)
 
 
-def _comparison_section(summary, tests, n_tests, rules, sweep) -> list:
-    lines = ["## Rules against random selection, finetune and shrink-perturb", "",
-             f"Each row: a rule's transfer arm; columns: its test error, and its paired difference (pp, negative = "
-             f"the rule is better) to the random rule at the same selection, to finetune and to shrink-perturb, each "
-             f"with its 95 % t interval and the two-sided paired t-test's p-value (scipy.stats). The table makes "
-             f"{n_tests} such comparisons; every p-value shown is Holm-adjusted over all {n_tests}, so a difference "
-             f"with adjusted p < 0.05 is significant with the family-wise error held at 5 %.", ""]
-    by = {(t[0], t[1], t[2]): t for t in tests}
-    for kind, value in sweep.selections:
-        selection = (kind, value)
-        lines += [f"### {_selection_text(selection)}", "",
-                  "| rule | nodes kept | test error % | minus random (pp) | p (Holm) | minus finetune (pp) | p (Holm) "
-                  "| minus shrink-perturb (pp) | p (Holm) |", "|---|---|---|---|---|---|---|---|---|"]
-        for rule in rules:
-            s = summary.get(("transfer", rule, selection))
-            if s is None:
-                continue
-            cells = []
-            for _, against in COMPARISONS:
-                t = by.get((selection, rule, against))
-                cells += ["-", "-"] if t is None else [_fmt((t[3], t[4])), _p_text(t[6])]
-            lines.append(f"| {rule} | {_fmt(s['fraction_kept'], 2)} | {_fmt(s['test_error_pct'])} | "
-                         + " | ".join(cells) + " |")
+def _analysis_tables(analysis) -> list:
+    from .analysis import FAMILY_TITLES, FAMILIES
+
+    lines = []
+    for group in analysis["duplicates"]:
+        lines.append(f"Duplicates: {', '.join(group['rules'])} ({group['reason']}): tested once, as "
+                     f"{group['rules'][0]}.")
+    if analysis["duplicates"]:
         lines.append("")
-    for arm in ("finetune", "shrink-perturb", "scratch"):
-        s = summary.get((arm, None, None))
-        if s:
-            lines.append(f"{arm}: {_fmt(s['test_error_pct'])} % test error.")
-    lines.append("")
+    for family in FAMILIES:
+        members = [t for t in analysis["tests"] if t["family"] == family]
+        if not members:
+            continue
+        lines += [f"## {FAMILY_TITLES[family]}", "",
+                  "| a | b | budget | reinit-deeper | replicates | a - b (pp) | p (Holm) | TOST p (Holm) | verdict |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for t in members:
+            budget = "-" if t["budget"] is None else ("pooled" if t["budget"] == "pooled"
+                                                      else f"{t['budget'][0]} {t['budget'][1]:g}")
+            deeper = {None: "-", 0: "no", 1: "yes"}[t["reinit_deeper"]]
+            lines.append(f"| {t['a']} | {t['b']} | {budget} | {deeper} | {t['n']} | "
+                         f"{_fmt((t['mean_pp'], t['half_width_pp']))} | {_p_cell(t['p_holm'])} | "
+                         f"{_p_cell(t['p_tost_holm'])} | {t['verdict']} |")
+        lines.append("")
+        split = [t for t in members if "variance_components" in t]
+        if split:
+            lines += ["Variance of the paired differences by source (pp², crossed seeds x data seeds):", "",
+                      "| a | b | budget | data subset | initialization | residual |", "|---|---|---|---|---|---|"]
+            for t in split:
+                v = t["variance_components"]
+                budget = "-" if t["budget"] is None else ("pooled" if t["budget"] == "pooled"
+                                                          else f"{t['budget'][0]} {t['budget'][1]:g}")
+                lines.append(f"| {t['a']} | {t['b']} | {budget} | {v['data']:.3f} | {v['init']:.3f} | "
+                             f"{v['residual']:.3f} |")
+            lines.append("")
     return lines
 
 
@@ -496,11 +511,13 @@ def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog=
     runner = LocalRunner(sweep.jobs) if sweep.scheduler is None else ClusterRunner(sweep.scheduler, base, state.path)
     with runner, state.locked():
         continuing = state.open(list(argv))
-        total = len(seeds) * (1 + len(grid))
+        replicates = sweep.replicates
+        total = len(seeds) + len(replicates) * len(grid)
         done = sum(state.record_path(s).is_file() for s in seeds) + sum(
-            state.record_path(s, run).is_file() for s in seeds for run in grid)
-        print(f"[sweep] {state.path}: {len(seeds)} seeds x ({len(grid)} rule/selection runs + source) = {total} runs, "
-              f"arms {', '.join(('transfer', *base.arms))}, on {runner.where}"
+            state.record_path(r, run).is_file() for r in replicates for run in grid)
+        crossed = "" if sweep.data_seeds is None else f" x {len(sweep.data_seeds)} data seeds"
+        print(f"[sweep] {state.path}: {len(seeds)} seeds{crossed} x {len(grid)} rule/selection runs + {len(seeds)} "
+              f"source runs = {total} runs, arms {', '.join(('transfer', *base.arms))}, on {runner.where}"
               + (f"; continuing, {done} already done" if continuing else ""), file=sys.stderr, flush=True)
         progress = Progress(total, done)
         todo = [s for s in seeds if not state.record_path(s).is_file()]
@@ -511,14 +528,17 @@ def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog=
             progress.step(f"source, seed {seed}")
         ready = [s for s in seeds if state.record_path(s).is_file()]
         weights = {s: load_weights(state.path / state.source_weights_name(s), shapes) for s in ready}
-        jobs = [(s, run) for s in ready for run in grid if not state.record_path(s, run).is_file()]
-        tasks = (((s, run), run_selection, (state.run_config(s, *run), weights[s], sweep.run_curves))
-                 for s, run in jobs)
-        for (seed, run), result in runner.run(tasks):
-            state.files.write_json(state.record_name(seed, run), result)
-            rule, kind, value = run
-            progress.step(f"seed {seed}, " + ("" if len(sweep.rule_names) == 1 else f"{rule}, ")
-                          + f"{'threshold' if kind == 'threshold' else 'keep fraction'} {_label(value)}")
+        jobs = [(r, run) for r in replicates if r[0] in weights for run in grid
+                if not state.record_path(r, run).is_file()]
+        tasks = (((r, run), run_selection, (state.run_config(r, *run), weights[r[0]], sweep.run_curves))
+                 for r, run in jobs)
+        for (replicate, run), result in runner.run(tasks):
+            state.files.write_json(state.record_name(replicate, run), result)
+            rule, kind, value, deeper = run
+            progress.step(f"seed {replicate[0]}" + ("" if sweep.data_seeds is None else f", data {replicate[1]}")
+                          + ", " + ("" if len(sweep.rule_names) == 1 else f"{rule}, ")
+                          + f"{'threshold' if kind == 'threshold' else 'keep fraction'} {_label(value)}"
+                          + (", reinit-deeper" if deeper else ""))
     if runner.failures:
         write_outputs(state, out)
         raise RunsFailed(runner.failures)
@@ -526,20 +546,31 @@ def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog=
 
 
 def write_outputs(state: "Sweep", out=None) -> dict:
-    """results.csv, summary.md and sweep.png from the recorded runs."""
+    """results.csv, analysis.json, conclusions.md, summary.md and sweep.png from the recorded runs.
+
+    The analysis reads results.csv back, so that it is computed from exactly the numbers the file holds."""
     from . import plots
 
     sweep, base = state.sweep, state.base
     rows = state.rows()
     state.files.write_csv("results.csv", CSV_COLUMNS, [_csv_cells(r) for r in rows])
+    title = sweep_title(base)
+    analysis = {"title": title, **analyze(read_csv(state.path / "results.csv"), sweep.equivalence_margin)}
+    state.files.write_json("analysis.json", analysis)
+    state.files.write_text("conclusions.md", conclusions_markdown(analysis))
     summary = summarize(rows)
-    text = summary_markdown(summary, sweep, base)
+    text = summary_markdown(summary, sweep, base, analysis, rows)
     state.files.write_text("summary.md", text)
-    plots.sweep_plot(summary, state.path / "sweep.png", f"{base.source} -> {base.target}, {base.activation}"
-                     + (f", {base.target_train_size} target examples" if base.target_train_size else ""))
+    plots.sweep_plot(summary, state.path / "sweep.png", title)
     print(text, file=out or sys.stdout)
-    print(f"sweep directory: {state.path} (results.csv, summary.md, sweep.png)", file=out or sys.stdout)
-    return {"rows": rows, "summary": summary, "path": str(state.path)}
+    print(f"sweep directory: {state.path} (results.csv, summary.md, analysis.json, conclusions.md, sweep.png)",
+          file=out or sys.stdout)
+    return {"rows": rows, "summary": summary, "analysis": analysis, "path": str(state.path)}
+
+
+def sweep_title(base: TransferConfig) -> str:
+    return (f"{base.source} -> {base.target}, {base.activation}"
+            + (f", {base.target_train_size} target examples" if base.target_train_size else ""))
 
 
 class RunsFailed(Exception):

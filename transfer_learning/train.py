@@ -80,10 +80,12 @@ class _Graph:
     learning_rate: object
     penalties: dict  # L1_reg / L2_reg -> shared scalar, only for the penalties in the graph
     lr_scales: dict  # parameter name -> shared per-node factor
+    anchors: dict  # parameter name -> shared weights an L2-SP penalty pulls it toward
     functions: tuple  # train_model, count_errors_valid, count_errors_test
 
 
-def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_reg, lr_scale_names):
+def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_reg, lr_scale_names, l2_sp=0.0,
+             anchor_names=()):
     """Compile the tutorial's functions over the shared ``data``; see compile_functions."""
     nll = classifier.negative_log_likelihood(y)
     cost = nll
@@ -95,6 +97,13 @@ def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_re
     if L2_reg:
         penalties["L2_reg"] = _hyperparameter(L2_reg, "L2_reg")
         cost = cost + penalties["L2_reg"] * L2_sqr
+    anchors = {}
+    if l2_sp and anchor_names:
+        penalties["l2_sp"] = _hyperparameter(l2_sp, "l2_sp")
+        params = dict(zip(classifier._names(), classifier.params, strict=True))
+        for name in sorted(anchor_names):
+            anchors[name] = pytensor.shared(params[name].get_value(), name=f"{name}_anchor")
+        cost = cost + penalties["l2_sp"] * sum(((params[n] - a) ** 2).sum() for n, a in anchors.items())
     gparams = pt.grad(cost, classifier.params)
     lr = _hyperparameter(learning_rate, "learning_rate")
     scales = {}
@@ -122,10 +131,10 @@ def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_re
     # one error counter for the validation and the test set: the examples are its inputs (views of the
     # dataset's rows), so the one graph serves both, and each run compiles two functions instead of three
     count_errors = pytensor.function([x, y], pt.sum(pt.neq(classifier.y_pred, y)), mode=mode)
-    return _Graph(data, lr, penalties, scales, (train_model, count_errors))
+    return _Graph(data, lr, penalties, scales, anchors, (train_model, count_errors))
 
 
-def _bind(graph, dataset, batch_size, scoring, lr_scales) -> CompiledModel:
+def _bind(graph, dataset, batch_size, scoring, lr_scales, anchors=None) -> CompiledModel:
     n_train_batches = dataset.train.x.shape[0] // batch_size
     if n_train_batches == 0:
         raise ConfigError(
@@ -136,6 +145,8 @@ def _bind(graph, dataset, batch_size, scoring, lr_scales) -> CompiledModel:
         raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
     for name, shared in graph.lr_scales.items():
         shared.set_value(np.asarray(lr_scales[name], dtype=pytensor.config.floatX))
+    for name, shared in graph.anchors.items():
+        shared.set_value(np.asarray(anchors[name], dtype=pytensor.config.floatX))
     train_model, count_errors = graph.functions
 
     def counter(split):
@@ -148,7 +159,7 @@ def _bind(graph, dataset, batch_size, scoring, lr_scales) -> CompiledModel:
 
 
 def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
-                      lr_scales=None, scoring="all"):
+                      lr_scales=None, scoring="all", l2_sp=0.0, anchors=None):
     """Put ``dataset`` in shared variables and compile the tutorial's three functions.
 
     ``x`` and ``y`` are the symbolic inputs the classifier was built on (a matrix and an int32
@@ -161,13 +172,16 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
     node: node j's incoming column and bias then move by ``-learning_rate * factor[j] *
     gradient``, inside the compiled update (0 freezes a node bit for bit).
 
+    ``anchors`` maps weight names to arrays: with ``l2_sp`` > 0 the cost adds ``l2_sp * ||W - anchor||^2``
+    for each (L2-SP, Li et al. 2018); with ``l2_sp`` 0 the term is left out of the graph.
+
     Every call compiles anew; GraphCache compiles once per graph shape and reuses the functions.
     """
     data = {}
     data["train_x"], data["train_y"] = to_shared(dataset.train, "train")
     graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate, L1_reg=L1_reg,
-                     L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()))
-    return _bind(graph, dataset, batch_size, scoring, lr_scales or {})
+                     L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()), l2_sp=l2_sp, anchor_names=set(anchors or ()))
+    return _bind(graph, dataset, batch_size, scoring, lr_scales or {}, anchors or {})
 
 
 class GraphCache:
@@ -184,14 +198,15 @@ class GraphCache:
         self.compiles = 0  # how many graphs were compiled (the rest were reused)
 
     def model(self, build, key, weights, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
-              lr_scales=None, scoring="all"):
+              lr_scales=None, scoring="all", l2_sp=0.0, anchors=None):
         """(classifier, CompiledModel) for ``dataset``, the classifier holding ``weights``.
 
         ``build(x)`` makes the symbolic classifier on input ``x`` the first time ``key`` (the network's
         widths and activation) is seen with these settings; later calls reuse it. The classifier stays
         the cache's: use it until the next call for the same key.
         """
-        full_key = (key, batch_size, bool(L1_reg), bool(L2_reg), tuple(sorted(lr_scales or ())),
+        anchor_names = tuple(sorted(anchors or ())) if l2_sp else ()
+        full_key = (key, batch_size, bool(L1_reg), bool(L2_reg), tuple(sorted(lr_scales or ())), anchor_names,
                     str(backend.compile_mode()), pytensor.config.floatX)
         entry = self._graphs.get(full_key)
         if entry is None:
@@ -200,7 +215,8 @@ class GraphCache:
             data = {"train_x": pytensor.shared(np.zeros((0, 0), dtype=pytensor.config.floatX), name="train_x"),
                     "train_y": pytensor.shared(np.zeros(0, dtype="int32"), name="train_y")}
             graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate,
-                             L1_reg=L1_reg, L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()))
+                             L1_reg=L1_reg, L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()), l2_sp=l2_sp,
+                             anchor_names=set(anchor_names))
             entry = self._graphs[full_key] = (classifier, graph)
             self.compiles += 1
         classifier, graph = entry
@@ -208,10 +224,10 @@ class GraphCache:
         graph.data["train_x"].set_value(np.asarray(dataset.train.x, dtype=pytensor.config.floatX), borrow=True)
         graph.data["train_y"].set_value(np.asarray(dataset.train.y, dtype="int32"), borrow=True)
         graph.learning_rate.set_value(np.asarray(learning_rate, dtype=pytensor.config.floatX))
-        for name, value in (("L1_reg", L1_reg), ("L2_reg", L2_reg)):
+        for name, value in (("L1_reg", L1_reg), ("L2_reg", L2_reg), ("l2_sp", l2_sp)):
             if name in graph.penalties:
                 graph.penalties[name].set_value(np.asarray(value, dtype=pytensor.config.floatX))
-        return classifier, _bind(graph, dataset, batch_size, scoring, lr_scales or {})
+        return classifier, _bind(graph, dataset, batch_size, scoring, lr_scales or {}, anchors or {})
 
 
 @contextlib.contextmanager
@@ -313,6 +329,7 @@ def sgd_early_stopping(
     history=None,
     progress=True,
     restore_best=True,
+    score_test=True,
 ):
     """The tutorial's loop: SGD by minibatch, validate every ``validation_frequency`` updates.
 
@@ -326,6 +343,9 @@ def sgd_early_stopping(
     ``stop_requested()`` is asked after every minibatch and, when true, ends the loop with
     ``Interrupted``. Passing a ``history`` from a checkpoint (weights already in
     ``classifier``) continues exactly where that run stopped.
+
+    ``score_test=False`` never reads the test split (the test error stays nan): for a phase that is one of
+    several candidates chosen between by validation, whose chosen one is tested once afterwards.
     """
     from tqdm import tqdm
 
@@ -368,12 +388,13 @@ def sgd_early_stopping(
                         h.best_iter = iteration
                         h.best_epoch = epoch
                         h.best_weights = classifier.get_weights()
-                        h.test_error = compiled.test_error()
-                        print(
-                            "     epoch %i, minibatch %i/%i, test error of best model %f %%"
-                            % (epoch, minibatch_index + 1, n_batches, h.test_error * 100.0),
-                            file=out,
-                        )
+                        if score_test:
+                            h.test_error = compiled.test_error()
+                            print(
+                                "     epoch %i, minibatch %i/%i, test error of best model %f %%"
+                                % (epoch, minibatch_index + 1, n_batches, h.test_error * 100.0),
+                                file=out,
+                            )
                         if on_improvement is not None:
                             on_improvement(h)
                     h.checks.append(Check(epoch, minibatch_index + 1, iteration, this_validation_loss, h.test_error))

@@ -29,6 +29,7 @@ class Dataset:
     classes: tuple  # original labels, in the order of the new labels 0..k-1
     class_names: tuple | None = None  # what each new label stands for, where the data names it
     fingerprint: dict | None = None  # what was read, for checking a resumed run's inputs (see inputs.py)
+    indices: dict | None = None  # for a subset (subsets.py): its positions in the full train and valid splits
 
     @property
     def n_in(self) -> int:

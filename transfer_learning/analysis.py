@@ -1,0 +1,386 @@
+"""What a sweep's results support: paired tests declared before the results, Holm-adjusted per family,
+with equivalence tests, written to analysis.json; conclusions.md is generated from that file alone.
+
+Every comparison is paired by replicate (seed, data seed): the two arms shared their source network,
+data subsets, probe and scratch initialization. For each, the difference a - b of the test errors (pp;
+negative: a is better) gets its mean, the half-width of its 95 % t interval, the two-sided paired t-test
+(a one-sample t-test of the differences against 0) and the two one-sided tests (TOST) of equivalence
+within +-margin. Within a family, both p-values are Holm-adjusted. The verdict:
+
+- "a beats b" (or "b beats a"): the paired t-test rejects at the family-wise level alpha;
+- "equivalent": it does not, and TOST rejects: the difference lies within +-margin;
+- "inconclusive": neither rejects. A non-significant difference is never read as a tie.
+
+The families (declared in analysis.json under "hypotheses"):
+
+- primary: each distinct rule against random selection, pooled over the sweep's budgets (per replicate,
+  the mean of its paired differences over the keep fractions or thresholds), per reinit-deeper setting;
+- secondary: the same at each budget;
+- rule-pairs-pooled / rule-pairs-per-budget: every distinct non-random rule against every other;
+- references: every reference arm (scratch, finetune, linear-probe, lp-ft, l2-sp, shrink-perturb) against
+  every other, and each distinct rule (pooled) against each reference;
+- reinit-deeper: each distinct rule (pooled) with the weights leaving reset nodes re-drawn, against without.
+
+Rules whose kept nodes are identical in every run of the sweep (same selection digest) are duplicates:
+tested once, under the first one's name, and reported together.
+"""
+
+import csv
+import itertools
+import math
+
+import numpy as np
+
+#: The reference arms a rule is compared with, in the order tables list them.
+REFERENCES = ("scratch", "finetune", "linear-probe", "lp-ft", "l2-sp", "shrink-perturb")
+#: The default margin of the equivalence tests, in percentage points of test error.
+EQUIVALENCE_MARGIN_PP = 0.25
+ALPHA = 0.05
+FAMILIES = ("primary", "secondary", "rule-pairs-pooled", "rule-pairs-per-budget", "references", "reinit-deeper")
+
+
+def mean_ci(values):
+    """Mean and half-width of the 95 % t interval (nan with fewer than two values)."""
+    from scipy.special import stdtrit  # Student's t quantiles; scipy.stats would cost half a second to import
+
+    values = np.asarray([v for v in values if v is not None], dtype=float)
+    if values.size == 0:
+        return math.nan, math.nan
+    if values.size < 2:
+        return float(values.mean()), math.nan
+    half = stdtrit(values.size - 1, 0.975) * values.std(ddof=1) / math.sqrt(values.size)
+    return float(values.mean()), float(half)
+
+
+def holm(p_values):
+    """Holm's step-down adjustment: the family-wise error of many tests kept at the nominal level (nan
+    p-values are left out of the family and stay nan)."""
+    finite = [i for i, p in enumerate(p_values) if not math.isnan(p)]
+    order = sorted(finite, key=lambda i: p_values[i])
+    adjusted, running = [math.nan] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def _t_statistic(values, against):
+    values = np.asarray(values, dtype=float)
+    if values.size < 2 or not values.std(ddof=1) > 0:
+        return None, values.size - 1
+    return (values.mean() - against) / (values.std(ddof=1) / math.sqrt(values.size)), values.size - 1
+
+
+def paired_p(differences) -> float:
+    """Two-sided p of a paired t-test (a one-sample t-test of the paired differences against 0), as
+    scipy.stats.ttest_1samp gives it."""
+    from scipy.special import stdtr
+
+    t, dof = _t_statistic([d for d in differences if d is not None], 0.0)
+    return math.nan if t is None else float(2 * stdtr(dof, -abs(t)))
+
+
+def tost_p(differences, margin) -> float:
+    """p of the two one-sided tests of equivalence (|mean| < margin): the larger of the one-sided p-values of
+    mean > -margin and mean < margin, as scipy.stats.ttest_1samp(alternative=...) gives them."""
+    from scipy.special import stdtr
+
+    values = [d for d in differences if d is not None]
+    lower, dof = _t_statistic(values, -margin)
+    upper, _ = _t_statistic(values, margin)
+    if lower is None:
+        return math.nan
+    return float(max(stdtr(dof, -lower), stdtr(dof, upper)))
+
+
+def variance_components(differences: dict) -> dict | None:
+    """How much of the spread of paired differences comes from the data subset, the initialization and their
+    interaction, from a crossed design {(seed, data seed): difference}: the two-way random-effects ANOVA
+    without replication (expected mean squares; negative estimates are set to 0). None unless every seed
+    was run with every data seed, at least two of each."""
+    seeds = sorted({s for s, _ in differences})
+    data_seeds = sorted({d for _, d in differences})
+    if len(seeds) < 2 or len(data_seeds) < 2 or len(differences) != len(seeds) * len(data_seeds):
+        return None
+    table = np.array([[differences[(s, d)] for d in data_seeds] for s in seeds], dtype=float)
+    n_init, n_data = table.shape
+    grand = table.mean()
+    ms_init = n_data * ((table.mean(axis=1) - grand) ** 2).sum() / (n_init - 1)
+    ms_data = n_init * ((table.mean(axis=0) - grand) ** 2).sum() / (n_data - 1)
+    residual = table - table.mean(axis=1, keepdims=True) - table.mean(axis=0, keepdims=True) + grand
+    ms_residual = (residual ** 2).sum() / ((n_init - 1) * (n_data - 1))
+    return {"data": max(0.0, (ms_data - ms_residual) / n_init), "init": max(0.0, (ms_init - ms_residual) / n_data),
+            "residual": float(ms_residual)}
+
+
+def read_csv(path) -> list[dict]:
+    """A sweep's results.csv as rows of numbers (empty cells None), the form Sweep.rows() gives."""
+    rows = []
+    with open(path, newline="") as f:
+        for raw in csv.DictReader(f):
+            row = {}
+            for key, text in raw.items():
+                if text == "":
+                    row[key] = None
+                    continue
+                try:
+                    number = float(text)
+                except ValueError:
+                    row[key] = text
+                    continue
+                row[key] = int(number) if key in ("seed", "data_seed", "reinit_deeper", "best_epoch",
+                                                   "epochs_run") else number
+            rows.append(row)
+    return rows
+
+
+def _budget_of(row):
+    if row.get("keep_fraction") is not None:
+        return "keep fraction", float(row["keep_fraction"])
+    if row.get("threshold") is not None:
+        return "threshold", float(row["threshold"])
+    return None
+
+
+def _budget_text(budget) -> str:
+    return "pooled over budgets" if budget == "pooled" else f"at {budget[0]} {budget[1]:g}"
+
+
+class _Table:
+    """Test errors by (arm, rule, budget, reinit_deeper) and replicate, from the rows."""
+
+    def __init__(self, rows):
+        self.errors, self.digests = {}, {}
+        for r in rows:
+            key = (r["arm"], r.get("rule"), _budget_of(r), r.get("reinit_deeper"))
+            replicate = (int(r["seed"]), int(r.get("data_seed") if r.get("data_seed") is not None else r["seed"]))
+            self.errors.setdefault(key, {})[replicate] = float(r["test_error_pct"])
+            if r["arm"] == "transfer":
+                self.digests.setdefault(r.get("rule"), {})[(replicate, _budget_of(r), r.get("reinit_deeper"))] = \
+                    r.get("selection_digest")
+        transfer = [k for k in self.errors if k[0] == "transfer"]
+        self.rules = list(dict.fromkeys(k[1] for k in transfer))
+        self.budgets = sorted({k[2] for k in transfer}, key=lambda b: (b[0], b[1]))
+        self.deeper = sorted({k[3] for k in transfer}, key=lambda d: -1 if d is None else d)
+        self.references = [a for a in REFERENCES if (a, None, None, None) in self.errors]
+
+    def rule(self, rule, budget, deeper) -> dict:
+        """{replicate: test error} of a rule's transfer arm; pooled: the mean over the budgets, for the
+        replicates that have all of them."""
+        if budget != "pooled":
+            return self.errors.get(("transfer", rule, budget, deeper), {})
+        per_budget = [self.rule(rule, b, deeper) for b in self.budgets]
+        common = set.intersection(*(set(v) for v in per_budget)) if per_budget else set()
+        return {rep: float(np.mean([v[rep] for v in per_budget])) for rep in common}
+
+    def reference(self, arm) -> dict:
+        return self.errors.get((arm, None, None, None), {})
+
+    def duplicates(self) -> list[list[str]]:
+        """Groups of rules whose kept nodes are the same in every run of the sweep (by selection digest)."""
+        groups = []
+        for rule in self.rules:
+            digests = self.digests.get(rule, {})
+            if not digests or any(d is None for d in digests.values()):
+                groups.append([rule])
+                continue
+            for group in groups:
+                if self.digests.get(group[0]) == digests:
+                    group.append(rule)
+                    break
+            else:
+                groups.append([rule])
+        return [g for g in groups if len(g) > 1]
+
+
+def _compare(family, a, b, budget, deeper, a_values, b_values, margin) -> dict | None:
+    common = sorted(set(a_values) & set(b_values))
+    if len(common) < 2:
+        return None
+    differences = [a_values[r] - b_values[r] for r in common]
+    mean, half = mean_ci(differences)
+    test = {"family": family, "a": a, "b": b, "budget": budget if budget in ("pooled", None) else list(budget),
+            "reinit_deeper": deeper, "n": len(common), "mean_pp": mean, "half_width_pp": half,
+            "p": paired_p(differences), "p_tost": tost_p(differences, margin)}
+    components = variance_components(dict(zip(common, differences, strict=True)))
+    if components is not None:
+        test["variance_components"] = components
+    return test
+
+
+def analyze(rows, margin_pp: float = EQUIVALENCE_MARGIN_PP, alpha: float = ALPHA) -> dict:
+    """analysis.json's content from a sweep's rows (Sweep.rows() or read_csv)."""
+    table = _Table(rows)
+    duplicates = table.duplicates()
+    hidden = {rule for group in duplicates for rule in group[1:]}
+    distinct = [r for r in table.rules if r not in hidden]
+    selective = [r for r in distinct if r != "random"]
+    budgets = ["pooled", *table.budgets] if table.budgets else []
+    tests = []
+
+    def add(*args):
+        test = _compare(*args, margin_pp)
+        if test is not None:
+            tests.append(test)
+
+    for deeper in table.deeper:
+        if "random" in distinct:
+            for rule in selective:
+                for budget in budgets:
+                    add("primary" if budget == "pooled" else "secondary", rule, "random", budget, deeper,
+                        table.rule(rule, budget, deeper), table.rule("random", budget, deeper))
+        for a, b in itertools.combinations(selective, 2):
+            for budget in budgets:
+                add("rule-pairs-pooled" if budget == "pooled" else "rule-pairs-per-budget", a, b, budget, deeper,
+                    table.rule(a, budget, deeper), table.rule(b, budget, deeper))
+        for rule in distinct:
+            for arm in table.references:
+                add("references", rule, arm, "pooled", deeper, table.rule(rule, "pooled", deeper),
+                    table.reference(arm))
+    for a, b in itertools.combinations(table.references, 2):
+        add("references", a, b, None, None, table.reference(a), table.reference(b))
+    if len(table.deeper) == 2 and None not in table.deeper:
+        for rule in distinct:
+            add("reinit-deeper", f"{rule} (reinit-deeper)", rule, "pooled", None, table.rule(rule, "pooled", 1),
+                table.rule(rule, "pooled", 0))
+    for family in FAMILIES:
+        members = [t for t in tests if t["family"] == family]
+        for key in ("p", "p_tost"):
+            for t, adjusted in zip(members, holm([t[key] for t in members]), strict=True):
+                t[key + "_holm"] = adjusted
+    for t in tests:
+        t["verdict"] = _verdict(t, alpha)
+    replicates = {(int(r["seed"]), int(r["data_seed"] if r.get("data_seed") is not None else r["seed"]))
+                  for r in rows}
+    return {
+        "alpha": alpha,
+        "equivalence_margin_pp": margin_pp,
+        "replicates": len(replicates),
+        "budgets": [list(b) for b in table.budgets],
+        "reinit_deeper": table.deeper,
+        "rules": table.rules,
+        "references": table.references,
+        "duplicates": [{"rules": g, "reason": "the same kept nodes (selection digest) in every run of the sweep"}
+                       for g in duplicates],
+        "hypotheses": _hypotheses(selective, distinct, table),
+        "tests": tests,
+    }
+
+
+def _verdict(test, alpha) -> str:
+    p, p_tost = test.get("p_holm", math.nan), test.get("p_tost_holm", math.nan)
+    if not math.isnan(p) and p < alpha:
+        return "a better" if test["mean_pp"] < 0 else "b better"
+    if not math.isnan(p_tost) and p_tost < alpha:
+        return "equivalent"
+    return "inconclusive"
+
+
+def _hypotheses(selective, distinct, table) -> dict:
+    budgets = ", ".join(f"{b[0]} {b[1]:g}" for b in table.budgets)
+    out = {}
+    if "random" in distinct and selective:
+        out["primary"] = (f"each of {', '.join(selective)} against random selection, pooled over {budgets} (per "
+                          "replicate, the mean of the paired differences); Holm over these tests")
+        out["secondary"] = f"the same at each of {budgets}; Holm over these tests"
+    if len(selective) > 1:
+        out["rule-pairs-pooled"] = "every distinct rule against every other, pooled; Holm over the pairs"
+        out["rule-pairs-per-budget"] = "every distinct rule against every other at each budget; Holm over these"
+    if table.references:
+        out["references"] = (f"every reference arm ({', '.join(table.references)}) against every other, and each "
+                             "distinct rule (pooled) against each; Holm over these tests")
+    if len(table.deeper) == 2:
+        out["reinit-deeper"] = "each distinct rule (pooled) with --reinit-deeper against without; Holm over the rules"
+    return out
+
+
+def _p_text(p) -> str:
+    return "-" if p is None or math.isnan(p) else ("< 0.001" if p < 0.001 else f"= {p:.3f}")
+
+
+def _name(name, deeper) -> str:
+    return name + (" (reinit-deeper)" if deeper == 1 and not name.endswith("(reinit-deeper)") else "")
+
+
+def sentence(test, margin) -> str:
+    """One test in the fixed pattern of conclusions.md."""
+    a, b = _name(test["a"], test["reinit_deeper"]), _name(test["b"], None)
+    where = "" if test["budget"] is None else " " + _budget_text(
+        "pooled" if test["budget"] == "pooled" else tuple(test["budget"]))
+    mean, half, n = test["mean_pp"], test["half_width_pp"], test["n"]
+    if test["verdict"] in ("a better", "b better"):
+        winner, loser = (a, b) if test["verdict"] == "a better" else (b, a)
+        return (f"{winner} beats {loser}{where} by {abs(mean):.2f} ± {half:.2f} pp (paired t over {n} replicates, "
+                f"Holm-adjusted p {_p_text(test['p_holm'])})")
+    if test["verdict"] == "equivalent":
+        return (f"{a} and {b} are equivalent{where} within ±{margin:g} pp: difference {mean:+.2f} ± {half:.2f} pp "
+                f"(TOST over {n} replicates, Holm-adjusted p {_p_text(test['p_tost_holm'])})")
+    return (f"{a} against {b}{where}: inconclusive, difference {mean:+.2f} ± {half:.2f} pp (paired t over {n} "
+            f"replicates, Holm-adjusted p {_p_text(test['p_holm'])}; TOST within ±{margin:g} pp, Holm-adjusted p "
+            f"{_p_text(test['p_tost_holm'])})")
+
+
+FAMILY_TITLES = {
+    "primary": "Primary: each rule against random selection, pooled over budgets",
+    "secondary": "Secondary: each rule against random selection at each budget",
+    "rule-pairs-pooled": "Rule against rule, pooled over budgets",
+    "rule-pairs-per-budget": "Rule against rule at each budget",
+    "references": "Rules and reference arms against the reference arms",
+    "reinit-deeper": "Re-drawing the weights leaving reset nodes (--reinit-deeper)",
+}
+
+
+def conclusions_markdown(analysis: dict) -> str:
+    """conclusions.md: one sentence per test of analysis.json, by family, and nothing else."""
+    margin, title = analysis["equivalence_margin_pp"], analysis.get("title", "")
+    lines = [f"# Conclusions{': ' + title if title else ''}", "",
+             f"Generated from analysis.json alone (`python -m transfer_learning.analysis DIR` writes it again). "
+             f"{analysis['replicates']} replicates; differences are test error a - b in percentage points, mean ± "
+             f"half-width of the 95 % t interval; a difference is claimed where the paired t-test rejects, and "
+             f"equivalence where the two one-sided tests within ±{margin:g} pp reject, at family-wise level "
+             f"{analysis['alpha']:g} (Holm within each family). Everything else is inconclusive.", ""]
+    for group in analysis["duplicates"]:
+        lines.append(f"- {', '.join(group['rules'])}: {group['reason']}; tested once, as {group['rules'][0]}.")
+    if analysis["duplicates"]:
+        lines.append("")
+    for family in FAMILIES:
+        members = [t for t in analysis["tests"] if t["family"] == family]
+        if not members:
+            continue
+        lines += [f"## {FAMILY_TITLES[family]}", "", f"{analysis['hypotheses'].get(family, '')}.", ""]
+        lines += [f"- {sentence(t, margin)}." for t in members]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """``python -m transfer_learning.analysis DIR [--equivalence-margin PP]``: analysis.json and conclusions.md
+    of a sweep directory, from its results.csv."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    from .rundir import RunDir
+
+    parser = argparse.ArgumentParser(prog="python -m transfer_learning.analysis", description=main.__doc__)
+    parser.add_argument("directory", help="a sweep directory (holding results.csv)")
+    parser.add_argument("--equivalence-margin", type=float, default=EQUIVALENCE_MARGIN_PP, metavar="PP",
+                        help=f"margin of the equivalence tests, pp (default: {EQUIVALENCE_MARGIN_PP})")
+    args = parser.parse_args(argv)
+    folder = Path(args.directory)
+    if not (folder / "results.csv").is_file():
+        parser.error(f"{folder} holds no results.csv")
+    if not args.equivalence_margin > 0:
+        parser.error(f"--equivalence-margin: expected a value > 0, got {args.equivalence_margin}")
+    before = folder / "analysis.json"
+    title = json.loads(before.read_text()).get("title", "") if before.is_file() else ""
+    analysis = {"title": title, **analyze(read_csv(folder / "results.csv"), args.equivalence_margin)}
+    files = RunDir(folder)
+    files.write_json("analysis.json", analysis)
+    files.write_text("conclusions.md", conclusions_markdown(analysis))
+    print(f"{folder}: analysis.json and conclusions.md written")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
