@@ -250,6 +250,7 @@ def analyze(rows, margin_pp: float = EQUIVALENCE_MARGIN_PP, alpha: float = ALPHA
                 t[key + "_holm"] = adjusted
     for t in tests:
         t["verdict"] = _verdict(t, alpha)
+    tests = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in t.items()} for t in tests]
     replicates = {(int(r["seed"]), int(r["data_seed"] if r.get("data_seed") is not None else r["seed"]))
                   for r in rows}
     return {
@@ -268,7 +269,7 @@ def analyze(rows, margin_pp: float = EQUIVALENCE_MARGIN_PP, alpha: float = ALPHA
 
 
 def _verdict(test, alpha) -> str:
-    p, p_tost = test.get("p_holm", math.nan), test.get("p_tost_holm", math.nan)
+    p, p_tost = test["p_holm"], test["p_tost_holm"]
     if not math.isnan(p) and p < alpha:
         return "a better" if test["mean_pp"] < 0 else "b better"
     if not math.isnan(p_tost) and p_tost < alpha:

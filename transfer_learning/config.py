@@ -85,7 +85,7 @@ def parse_lr_grid(value) -> tuple[float, ...]:
     try:
         rates = tuple(float(part) for part in (value.split(",") if isinstance(value, str) else value))
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"--lr-grid: expected learning rates > 0 like 0.03,0.1,0.3, got {value!r}") from err
+        raise ConfigError(f"--lr-grid: expected distinct learning rates > 0 like 0.03,0.1,0.3, got {value!r}") from err
     if not rates or not all(r > 0 and r != float("inf") for r in rates) or len(set(rates)) != len(rates):
         raise ConfigError(f"--lr-grid: expected distinct learning rates > 0 like 0.03,0.1,0.3, got {value!r}")
     return rates

@@ -334,14 +334,14 @@ def summarize(rows) -> dict:
 
 
 def _fmt(pair, digits=2):
-    mean, half = pair
+    mean, half = (math.nan if v is None else v for v in pair)
     if math.isnan(mean):
         return "-"
     return f"{mean:.{digits}f}" + ("" if math.isnan(half) else f" ± {half:.{digits}f}")
 
 
 def _p_cell(p):
-    return "-" if math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+    return "-" if p is None or math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
 def _protocol_text(sweep: SweepConfig, base: TransferConfig, rows) -> list:
@@ -359,8 +359,9 @@ def _protocol_text(sweep: SweepConfig, base: TransferConfig, rows) -> list:
                   if sweep.data_seeds is None else
                   f"seeds {','.join(map(str, sweep.seeds))} crossed with data seeds "
                   f"{','.join(map(str, sweep.data_seeds))}")
-    rates = (f"the learning rate chosen per arm and replicate by validation error among {','.join(f'{r:g}' for r in base.lr_grid)}"
-             if base.lr_grid else f"learning rate {base.learning_rate:g} for every arm")
+    rates = (f"the learning rate chosen per arm and replicate by validation error among "
+             f"{','.join(f'{r:g}' for r in base.lr_grid)}" if base.lr_grid
+             else f"learning rate {base.learning_rate:g} for every arm")
     budget_runs = [r for r in rows if r["best_epoch"] is not None]
     last = sum(r["best_epoch"] == r["epochs_run"] for r in budget_runs)
     stopped = sum(r["epochs_run"] < base.n_epochs for r in budget_runs)
@@ -385,7 +386,8 @@ def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis
         f"# Sweep {base.source} -> {base.target}",
         "",
         f"Hidden layers {','.join(map(str, base.hidden_sizes))} ({base.activation}), probe {base.probe_size} images, "
-        f"kept-lr-scale {base.kept_lr_scale}, reinit-deeper {'/'.join('yes' if d else 'no' for d in sweep.reinit_deeper)}. "
+        f"kept-lr-scale {base.kept_lr_scale}, reinit-deeper "
+        f"{'/'.join('yes' if d else 'no' for d in sweep.reinit_deeper)}. "
         "Mean ± half-width of the 95 % t interval over replicates; differences are paired by replicate (same "
         "source network, data subsets, probe and scratch init).",
         "",
@@ -430,7 +432,7 @@ def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis
 
 
 def _analysis_tables(analysis) -> list:
-    from .analysis import FAMILY_TITLES, FAMILIES
+    from .analysis import FAMILIES, FAMILY_TITLES
 
     lines = []
     for group in analysis["duplicates"]:
