@@ -20,8 +20,10 @@ RUNS   ?= $(abspath ..)/transfer-learning-runs
 SWEEP  := $(PY) -m transfer_learning.sweep
 # the rule sweeps' protocol: 20 replicates, each its own stratified 1,000-example subset (validation 200) and
 # initialization; every arm's learning rate chosen by validation; both --reinit-deeper values; the references
+# of the transfer literature and Yosinski et al.'s layer arms
 RULES  := --target-train-size 1000 --rules all --keep-fractions 0.1,0.25,0.5,0.75 --reinit-deeper no,yes \
-	--baselines scratch,finetune,shrink-perturb,linear-probe,lp-ft,l2-sp --lr-grid 0.01,0.03,0.1,0.3,1 --seeds 1-20
+	--baselines scratch,finetune,shrink-perturb,linear-probe,lp-ft,l2-sp,keep-layers:1,freeze-layers:1,self-layers:1 \
+	--lr-grid 0.01,0.03,0.1,0.3,1 --seeds 1-20
 # the protocol of the tables committed before data replicates (docs/results/first-subset/): the first 1,000
 # target examples, the whole validation split, learning rate 0.1 for every arm
 RULES_FIRST := --target-train-size 1000 --subset first --rules all --keep-fractions 0.1,0.25,0.5,0.75 \

@@ -231,8 +231,8 @@ def test_lp_ft_starts_from_the_linear_probes_best_weights(pickle_path, tmp_path,
 
 # ---- resume -----------------------------------------------------------------------------------------------
 
-PROTOCOL = ["--target-train-size", "40", "--lr-grid", "0.03,0.3", "--baselines", "scratch,lp-ft,l2-sp",
-            "--reinit-deeper"]
+PROTOCOL = ["--target-train-size", "40", "--lr-grid", "0.03,0.3", "--reinit-deeper",
+            "--baselines", "scratch,lp-ft,l2-sp,freeze-layers:1,self-layers:1"]
 
 
 @pytest.fixture(scope="module", params=["tanh", "relu"])
@@ -243,8 +243,10 @@ def protocol_reference(pickle_path, tmp_path_factory, request):
 
 
 # 40 target examples / batch 10 = 4 minibatches an epoch, 3 epochs: 12 per candidate rate; the source phase has
-# 100 / 10 x 3 = 30. Phases: source, then transfer, scratch, linear-probe, lp-ft and l2-sp at two rates each.
-@pytest.mark.parametrize("stop_at", [35, pytest.param(60, marks=pytest.mark.slow), 100])
+# 100 / 10 x 3 = 30. Phases: source (to 30), then transfer, scratch, linear-probe, lp-ft, l2-sp and freeze-layers:1
+# at two rates each (to 174), self-layers' own source (to 186) and self-layers:1 at two rates (to 210).
+@pytest.mark.parametrize("stop_at", [35, pytest.param(60, marks=pytest.mark.slow), 100, 180,
+                                     pytest.param(200, marks=pytest.mark.slow)])
 def test_a_protocol_run_resumes_bit_for_bit(pickle_path, protocol_reference, tmp_path, stop_at):
     from tests.test_resume import assert_same_results, stop_after
     from transfer_learning.train import Interrupted
@@ -330,14 +332,14 @@ def constructed_rows(n=8, data_seeds=None):
     return rows
 
 
-def write_rows(rows, path):
+def write_rows(rows, path, extra=()):
     columns = ["seed", "data_seed", "rule", "threshold", "keep_fraction", "reinit_deeper", "arm", "selection_digest",
-               "test_error_pct"]
+               "test_error_pct", *extra]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
         for r in rows:
-            writer.writerow(["" if r[c] is None else r[c] for c in columns])
+            writer.writerow(["" if r.get(c) is None else r[c] for c in columns])
     return path
 
 
@@ -480,3 +482,103 @@ def test_a_sweep_crosses_data_seeds_and_reinit_deeper_and_equals_the_cli_runs(pi
     assert "## Hypotheses and tests (declared before the results)" in summary
     assert "crossed with data seeds 7,8" in summary and "Variance of the paired differences by source" in summary
     assert {t["family"] for t in saved["tests"]} >= {"primary", "secondary", "references", "reinit-deeper"}
+
+
+# ---- layer arms (Yosinski et al.'s AnB+, AnB and BnB) ----------------------------------------------------
+
+def test_keep_layers_keeps_the_first_layer_and_redraws_the_second_as_a_full_reset(pickle_path, tmp_path, monkeypatch):
+    import copy
+
+    from transfer_learning.transfer import fresh_output_layer, reinitialize
+
+    starts, generators = {}, {}
+    real_train, real_generators = experiment._train, experiment.generators
+
+    def recording(ctx, net, weights, dataset, cfg, phase, *args, **kwargs):
+        starts[phase] = {k: v.copy() for k, v in weights.items()}
+        return real_train(ctx, net, weights, dataset, cfg, phase, *args, **kwargs)
+
+    def keep_a_copy(seed):
+        made = real_generators(seed)
+        generators["layers"] = copy.deepcopy(made.layers)
+        return made
+
+    monkeypatch.setattr(experiment, "_train", recording)
+    monkeypatch.setattr(experiment, "generators", keep_a_copy)
+    out = tmp_path / "layers"
+    results = run(pickle_path, out, "--target-train-size", "40", "--baselines", "keep-layers:1,freeze-layers:1")
+    source = arrays(out / "weights_source.npz")
+    expected = fresh_output_layer(reinitialize(source, [np.ones(6, bool), np.zeros(5, bool)], generators["layers"]),
+                                  2)
+    for phase in ("target-keep-layers:1", "target-freeze-layers:1"):
+        for name in ("hidden0_W", "hidden0_b"):
+            assert_array_equal(starts[phase][name], source[name])
+        for name in expected:
+            assert_array_equal(starts[phase][name], expected[name])
+        assert not np.array_equal(starts[phase]["hidden1_W"], source["hidden1_W"])
+    frozen = arrays(out / "weights_final_freeze-layers:1.npz")
+    kept = arrays(out / "weights_final_keep-layers:1.npz")
+    for name in ("hidden0_W", "hidden0_b"):  # AnB leaves the kept layer bit-identical to the end; AnB+ trains it
+        assert_array_equal(frozen[name], source[name])
+    assert not np.array_equal(kept["hidden0_W"], source["hidden0_W"])
+    assert not np.array_equal(frozen["hidden1_W"], expected["hidden1_W"])
+    for arm in ("keep-layers:1", "freeze-layers:1"):
+        assert results["arms"][arm]["kept_layers"] == [1]
+        assert results["arms"][arm]["fraction_kept"] == pytest.approx(6 / 11)
+
+
+def test_self_layers_trains_its_own_source_on_the_recorded_target_subset_only(pickle_path, tmp_path, monkeypatch):
+    seen = []
+    real_train = experiment._train
+
+    def recording(ctx, net, weights, dataset, cfg, phase, *args, **kwargs):
+        seen.append((phase, dataset))
+        return real_train(ctx, net, weights, dataset, cfg, phase, *args, **kwargs)
+
+    monkeypatch.setattr(experiment, "_train", recording)
+    out = tmp_path / "self"
+    run(pickle_path, out, "--target-train-size", "40", "--baselines", "self-layers:1")
+    from transfer_learning.data import load_task
+
+    target = load_task("mnist:2-3", str(pickle_path))
+    indices = arrays(out / "target_indices.npz")
+    own = next(dataset for phase, dataset in seen if phase == "self-source")
+    assert_array_equal(own.train.x, target.train.x[indices["train"]])
+    assert_array_equal(own.valid.y, target.valid.y[indices["valid"]])
+    assert [phase for phase, _ in seen].index("self-source") < [phase for phase, _ in seen].index(
+        "target-self-layers:1")
+    assert own.name == "mnist:2-3" and all(d.name != "mnist:0-1" for p, d in seen if p != "source")
+    mine = arrays(out / "weights_self_source.npz")
+    final = arrays(out / "weights_final_self-layers:1.npz")
+    for name in ("hidden0_W", "hidden0_b"):  # BnB: the kept layer of its own network, frozen
+        assert_array_equal(final[name], mine[name])
+
+
+@pytest.mark.parametrize("arm", ["keep-layers:0", "freeze-layers:2", "self-layers:x", "keep-layers"])
+def test_a_bad_layer_count_is_one_line(pickle_path, tmp_path, capsys, arm):
+    out = tmp_path / "never"
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out), "--baselines", arm]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "from 1 to the number of hidden layers minus one (1 here" in err
+    assert not out.exists()
+
+
+def test_layer_arms_are_compared_with_the_rules_at_their_fraction(tmp_path):
+    rows = constructed_rows()
+    rng = np.random.default_rng(3)
+    for seed in range(1, 9):
+        rows.append({"seed": seed, "data_seed": seed, "rule": None, "keep_fraction": None, "threshold": None,
+                     "reinit_deeper": None, "arm": "keep-layers:1", "selection_digest": None, "fraction_kept": 0.5,
+                     "test_error_pct": round(5 + rng.normal(0, 0.5), 4)})
+    result = analysis.analyze(analysis.read_csv(write_rows(rows, tmp_path / "results.csv", extra=["fraction_kept"])))
+    family = [t for t in result["tests"] if t["family"] == "layers"]
+    assert {(t["a"], t["b"], str(t["budget"])) for t in family} == {
+        ("a", "keep-layers:1", "['keep fraction', 0.5]"), ("c", "keep-layers:1", "['keep fraction', 0.5]"),
+        ("random", "keep-layers:1", "['keep fraction', 0.5]"), ("keep-layers:1", "finetune", "None"),
+        ("keep-layers:1", "scratch", "None")}
+    layer = {r["seed"]: r["test_error_pct"] for r in rows if r["arm"] == "keep-layers:1"}
+    rule_a = {r["seed"]: r["test_error_pct"] for r in rows if r["rule"] == "a" and r["keep_fraction"] == 0.5}
+    d = np.array([rule_a[s] - layer[s] for s in range(1, 9)])
+    test = next(t for t in family if t["a"] == "a")
+    assert test["p"] == pytest.approx(stats.ttest_1samp(d, 0).pvalue, rel=1e-9)
+    assert [t["p_holm"] for t in family] == pytest.approx(list(holm_by_hand([t["p"] for t in family])), rel=1e-12)

@@ -19,6 +19,8 @@ The families (declared in analysis.json under "hypotheses"):
 - rule-pairs-pooled / rule-pairs-per-budget: every distinct non-random rule against every other;
 - references: every reference arm (scratch, finetune, linear-probe, lp-ft, l2-sp, shrink-perturb) against
   every other, and each distinct rule (pooled) against each reference;
+- layers: each layer arm (keep-layers:N, freeze-layers:N, self-layers:N) against each distinct rule at the keep
+  fraction equal to its fraction of hidden nodes, against finetune and scratch, and against the other layer arms;
 - reinit-deeper: each distinct rule (pooled) with the weights leaving reset nodes re-drawn, against without.
 
 Rules whose kept nodes are identical in every run of the sweep (same selection digest) are duplicates:
@@ -36,7 +38,8 @@ REFERENCES = ("scratch", "finetune", "linear-probe", "lp-ft", "l2-sp", "shrink-p
 #: The default margin of the equivalence tests, in percentage points of test error.
 EQUIVALENCE_MARGIN_PP = 0.25
 ALPHA = 0.05
-FAMILIES = ("primary", "secondary", "rule-pairs-pooled", "rule-pairs-per-budget", "references", "reinit-deeper")
+FAMILIES = ("primary", "secondary", "rule-pairs-pooled", "rule-pairs-per-budget", "references", "layers",
+            "reinit-deeper")
 
 
 def mean_ci(values):
@@ -163,6 +166,8 @@ class _Table:
         self.budgets = sorted({k[2] for k in transfer}, key=lambda b: (b[0], b[1]))
         self.deeper = sorted({k[3] for k in transfer}, key=lambda d: -1 if d is None else d)
         self.references = [a for a in REFERENCES if (a, None, None, None) in self.errors]
+        #: layer arms (keep-layers:N, ...) and the fraction of hidden nodes each keeps
+        self.layers = {r["arm"]: float(r["fraction_kept"]) for r in rows if ":" in str(r["arm"])}
 
     def rule(self, rule, budget, deeper) -> dict:
         """{replicate: test error} of a rule's transfer arm; pooled: the mean over the budgets, for the
@@ -239,6 +244,15 @@ def analyze(rows, margin_pp: float = EQUIVALENCE_MARGIN_PP, alpha: float = ALPHA
                     table.reference(arm))
     for a, b in itertools.combinations(table.references, 2):
         add("references", a, b, None, None, table.reference(a), table.reference(b))
+    layer_arms = list(table.layers)
+    for i, (arm, fraction) in enumerate(table.layers.items()):  # nodes or layers, at the same budget
+        budget = ("keep fraction", fraction)
+        if budget in table.budgets:
+            for deeper in table.deeper:
+                for rule in distinct:
+                    add("layers", rule, arm, budget, deeper, table.rule(rule, budget, deeper), table.reference(arm))
+        for other in [*(a for a in ("finetune", "scratch") if a in table.references), *layer_arms[i + 1:]]:
+            add("layers", arm, other, None, None, table.reference(arm), table.reference(other))
     if len(table.deeper) == 2 and None not in table.deeper:
         for rule in distinct:
             add("reinit-deeper", f"{rule} (reinit-deeper)", rule, "pooled", None, table.rule(rule, "pooled", 1),
@@ -290,6 +304,10 @@ def _hypotheses(selective, distinct, table) -> dict:
     if table.references:
         out["references"] = (f"every reference arm ({', '.join(table.references)}) against every other, and each "
                              "distinct rule (pooled) against each; Holm over these tests")
+    if table.layers:
+        out["layers"] = (f"each layer arm ({', '.join(table.layers)}) against each distinct rule at the keep fraction "
+                         "equal to its fraction of hidden nodes, against finetune and scratch, and against the other "
+                         "layer arms; Holm over these tests")
     if len(table.deeper) == 2:
         out["reinit-deeper"] = "each distinct rule (pooled) with --reinit-deeper against without; Holm over the rules"
     return out
@@ -327,6 +345,7 @@ FAMILY_TITLES = {
     "rule-pairs-pooled": "Rule against rule, pooled over budgets",
     "rule-pairs-per-budget": "Rule against rule at each budget",
     "references": "Rules and reference arms against the reference arms",
+    "layers": "Nodes or layers: rules against keeping whole layers at the same budget, and what splitting costs",
     "reinit-deeper": "Re-drawing the weights leaving reset nodes (--reinit-deeper)",
 }
 

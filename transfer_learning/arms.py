@@ -14,14 +14,24 @@ the trained source network; all arms share the seed, data, architecture, optimiz
 | linear-probe | every source hidden weight | hidden layers frozen (factor 0): only the new output layer trains |
 | lp-ft | the linear-probe arm's best weights (Kumar et al. 2022) | lr, every weight |
 | l2-sp | every source hidden weight | lr; the cost adds --l2-sp x ||W - W_source||^2 per hidden W (Li et al. 2018) |
+| keep-layers:N | the first N hidden layers whole from the source, the rest re-drawn (AnB+) | lr |
+| freeze-layers:N | as keep-layers:N | the first N layers frozen (AnB) |
+| self-layers:N | the first N layers of a network trained on the target subset, the rest re-drawn (BnB) | as AnB |
+
+(AnB, AnB+, BnB: Yosinski, Clune, Bengio and Lipson, NIPS 2014.)
 
 lp-ft is trained after linear-probe, from its result: its budget is the probe's epochs and then its own.
+self-layers:N is trained after its own source network ("self-source", one per run, trained on the target
+subset as the source phase is trained on the source task); it never reads the source task.
 """
 
-from dataclasses import dataclass, field
+import copy
+import typing
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .config import LAYER_ARMS
 from .transfer import fresh_output_layer, random_masks, reinitialize, shrink_perturb
 from .weights import hidden_names, initial_weights
 
@@ -37,9 +47,12 @@ class Generators:
     random_reset: np.random.Generator
     shrink_perturb: np.random.Generator
     rule: np.random.Generator
+    layers: np.random.Generator  # the re-drawn deeper layers of the layer arms (each arm draws from a copy)
+    self_source: np.random.Generator  # the initial weights of self-layers' own source network
 
     def as_list(self) -> list:
-        return [self.init, self.probe, self.reinit, self.scratch, self.random_reset, self.shrink_perturb, self.rule]
+        return [self.init, self.probe, self.reinit, self.scratch, self.random_reset, self.shrink_perturb, self.rule,
+                self.layers, self.self_source]
 
 
 @dataclass
@@ -63,7 +76,14 @@ class ArmStart:
     weights: dict | None
     lr_scales: dict | None = None
     anchors: dict = field(default_factory=dict)
-    after: str | None = None  # the arm whose best weights this one starts from (lp-ft: linear-probe)
+    after: str | None = None  # the arm (or self-source) whose best weights this one starts from
+    from_result: typing.Callable | None = None  # those weights -> this arm's start (default: as they are)
+    kept_layers: int | None = None  # layer arms: how many hidden layers were kept whole
+
+    def resolve(self, result: dict) -> "ArmStart":
+        """The start of an arm built on another's result, once that result exists."""
+        weights = self.from_result(result) if self.from_result else {k: v.copy() for k, v in result.items()}
+        return replace(self, weights=weights, after=None, from_result=None)
 
 
 def lr_scales(masks, kept_scale):
@@ -124,6 +144,42 @@ def l2_sp(a: ArmInputs):
     return ArmStart(_source_under_new_output(a), anchors=anchors)
 
 
+def layer_arm(name: str) -> tuple[str, int] | None:
+    """("keep-layers", 1) for "keep-layers:1"; None for an arm that is not a layer arm."""
+    kind, colon, count = name.partition(":")
+    if kind not in LAYER_ARMS:
+        return None
+    if not colon or not count.strip().isdigit():
+        raise ValueError(f"{name!r}: expected {kind}:N with N a whole number of hidden layers")
+    return kind, int(count)
+
+
+def keep_first_layers(weights: dict, n_layers: int, rng: np.random.Generator, n_classes: int,
+                      activation: str) -> dict:
+    """``weights`` with its first ``n_layers`` hidden layers kept bit for bit and the deeper ones re-drawn from
+    ``rng`` (columns as a full reset of the layer draws them, biases 0), under a new output layer."""
+    n_hidden = sum(name.startswith("hidden") and name.endswith("_W") for name in weights)
+    masks = [np.full(len(weights[hidden_names(i)[1]]), i < n_layers) for i in range(n_hidden)]
+    return fresh_output_layer(reinitialize(weights, masks, rng, False, activation), n_classes)
+
+
+def frozen_layers(weights: dict, n_layers: int) -> dict:
+    """Learning-rate factors that freeze the first ``n_layers`` hidden layers (the deeper ones learn)."""
+    n_hidden = sum(name.startswith("hidden") and name.endswith("_W") for name in weights)
+    return lr_scales([np.full(len(weights[hidden_names(i)[1]]), i < n_layers) for i in range(n_hidden)], 0.0)
+
+
+def layers_arm(a: ArmInputs, kind: str, n_layers: int) -> ArmStart:
+    rng = copy.deepcopy(a.rngs.layers)  # every layer arm of a run re-draws the same deeper weights
+    if kind == "self-layers":
+        return ArmStart(None, after="self-source", kept_layers=n_layers,
+                        from_result=lambda own: keep_first_layers(own, n_layers, rng, a.n_classes, a.cfg.activation),
+                        lr_scales=frozen_layers(a.trained, n_layers))
+    weights = keep_first_layers(a.trained, n_layers, rng, a.n_classes, a.cfg.activation)
+    scales = frozen_layers(weights, n_layers) if kind == "freeze-layers" else None
+    return ArmStart(weights, scales, kept_layers=n_layers)
+
+
 #: Arm name -> builder (ArmInputs) -> ArmStart.
 ARMS = {
     "transfer": transfer_arm,
@@ -141,4 +197,5 @@ ARMS = {
 def build_arms(a: ArmInputs, names) -> dict:
     """The start of the transfer arm and then of each named baseline, in that order (an arm built on another's
     result, lp-ft, comes after it)."""
-    return {name: ARMS[name](a) for name in ("transfer", *names)}
+    return {name: ARMS[name](a) if layer_arm(name) is None else layers_arm(a, *layer_arm(name))
+            for name in ("transfer", *names)}

@@ -7,7 +7,9 @@ from .data.subsets import SUBSET_KINDS
 from .rules import RULES
 from .weights import ACTIVATIONS
 
-#: The control arms a transfer run can train beside the transfer arm.
+#: The arms that keep whole hidden layers, named NAME:N (arms.py).
+LAYER_ARMS = ("keep-layers", "freeze-layers", "self-layers")
+#: The control arms a transfer run can train beside the transfer arm (besides the layer arms).
 BASELINES = ("scratch", "finetune", "freeze", "random-reset", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp")
 #: The 2015 threshold, used when neither --threshold nor --keep-fraction is given.
 DEFAULT_THRESHOLD = 0.6
@@ -205,7 +207,9 @@ class TransferConfig:
         "nodes, chosen at random), shrink-perturb (every weight shrunk and perturbed, no selection), linear-probe "
         "(every hidden weight frozen, only the new output layer trains), lp-ft (the linear probe's best weights, "
         "then every weight finetuned; implies linear-probe), l2-sp (finetune pulled toward the source weights, "
-        "--l2-sp); or none",
+        "--l2-sp), keep-layers:N (the first N hidden layers kept whole, the rest re-drawn, all trained), "
+        "freeze-layers:N (the same, the kept layers frozen), self-layers:N (the first N layers of a network trained "
+        "on the target itself, frozen, the rest re-drawn: the BnB control); or none",
         metavar="ARMS",
     )
     kept_lr_scale: float = _opt(1.0, "kept weights learn at this times the learning rate (0 = frozen, 1 = as in 2015)")
@@ -343,7 +347,16 @@ class TransferConfig:
         names = [n.strip() for n in self.baselines.split(",") if n.strip()]
         if names == ["none"]:
             return ()
-        unknown = [n for n in names if n not in BASELINES]
+        layers = [n for n in names if n.partition(":")[0] in LAYER_ARMS]
+        for name in layers:
+            n_layers = name.partition(":")[2].strip()
+            if not n_layers.isdigit() or not 1 <= int(n_layers) <= len(self.hidden_sizes) - 1:
+                raise ConfigError(
+                    f"--baselines: {name}: expected {name.partition(':')[0]}:N with N from 1 to the number of hidden "
+                    f"layers minus one ({len(self.hidden_sizes) - 1} here; keeping every layer is finetune or "
+                    "linear-probe)" if len(self.hidden_sizes) > 1 else
+                    f"--baselines: {name}: layer arms need at least two hidden layers")
+        unknown = [n for n in names if n not in BASELINES and n not in layers]
         if unknown or not names:
             raise ConfigError(
                 f"--baselines: unknown arm {', '.join(unknown) or repr(self.baselines)}; "
@@ -351,7 +364,7 @@ class TransferConfig:
             )
         if "lp-ft" in names:
             names.append("linear-probe")
-        return tuple(n for n in BASELINES if n in names)
+        return tuple(n for n in BASELINES if n in names) + tuple(sorted(set(layers), key=layers.index))
 
 
 def _check_common(cfg):

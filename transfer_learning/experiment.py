@@ -37,7 +37,7 @@ def spawn_rngs(seed: int, n: int):
 
 
 def generators(seed: int) -> arm_builders.Generators:
-    return arm_builders.Generators(*spawn_rngs(seed, 7))
+    return arm_builders.Generators(*spawn_rngs(seed, 9))
 
 
 def _history_rows(*histories):
@@ -392,16 +392,22 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
         report, masks, transferred, threshold = _transfer_step(ctx, cfg, trained, target, rngs, pictures)
         target_net = Net(target.n_in, tuple(cfg.hidden_sizes), target.n_classes, cfg.activation)
         arm_inputs = arm_builders.ArmInputs(cfg, trained, transferred, masks, target.n_in, target.n_classes, rngs)
-        trained_arms, searches = {}, {}
+        trained_arms, searches, results_of = {}, {}, {}
         for name, start in arm_builders.build_arms(arm_inputs, cfg.arms).items():
+            if start.after == "self-source" and "self-source" not in results_of:
+                results_of["self-source"] = _self_source(ctx, cfg, target_net, target, rngs)
             if start.after is not None:
-                start = replace(start, weights=trained_arms[start.after][2])
+                start = start.resolve(results_of[start.after])
             suffix = "" if name == "transfer" else f"_{name}"
             print(f"... {'retraining' if name == 'transfer' else 'baseline ' + name + ':'} on the target "
                   f"task {cfg.target}", file=out)
             history, final, searches[name] = _train_arm(ctx, cfg, target_net, name, start, target)
             rundir.write_weights(f"weights_final{suffix}.npz", final)
             trained_arms[name] = (history, start.weights, final)
+            results_of[name] = final
+            if start.kept_layers is not None:
+                searches[name].update(kept_layers=list(range(1, start.kept_layers + 1)),
+                                      fraction_kept=sum(cfg.hidden_sizes[:start.kept_layers]) / sum(cfg.hidden_sizes))
             histories.append(history)
         metrics = arm_metrics(trained_arms, cfg.n_epochs, cfg.ttt_level, trained, source.test, cfg.activation)
         for name, search in searches.items():
@@ -466,6 +472,17 @@ def _train_arm(ctx, cfg, net, name, start, target):
                             "lr_search": [{"learning_rate": r, "best_validation_error": h.best_validation_error,
                                            "best_epoch": h.best_epoch} for r, h, _ in tried],
                             "lr_diverged": diverged}
+
+
+def _self_source(ctx, cfg, net, target, rngs):
+    """The self-layers arms' own source network (Yosinski et al.'s BnB): a fresh network trained on the target's
+    training subset exactly as the source phase is trained on the source task; it never reads the source task."""
+    print(f"... self-layers: training a network on the target task {cfg.target} itself", file=ctx.out)
+    initial = initial_weights(rngs.self_source, target.n_in, cfg.hidden_sizes, target.n_classes,
+                              activation=cfg.activation)
+    _, trained, _ = _train(ctx, net, initial, target, cfg, "self-source", "out_self-source.txt")
+    ctx.rundir.write_weights("weights_self_source.npz", trained)
+    return trained
 
 
 def _test_error(ctx, net, weights, dataset, cfg, start) -> float:

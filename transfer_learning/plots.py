@@ -107,6 +107,7 @@ def learning_curves(histories, path) -> None:
 ARM_COLORS = {"transfer": "tab:blue", "freeze": "tab:purple", "random-reset": "tab:orange",
               "scratch": "tab:gray", "finetune": "tab:green", "shrink-perturb": "tab:brown",
               "linear-probe": "tab:olive", "lp-ft": "tab:cyan", "l2-sp": "tab:red"}
+LAYER_COLORS = {"keep-layers": "darkgreen", "freeze-layers": "navy", "self-layers": "darkred"}
 RULE_COLORS = {"mean-abs": "tab:blue", "centered": "tab:cyan", "redo": "tab:red", "utility": "tab:purple",
                "apoz": "tab:olive", "taylor": "tab:pink", "random": "black"}
 
@@ -140,14 +141,16 @@ def sweep_plot(summary, path, title) -> None:
     for ax, (key, label) in zip(axes, panels, strict=True):
         if key == "test_error_minus_random_rule_pp":
             ax.axhline(0, color="black", lw=1)
-        for arm in ("scratch", "finetune", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp"):
-            stats = summary.get((arm, None, None))
-            if stats is None or math.isnan(stats[key][0]):
+        free = [arm for (arm, rule, sel) in summary if sel is None and rule is None]
+        for arm in sorted(free, key=lambda a: list(ARM_COLORS).index(a) if a in ARM_COLORS else 99):
+            stats = summary[(arm, None, None)]
+            if math.isnan(stats[key][0]):
                 continue
             mean, half = stats[key]
-            ax.axhline(mean, color=ARM_COLORS[arm], lw=1.5, label=f"{arm} (mean, 95 % band)")
+            color = ARM_COLORS.get(arm) or LAYER_COLORS.get(arm.partition(":")[0], "tab:gray")
+            ax.axhline(mean, color=color, lw=1.5, ls=":" if ":" in arm else "-", label=f"{arm} (mean, 95 % band)")
             if not math.isnan(half):
-                ax.axhspan(mean - half, mean + half, color=ARM_COLORS[arm], alpha=0.15)
+                ax.axhspan(mean - half, mean + half, color=color, alpha=0.15)
         for k, ((arm, rule), name, color) in enumerate(lines):
             points = [(v, *summary[(arm, rule, (kind, v))][key]) for v in values if (arm, rule, (kind, v)) in summary]
             points = [p for p in points if not math.isnan(p[1])]

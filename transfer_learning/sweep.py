@@ -47,7 +47,8 @@ from .data import DataError
 from .rundir import RunDir
 from .weights import expected_shapes, load_weights
 
-#: Arms whose result depends on the kept nodes (trained in every run) and those that do not (once per seed).
+#: Arms whose result depends on the kept nodes (trained in every run) and those that do not (once per replicate; the
+#: layer arms, keep-layers:N and the like, are selection-free too).
 PER_SELECTION = ("transfer", "freeze", "random-reset")
 #: Exit status when runs failed on the cluster after their retry (the rest is recorded and tabled).
 EXIT_RUNS_FAILED = 5
@@ -238,7 +239,8 @@ class Sweep:
                         "reinit_deeper": (int(deeper) if per_selection else None),
                         "arm": arm,
                         "selection_digest": results.get("selection_digest") if arm == "transfer" else None,
-                        "fraction_kept": fraction if per_selection else {"scratch": 0.0}.get(arm, 1.0),
+                        "fraction_kept": fraction if per_selection else m.get("fraction_kept",
+                                                                                  {"scratch": 0.0}.get(arm, 1.0)),
                         "learning_rate": m.get("learning_rate", self.base.learning_rate),
                         "best_epoch": m.get("best_epoch"),
                         "test_error_pct": m["test_error"] * 100,
@@ -276,7 +278,7 @@ def _paired_differences(rows):
     """Each row's test error minus that of its pairs, all of the same replicate: the selection-free arms
     (scratch, finetune, shrink-perturb, linear-probe, lp-ft, l2-sp), its random-reset arm (same rule, selection
     and reinit-deeper), and the random rule's transfer arm (same selection and reinit-deeper)."""
-    by_arm = {(replicate_of(r), r["arm"]): r for r in rows if r["arm"] in SELECTION_FREE}
+    by_arm = {(replicate_of(r), r["arm"]): r for r in rows if r["arm"] not in PER_SELECTION}
     random_reset = {(replicate_of(r), r["rule"], r["threshold"], r["keep_fraction"], r["reinit_deeper"]): r
                     for r in rows if r["arm"] == "random-reset"}
     random_rule = {(replicate_of(r), r["threshold"], r["keep_fraction"], r["reinit_deeper"]): r
