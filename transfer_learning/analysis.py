@@ -153,14 +153,16 @@ class _Table:
     """Test errors by (arm, rule, budget, reinit_deeper) and replicate, from the rows."""
 
     def __init__(self, rows):
-        self.errors, self.digests = {}, {}
+        self.errors, self.digests, self.by_digest = {}, {}, True
         for r in rows:
             key = (r["arm"], r.get("rule"), _budget_of(r), r.get("reinit_deeper"))
             replicate = (int(r["seed"]), int(r.get("data_seed") if r.get("data_seed") is not None else r["seed"]))
             self.errors.setdefault(key, {})[replicate] = float(r["test_error_pct"])
             if r["arm"] == "transfer":
+                # what identifies a selection: its digest; in sweeps older than digests, the run's test error
+                self.by_digest = "selection_digest" in r
                 self.digests.setdefault(r.get("rule"), {})[(replicate, _budget_of(r), r.get("reinit_deeper"))] = \
-                    r.get("selection_digest")
+                    r["selection_digest"] if self.by_digest else float(r["test_error_pct"])
         transfer = [k for k in self.errors if k[0] == "transfer"]
         self.rules = list(dict.fromkeys(k[1] for k in transfer))
         self.budgets = sorted({k[2] for k in transfer}, key=lambda b: (b[0], b[1]))
@@ -196,6 +198,13 @@ class _Table:
             else:
                 groups.append([rule])
         return [g for g in groups if len(g) > 1]
+
+    @property
+    def duplicate_reason(self) -> str:
+        if self.by_digest:
+            return "the same kept nodes (selection digest) in every run of the sweep"
+        return ("the same test error in every run of the sweep (its results.csv predates selection digests, so "
+                "identical results stand for identical selections)")
 
 
 def _compare(family, a, b, budget, deeper, a_values, b_values, margin) -> dict | None:
@@ -275,8 +284,7 @@ def analyze(rows, margin_pp: float = EQUIVALENCE_MARGIN_PP, alpha: float = ALPHA
         "reinit_deeper": table.deeper,
         "rules": table.rules,
         "references": table.references,
-        "duplicates": [{"rules": g, "reason": "the same kept nodes (selection digest) in every run of the sweep"}
-                       for g in duplicates],
+        "duplicates": [{"rules": g, "reason": table.duplicate_reason} for g in duplicates],
         "hypotheses": _hypotheses(selective, distinct, table),
         "tests": tests,
     }
@@ -354,7 +362,7 @@ def conclusions_markdown(analysis: dict) -> str:
     """conclusions.md: one sentence per test of analysis.json, by family, and nothing else."""
     margin, title = analysis["equivalence_margin_pp"], analysis.get("title", "")
     lines = [f"# Conclusions{': ' + title if title else ''}", "",
-             f"Generated from analysis.json alone (`python -m transfer_learning.analysis DIR` writes it again). "
+             f"Generated from analysis.json alone, which `python -m transfer_learning.analysis` computes from results.csv. "
              f"{analysis['replicates']} replicates; differences are test error a - b in percentage points, mean ± "
              f"half-width of the 95 % t interval; a difference is claimed where the paired t-test rejects, and "
              f"equivalence where the two one-sided tests within ±{margin:g} pp reject, at family-wise level "
@@ -374,8 +382,9 @@ def conclusions_markdown(analysis: dict) -> str:
 
 
 def main(argv=None) -> int:
-    """``python -m transfer_learning.analysis DIR [--equivalence-margin PP]``: analysis.json and conclusions.md
-    of a sweep directory, from its results.csv."""
+    """``python -m transfer_learning.analysis PATH``: the tests of a sweep's results, again. PATH is a sweep
+    directory (writes its analysis.json and conclusions.md) or a results CSV, NAME.csv (writes
+    NAME.analysis.json and NAME.conclusions.md beside it, as docs/results/ keeps them)."""
     import argparse
     import json
     from pathlib import Path
@@ -383,22 +392,31 @@ def main(argv=None) -> int:
     from .rundir import RunDir
 
     parser = argparse.ArgumentParser(prog="python -m transfer_learning.analysis", description=main.__doc__)
-    parser.add_argument("directory", help="a sweep directory (holding results.csv)")
+    parser.add_argument("path", help="a sweep directory (holding results.csv), or a results CSV file")
     parser.add_argument("--equivalence-margin", type=float, default=EQUIVALENCE_MARGIN_PP, metavar="PP",
                         help=f"margin of the equivalence tests, pp (default: {EQUIVALENCE_MARGIN_PP})")
+    parser.add_argument("--title", default=None, help="the title of conclusions.md (default: the one the existing "
+                        "analysis file holds, if any)")
     args = parser.parse_args(argv)
-    folder = Path(args.directory)
-    if not (folder / "results.csv").is_file():
-        parser.error(f"{folder} holds no results.csv")
+    path = Path(args.path)
+    if path.is_dir():
+        csv_path, folder, names = path / "results.csv", path, ("analysis.json", "conclusions.md")
+    else:
+        stem = path.name.removesuffix(".csv")
+        csv_path, folder, names = path, path.parent, (f"{stem}.analysis.json", f"{stem}.conclusions.md")
+    if not csv_path.is_file():
+        parser.error(f"{csv_path}: no such results file")
     if not args.equivalence_margin > 0:
         parser.error(f"--equivalence-margin: expected a value > 0, got {args.equivalence_margin}")
-    before = folder / "analysis.json"
-    title = json.loads(before.read_text()).get("title", "") if before.is_file() else ""
-    analysis = {"title": title, **analyze(read_csv(folder / "results.csv"), args.equivalence_margin)}
+    before = folder / names[0]
+    title = args.title
+    if title is None:
+        title = json.loads(before.read_text()).get("title", "") if before.is_file() else ""
+    analysis = {"title": title, **analyze(read_csv(csv_path), args.equivalence_margin)}
     files = RunDir(folder)
-    files.write_json("analysis.json", analysis)
-    files.write_text("conclusions.md", conclusions_markdown(analysis))
-    print(f"{folder}: analysis.json and conclusions.md written")
+    files.write_json(names[0], analysis)
+    files.write_text(names[1], conclusions_markdown(analysis))
+    print(f"{folder / names[0]} and {folder / names[1]} written")
     return 0
 
 
