@@ -362,7 +362,8 @@ def conclusions_markdown(analysis: dict) -> str:
     """conclusions.md: one sentence per test of analysis.json, by family, and nothing else."""
     margin, title = analysis["equivalence_margin_pp"], analysis.get("title", "")
     lines = [f"# Conclusions{': ' + title if title else ''}", "",
-             f"Generated from analysis.json alone, which `python -m transfer_learning.analysis` computes from results.csv. "
+             "Generated from analysis.json alone, which `python -m transfer_learning.analysis` computes from "
+             f"results.csv. "
              f"{analysis['replicates']} replicates; differences are test error a - b in percentage points, mean ± "
              f"half-width of the 95 % t interval; a difference is claimed where the paired t-test rejects, and "
              f"equivalence where the two one-sided tests within ±{margin:g} pp reject, at family-wise level "

@@ -244,8 +244,8 @@ class TransferConfig:
     )
     ttt_level: float = _opt(1.05, "time to threshold: epochs until the validation error is <= this x scratch's best")
     no_transfer: bool = _opt(False, "train the source task only; with --source mnist --hidden-sizes 500 "
-                             "--learning-rate 0.01 --n-epochs 1000 --init-rng legacy this is the tutorial's mlp.py, its "
-                             "initial draws included (without --init-rng legacy: its model from another draw)")
+                             "--learning-rate 0.01 --n-epochs 1000 --init-rng legacy this is the tutorial's mlp.py, "
+                             "its initial draws included (without --init-rng legacy: its model from another draw)")
     seed: int = _opt(1234, "seed of every random draw in the run")
     init_rng: str = _opt("default", "initial weights from numpy's Generator split from --seed (default), or legacy: "
                          "the tutorial's RandomState(--seed) draws in its order (with the tutorial's flags this is "
