@@ -1,0 +1,109 @@
+"""The documentation a reader checks: the README stays short, every link lands, and every make target and
+flag it names exists."""
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: Flags of other programs that the docs quote: pip, a Dask worker, pytest's option of this suite, XLA.
+OTHER_PROGRAMS_FLAGS = {"--no-deps", "--nthreads", "--port", "--runslow", "--xla_cpu_multi_thread_eigen"}
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors_of(page: Path) -> set:
+    seen, out = {}, set()
+    in_code = False
+    for line in page.read_text().splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or not line.startswith("#"):
+            continue
+        name = anchor(line.lstrip("#"))
+        out.add(name if name not in seen else f"{name}-{seen[name]}")
+        seen[name] = seen.get(name, 0) + 1
+    return out
+
+
+def links(page: Path):
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if not re.match(r"^[a-z]+:", target):
+            yield target
+
+
+def test_the_readme_is_at_most_250_lines():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 250
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_relative_link_resolves_to_a_file_and_anchor(page):
+    for target in links(page):
+        path, _, fragment = target.partition("#")
+        where = (page.parent / path).resolve() if path else page
+        assert where.exists(), f"{page.name}: {target} does not exist"
+        assert ROOT in where.parents or where == ROOT, f"{page.name}: {target} leaves the repository"
+        if fragment:
+            assert where.suffix == ".md" and fragment in anchors_of(where), f"{page.name}: no anchor {target}"
+
+
+def test_the_anchor_rule_on_known_headings():
+    assert anchor(" What a run writes") == "what-a-run-writes"
+    assert anchor(" `--compat 2015`") == "--compat-2015"
+    assert anchor(" The tutorial's numbers, exactly") == "the-tutorials-numbers-exactly"
+
+
+def code_spans(text: str) -> list[str]:
+    blocks = re.findall(r"```.*?```", text, flags=re.S)
+    rest = re.sub(r"```.*?```", "", text, flags=re.S)
+    return blocks + re.findall(r"`([^`\n]+)`", rest)
+
+
+def makefile_targets() -> set:
+    return set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), flags=re.M))
+
+
+def test_every_make_target_named_exists():
+    targets = makefile_targets()
+    named = {t for page in PAGES for span in code_spans(page.read_text())
+             for t in re.findall(r"\bmake (?:[A-Z]+=\S+ )*([a-z][a-z-]*)", span)}
+    assert named, "the docs name no make target"
+    assert named <= targets, named - targets
+
+
+def help_flags(main, *args) -> set:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        main(*args)
+    return set(re.findall(r"--[a-z][a-z0-9_-]*[a-z0-9]", out.getvalue()))
+
+
+def known_flags() -> set:
+    from transfer_learning import analysis, cli, compat2015, sweep
+
+    flags = set()
+    flags |= help_flags(cli.main_transfer, ["--help"], None, True)
+    flags |= help_flags(cli.main_logistic, ["--help"])
+    flags |= help_flags(sweep.main, ["--help"])
+    flags |= help_flags(analysis.main, ["--help"])
+    flags |= help_flags(compat2015.main, ["--help"])
+    for script in (ROOT / "bench").glob("*.py"):
+        flags |= set(re.findall(r"add_argument\(\s*\"(--[a-z0-9-]+)\"", script.read_text()))
+    return flags | OTHER_PROGRAMS_FLAGS
+
+
+def test_every_flag_named_exists():
+    known = known_flags()
+    assert {"--lr-grid", "--data-seeds", "--ladder", "--modes"} <= known
+    named = {f for page in PAGES for span in code_spans(page.read_text())
+             for f in re.findall(r"(?<![\w-])--[a-z][a-z0-9_-]*[a-z0-9]", span)}
+    assert named - known == set()
