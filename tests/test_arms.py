@@ -125,8 +125,8 @@ def test_kept_lr_scale_zero_and_freeze_keep_kept_columns_bitwise(all_arms):
             assert_array_equal(final[f"hidden{i}_W"][:, kept], moved[f"hidden{i}_W"][:, kept])
             assert_array_equal(final[f"hidden{i}_b"][kept], moved[f"hidden{i}_b"][kept])
             reset = [j for j in range(layer["n_nodes"]) if j not in kept]
-            if reset:
-                assert not np.array_equal(final[f"hidden{i}_W"][:, reset], moved[f"hidden{i}_W"][:, reset])
+            assert kept and reset, layer  # both kinds of node, so the test can tell them apart
+            assert not np.array_equal(final[f"hidden{i}_W"][:, reset], moved[f"hidden{i}_W"][:, reset])
 
 
 def test_source_weights_skip_source_training(all_arms, tmp_path, capsys):

@@ -159,13 +159,26 @@ def help_entries(text: str) -> dict:
             for entry in re.split(r"\n  (?=-)", options) if entry.strip()}
 
 
+def test_the_defaults_are_2015s():
+    """The 2015 script's test_mlp() arguments and transfer constants, written out (SPEC: lr 0.1, L1 0, L2 1e-4,
+    20 epochs, batch 20, 100 hidden nodes a layer, threshold 0.6, a probe of 100 images, seed 1234, the
+    tutorial's patience), against what a run with no flags uses."""
+    from transfer_learning.config import DEFAULT_THRESHOLD, TransferConfig
+
+    cfg = TransferConfig()
+    assert (cfg.learning_rate, cfg.L1_reg, cfg.L2_reg, cfg.n_epochs, cfg.batch_size) == (0.1, 0.0, 0.0001, 20, 20)
+    assert (cfg.hidden_sizes, cfg.probe_size, cfg.seed) == ((100, 100), 100, 1234)
+    assert (cfg.patience, cfg.patience_increase, cfg.improvement_threshold) == (10000, 2.0, 0.995)
+    assert cfg.selection == ("threshold", 0.6) and DEFAULT_THRESHOLD == 0.6
+
+
 def test_help_lists_every_setting_with_its_default(capsys):
     assert cli.main_transfer(["--help"]) == 0
     entries = help_entries(capsys.readouterr().out)
     assert set(entries) == set(HELP) | {"-h"}, set(entries) ^ (set(HELP) | {"-h"})
     for name, default in HELP.items():
         if default is not None:
-            assert f"(default: {default})" in entries[name] or f"(default: {default}" in entries[name], name
+            assert f"(default: {default})" in entries[name], name
         else:
             assert "(default: None)" not in entries[name], name
     assert cli.main_transfer(["--help"], pictures=True) == 0

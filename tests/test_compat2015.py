@@ -3,6 +3,7 @@ draws, training with layer 2 frozen and the final weights kept, the bias-free sc
 re-draws, the defective layer-2 list, the minibatch scoring, out.txt's number format and the printed lines."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -45,19 +46,21 @@ def error_rate_2015(weights, x, y):
     return float(np.mean(rates))
 
 
-def train_2015(weights, splits, lr=0.05, l2=1e-4):
+def train_2015(weights, splits, lr=0.05, l2=1e-4, epochs=EPOCHS, snapshots=None):
     """The tutorial's loop in NumPy: layer 2 frozen, the last minibatch's weights kept; returns the
-    weights and the validation error at each epoch's check."""
+    weights and the validation error at each epoch's check (``snapshots`` collects each check's weights)."""
     weights = {k: v.copy() for k, v in weights.items()}
     (x, y), (vx, vy) = splits[0], splits[1]
     checks = []
-    for _ in range(EPOCHS):  # patience (10000) never runs out here
+    for _ in range(epochs):  # patience (10000) never runs out here
         for i in range(len(y) // BATCH):
             _, grads = numpy_mlp(weights, x[i * BATCH:(i + 1) * BATCH].astype(np.float64), y[i * BATCH:(i + 1) * BATCH],
                                  0.0, l2)
             for name in ("hidden0_W", "hidden0_b", "output_W", "output_b"):  # defect A: no hidden1_*
                 weights[name] = weights[name] - lr * grads[name]
         checks.append(error_rate_2015(weights, vx.astype(np.float64), vy))
+        if snapshots is not None:
+            snapshots.append({k: v.copy() for k, v in weights.items()})
     return weights, checks
 
 
@@ -137,10 +140,16 @@ def test_the_2015_lines_in_their_order(compat_run):
     phase = ["... loading data", "This is the vector size of the inputs", "(60, 16)", "8", "... building the model",
              "... training"]
     assert lines[:6] == phase
-    assert lines[6].startswith("Optimization complete. Best validation score of ")
-    assert lines[7:10] == ["starting transfer calculations", "ending calculation", lines[9]]
+    report = json.loads((compat_run[0] / "transfer.json").read_text())
+    optimization = r"Optimization complete\. Best validation score of \d+\.\d{6} % obtained at iteration \d+, " \
+                   r"with test performance \d+\.\d{6} %"
+    assert re.fullmatch(optimization, lines[6]), lines[6]
+    assert lines[7:9] == ["starting transfer calculations", "ending calculation"]
+    assert lines[9] == f"A total number of {report['layers'][0]['n_kept']} H1 nodes passed the threshold"
     assert lines[10:12] == ["starting next hidden layer calculation", "ending hidden 2 calculation"]
+    assert lines[12] == f"A total number of {report['layers'][1]['n_kept']} H2 nodes passed the threshold"
     assert lines[13:19] == phase
+    assert re.fullmatch(optimization, lines[19]) and lines[19] != lines[6], lines[19]
     assert lines[20:] == ["Thank you for running this transfer program",
                           "Below are descriptions of files that have been created",
                           "out.txt         - validation error while training",
@@ -162,6 +171,48 @@ def test_the_pictures_script_draws_2015s_per_node_figures(compat_run, tmp_path):
         same = np.array_equal(pixels[f"wMapTransfer{i}.png"], pixels[f"wMapTrained{i}.png"])
         assert same == (i in kept), i
     assert not np.array_equal(pixels["wMapInit0.png"], pixels["wMapInit1.png"])
+
+
+def test_a_phase_ends_with_its_last_weights_and_best_weights_restores_the_best(tmp_path):
+    """Data and a learning rate where the validation error rises after its best check (epoch 3 of 6), so the
+    last and the best weights differ: 2015 carried the last; --fix best-weights alone carries the best."""
+    splits = make_splits(seed=1, n_classes=4)
+    pickle_path = write_pickle(tmp_path / "noisy.pkl.gz", tuple(splits))
+    snapshots = []
+    initial, _ = initial_2015(16, 4)
+    last, checks = train_2015(initial, splits, lr=0.2, epochs=6, snapshots=snapshots)
+    best = int(np.argmin(checks))
+    assert best < 5 and checks[best] < checks[-1]  # the case this test needs
+    args = [*ARGS, "--n-epochs", "6", "--learning-rate", "0.2", "--dataset", str(pickle_path)]
+    for fixes, expected in (((), last), (("best-weights",), snapshots[best])):
+        out = tmp_path / ("-".join(fixes) or "2015")
+        assert cli.main_transfer([*args, "--out", str(out), *(["--fix", *fixes] if fixes else [])]) == 0
+        saved = load(out / "weights_source.npz")
+        for name in expected:
+            np.testing.assert_allclose(saved[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=f"{fixes} {name}")
+        report = json.loads((out / "transfer.json").read_text())
+        scores = np.abs(np.tanh(splits[0][0][:PROBE] @ expected["hidden0_W"])).mean(axis=0)
+        np.testing.assert_allclose(report["layers"][0]["scores"], scores, rtol=1e-9)  # the probe saw those weights
+
+
+def test_layer2_scored_alone_changes_only_the_layer_2_step(compat_run, tmp_path):
+    out2015, splits, _, pickle_path = compat_run
+    out = tmp_path / "layer2"
+    assert cli.main_transfer([*ARGS, "--dataset", str(pickle_path), "--out", str(out), "--fix", "layer2-scored"]) == 0
+    plain, fixed = (json.loads((d / "transfer.json").read_text()) for d in (out2015, out))
+    source = load(out / "weights_source.npz")
+    for name, value in load(out2015 / "weights_source.npz").items():
+        np.testing.assert_array_equal(source[name], value)  # phase 1 and the layer-1 step: unchanged
+    assert fixed["layers"][0] == plain["layers"][0]
+    images = splits[0][0][:PROBE].astype(np.float64)
+    h1 = np.tanh(images @ source["hidden0_W"])  # without the bias, as 2015 scored (probe-bias is not fixed)
+    expected = np.abs(np.tanh(h1 @ source["hidden1_W"])).mean(axis=0)
+    np.testing.assert_allclose(fixed["layers"][1]["scores"], expected, rtol=1e-9)
+    assert fixed["layers"][1]["scores"] != plain["layers"][1]["scores"]
+    assert fixed["layers"][1]["used_by_phase_2"] and not plain["layers"][1]["used_by_phase_2"]
+    moved = load(out / "weights_transferred.npz")
+    reset = [i for i in range(N_HIDDEN) if i not in fixed["layers"][1]["kept"]]
+    assert reset and not np.array_equal(moved["hidden1_W"][:, reset], source["hidden1_W"][:, reset])
 
 
 def test_each_fix_changes_what_it_names(compat_run, tmp_path):

@@ -161,3 +161,22 @@ def test_a_real_signal_checkpoints_and_the_run_resumes(reference, tmp_path, sig,
     state = json.loads(np.load(out / "checkpoint_source.npz")["state"].tobytes())
     assert state["history"]["epoch"] >= 2 and not state["history"]["done"]
     assert (out / "out.txt").read_text().count("\n") >= 2  # partial results are on disk
+    # the printed command resumes where the checkpoint stopped, and a second signal stops it again
+    checks_before = len(state["history"]["checks"])
+    proc = subprocess.Popen([sys.executable, "mlp_transfer.py", "--resume", str(out)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = None
+    for line in proc.stdout:
+        if line.startswith("epoch "):
+            first = line
+            break
+    time.sleep(0.2)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    where = state["history"]["epoch"] + (state["history"]["next_minibatch"] == 0)
+    assert first is not None and first.startswith(f"epoch {where},"), first  # no epoch trained twice or skipped
+    assert f"[source] resuming at epoch {state['history']['epoch']}" in stderr
+    after = json.loads(np.load(out / "checkpoint_source.npz")["state"].tobytes())
+    assert len(after["history"]["checks"]) > checks_before
+    assert after["history"]["checks"][:checks_before] == state["history"]["checks"]

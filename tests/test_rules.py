@@ -188,15 +188,40 @@ def test_keep_fraction_keeps_exactly_round_f_m_of_the_highest(fraction, m):
         assert sorted(np.flatnonzero(mask).tolist()) == sorted(ranked[:k])
 
 
-def test_shrink_perturb_is_lambda_source_plus_p_fresh():
-    weights = {k: v.astype(np.float32) for k, v in hand_weights().items()}
-    new = shrink_perturb(weights, 5, np.random.default_rng(9), 0.4, 0.1)
-    fresh = np.random.default_rng(9)
-    for layer, (a, b) in enumerate(((3, 4), (4, 3))):
-        draw = glorot_uniform(fresh, a, b)
-        assert_allclose(new[f"hidden{layer}_W"], 0.4 * weights[f"hidden{layer}_W"] + 0.1 * draw, rtol=1e-6)
+@pytest.mark.parametrize("activation, bound", [("tanh", lambda a, b: np.sqrt(6 / (a + b))),
+                                               ("relu", lambda a, b: np.sqrt(6 / a))])
+def test_shrink_perturb_is_lambda_source_plus_p_fresh(activation, bound):
+    """The fresh part, recovered as (new - 0.4 source) / 0.1, is a uniform draw within the activation's own
+    bound (Glorot for tanh, He for relu), written here from the formulas, and reaches near it."""
+    rng = np.random.default_rng(1)
+    weights = {"hidden0_W": rng.normal(size=(300, 200)).astype(np.float32), "hidden0_b": rng.normal(size=200),
+               "hidden1_W": rng.normal(size=(200, 100)).astype(np.float32), "hidden1_b": rng.normal(size=100),
+               "output_W": np.ones((100, 3), np.float32), "output_b": np.ones(3, np.float32)}
+    weights = {k: v.astype(np.float32) for k, v in weights.items()}
+    new = shrink_perturb(weights, 5, np.random.default_rng(9), 0.4, 0.1, activation)
+    for layer, (a, b) in enumerate(((300, 200), (200, 100))):
+        fresh = (new[f"hidden{layer}_W"].astype(np.float64) - 0.4 * weights[f"hidden{layer}_W"]) / 0.1
+        assert np.abs(fresh).max() <= bound(a, b) * (1 + 1e-4)
+        assert np.abs(fresh).max() > 0.99 * bound(a, b)
         assert_allclose(new[f"hidden{layer}_b"], 0.4 * weights[f"hidden{layer}_b"], rtol=1e-6)
-    assert new["output_W"].shape == (3, 5) and not new["output_W"].any() and not new["output_b"].any()
+    assert new["output_W"].shape == (100, 5) and not new["output_W"].any() and not new["output_b"].any()
+
+
+@pytest.mark.parametrize("activation, bound", [("tanh", lambda a, b: np.sqrt(6 / (a + b))),
+                                               ("relu", lambda a, b: np.sqrt(6 / a))])
+def test_initial_and_redrawn_weights_use_the_activations_bound(activation, bound):
+    from transfer_learning.transfer import reinitialize
+    from transfer_learning.weights import initial_weights
+
+    weights = initial_weights(np.random.default_rng(2), 300, (200, 100), 4, activation=activation)
+    for layer, (a, b) in enumerate(((300, 200), (200, 100))):
+        W = weights[f"hidden{layer}_W"]
+        assert 0.99 * bound(a, b) < np.abs(W).max() <= bound(a, b)
+    masks = [np.arange(200) < 20, np.arange(100) < 10]
+    again = reinitialize(weights, masks, np.random.default_rng(3), activation=activation)
+    for layer, (a, b) in enumerate(((300, 200), (200, 100))):
+        redrawn = again[f"hidden{layer}_W"][:, ~masks[layer]]
+        assert 0.99 * bound(a, b) < np.abs(redrawn).max() <= bound(a, b)
 
 
 def test_relu_init_is_he_uniform_bounded_and_spread():
@@ -288,3 +313,17 @@ def test_threshold_auto_chooses_among_the_rules_own_scores(pickle_path, tmp_path
         want = [sum(s >= candidate["threshold"] for s in layer["scores"]) for layer in report["layers"]]
         assert candidate["nodes_kept"] == want
     assert report["auto"]["candidates"][-1]["nodes_kept"] == [0, 0]  # apoz <= 1 < 1.01 keeps none
+
+
+def test_a_relu_run_redraws_with_he_bounds(pickle_path, tmp_path):
+    """The run passes its activation to the re-draw: a relu run's re-drawn columns reach past Glorot's bound,
+    within He's (16 inputs, 6 nodes: Glorot sqrt(6/22) = 0.52, He sqrt(6/16) = 0.61)."""
+    out = tmp_path / "relu"
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--activation", "relu", "--keep-fraction",
+                              "0.25", "--n-epochs", "1", "--baselines", "random-reset,shrink-perturb",
+                              "--out", str(out)]) == 0
+    report = json.loads((out / "transfer.json").read_text())
+    with np.load(out / "weights_transferred.npz") as moved:
+        reset = [j for j in range(6) if j not in report["layers"][0]["kept"]]
+        redrawn = np.abs(moved["hidden0_W"][:, reset])
+    assert np.sqrt(6 / 22) < redrawn.max() <= np.sqrt(6 / 16)

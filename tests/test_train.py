@@ -91,7 +91,74 @@ def test_evaluation_in_batches_of_5000_with_a_remainder_counts_every_example():
     assert tutorial.validation_error() == float(np.mean(rates))
 
 
-def test_early_stopping_restores_the_best_weights_and_logs_like_the_tutorial(tiny_data):
+class Scripted:
+    """A compiled model and classifier whose validation errors follow a script: the loop's decisions (best,
+    patience, stopping, which weights it ends with) can then be worked out by hand, independently of it."""
+
+    def __init__(self, errors, n_train_batches):
+        self.errors, self.n_train_batches = list(errors), n_train_batches
+        self.steps = 0  # the weights are the number of SGD steps taken so far
+        self.train_model = self._step
+        self.tests = 0
+
+    def _step(self, index):
+        self.steps += 1
+        return 0.5
+
+    def validation_error(self):
+        return self.errors.pop(0)
+
+    def test_error(self):
+        self.tests += 1
+        return self.steps / 1000  # tells which weights were tested
+
+    def get_weights(self):
+        return {"steps": np.array(self.steps)}
+
+    def set_weights(self, weights):
+        self.steps = int(weights["steps"])
+
+
+def test_early_stopping_tracks_the_first_best_and_restores_it_by_the_tutorials_rules():
+    # 3 minibatches an epoch, patience 10000: a check after every epoch (at 3, 6, 9, 12, 15 steps)
+    model = Scripted([0.5, 0.4, 0.4, 0.45, 0.3999], n_train_batches=3)
+    history = sgd_early_stopping(model, model, n_epochs=5, patience=10000, patience_increase=2,
+                                 improvement_threshold=0.995, out=io.StringIO(), progress=False)
+    # 0.4 again at epoch 3 is not below the best: the best stays epoch 2's; 0.3999 is below it (but not by 0.5 %)
+    assert [history.best_epoch, history.best_iter, history.best_validation_error] == [5, 14, 0.3999]
+    assert history.test_error == 15 / 1000 and model.steps == 15  # the best weights, tested when found
+    model = Scripted([0.5, 0.4, 0.4, 0.45, 0.41], n_train_batches=3)
+    history = sgd_early_stopping(model, model, n_epochs=5, patience=10000, patience_increase=2,
+                                 improvement_threshold=0.995, out=io.StringIO(), progress=False)
+    assert [history.best_epoch, history.best_iter] == [2, 5]  # the first 0.4, not the equal one after it
+    assert model.steps == 6 and history.test_error == 6 / 1000  # restored: the weights after 6 steps
+    model = Scripted([0.5, 0.4, 0.4, 0.45, 0.41], n_train_batches=3)
+    history = sgd_early_stopping(model, model, n_epochs=5, patience=10000, patience_increase=2,
+                                 improvement_threshold=0.995, out=io.StringIO(), progress=False, restore_best=False)
+    assert model.steps == 15 and history.best_iter == 5  # the tutorial's own loop: the last weights stay
+    assert model.tests == 2  # the test set is scored at each new best only
+
+
+def test_patience_grows_by_the_tutorials_rule_and_ends_training():
+    """validation_frequency = min(10, 4 // 2) = 2: checks after iterations 1, 3, 5, 7, ... (0-based). A significant
+    improvement sets patience = max(patience, iteration x 2); training stops at the first iteration >= patience."""
+    errors = [0.5, 0.4, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+    # iteration 1: 0.5, patience max(4, 2) = 4; iteration 3: 0.4, max(4, 6) = 6; iteration 5: 0.3, max(6, 10) = 10;
+    # iteration 7: 0.3, no gain; patience 10 <= iteration 10: the loop stops after 11 steps
+    model = Scripted(errors, n_train_batches=10)
+    history = sgd_early_stopping(model, model, n_epochs=50, patience=4, patience_increase=2,
+                                 improvement_threshold=0.995, out=io.StringIO(), progress=False, restore_best=False)
+    assert model.steps == 11 and history.patience == 10
+    assert [c.iteration for c in history.checks] == [1, 3, 5, 7, 9]
+    # an improvement smaller than 0.5 % is a new best but does not extend patience: 0.399 at iteration 5 is not
+    # below 0.4 x 0.995, so patience stays 6 and the loop stops at iteration 6, after 7 steps
+    model = Scripted([0.5, 0.4, 0.399, 0.398, 0.397, 0.396], n_train_batches=10)
+    history = sgd_early_stopping(model, model, n_epochs=50, patience=4, patience_increase=2,
+                                 improvement_threshold=0.995, out=io.StringIO(), progress=False, restore_best=False)
+    assert model.steps == 7 and history.patience == 6 and history.best_validation_error == 0.399
+
+
+def test_early_stopping_logs_like_the_tutorial(tiny_data):
     model, compiled = build(tiny_data)
     out = io.StringIO()
     history = sgd_early_stopping(compiled, model, n_epochs=15, patience=10000, patience_increase=2,
@@ -99,10 +166,7 @@ def test_early_stopping_restores_the_best_weights_and_logs_like_the_tutorial(tin
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("epoch 1, minibatch 6/6, validation error ")
     assert history.epochs_run == 15 and len(history.checks) == 15
-    assert history.best_validation_error == min(c.validation_error for c in history.checks)
     assert history.best_validation_error < 0.2  # tiny data are nearly separable
-    for name, value in model.get_weights().items():
-        np.testing.assert_array_equal(value, history.best_weights[name])
     assert history.test_error == pytest.approx(compiled.test_error())
 
 
