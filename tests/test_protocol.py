@@ -457,7 +457,7 @@ def test_committed_conclusions_are_generated_from_their_analysis(path):
 def test_a_sweep_crosses_data_seeds_and_reinit_deeper_and_equals_the_cli_runs(pickle_path, tmp_path):
     out = tmp_path / "sweep"
     args = [*TINY[:-2], "--dataset", str(pickle_path), "--target-train-size", "40", "--lr-grid", "0.03,0.3",
-            "--baselines", "scratch,lp-ft", "--rules", "mean-abs,random", "--keep-fractions", "0.5",
+            "--baselines", "scratch,lp-ft,keep-layers:1", "--rules", "mean-abs,random", "--keep-fractions", "0.5",
             "--seeds", "1,2", "--data-seeds", "7,8", "--reinit-deeper", "no,yes", "--jobs", "1", "--out", str(out)]
     assert sweep.main(args) == 0
     records = sorted(p.name for p in (out / "results").iterdir())
@@ -482,6 +482,8 @@ def test_a_sweep_crosses_data_seeds_and_reinit_deeper_and_equals_the_cli_runs(pi
     assert "## Hypotheses and tests (declared before the results)" in summary
     assert "crossed with data seeds 7,8" in summary and "Variance of the paired differences by source" in summary
     assert {t["family"] for t in saved["tests"]} >= {"primary", "secondary", "references", "reinit-deeper"}
+    assert "| keep-layers:1 |" in summary
+    assert [r["fraction_kept"] for r in rows if r["arm"] == "keep-layers:1"] == [pytest.approx(6 / 11, abs=1e-5)] * 4
 
 
 # ---- layer arms (Yosinski et al.'s AnB+, AnB and BnB) ----------------------------------------------------

@@ -409,14 +409,14 @@ def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis
         "|---|" + ("---|" if several else "") + "---|---|---|---|---|---|---|---|",
     ]
     order = {arm: i for i, arm in enumerate(("scratch", "finetune", "linear-probe", "lp-ft", "l2-sp", "shrink-perturb",
-                                              "transfer", "freeze", "random-reset"))}
+                                              "layer arms", "transfer", "freeze", "random-reset"))}
     rule_order = {rule: i for i, rule in enumerate(rules)}
 
     def sort_key(item):
         (arm, rule, selection), _ = item
         base_rule, _, deeper = (rule or "").partition(" ")
-        return (order[arm], bool(deeper), (selection or ("", 0))[0], (selection or ("", 0))[1],
-                rule_order.get(base_rule, -1))
+        return (order.get(arm, order["layer arms"]), arm if arm not in order else "", bool(deeper),
+                (selection or ("", 0))[0], (selection or ("", 0))[1], rule_order.get(base_rule, -1))
 
     for (arm, rule, selection), s in sorted(summary.items(), key=sort_key):
         where = "-" if selection is None else _label(selection[1])
