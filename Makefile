@@ -48,10 +48,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 test: data lint
-	$(PY) -m pytest --runslow $(ARGS)
+	$(PY) -m pytest --runslow -rs $(ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -rs $(ARGS)
 
 bench: data
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0 || echo "torch not installed: PyTorch rows skipped"

@@ -250,3 +250,45 @@ def test_flags_without_meaning_in_2015_mode_are_refused(argv, message, tmp_path,
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_the_ladder_adds_one_fix_a_rung_and_each_changes_what_it_names(tmp_path):
+    """compat2015.ladder (make compat-table) at a small size: each rung switches on one more fix. The fixes
+    that act after phase 1 leave phase 1 bit for bit as the rung before had it; each changes what it names."""
+    from transfer_learning.compat2015 import LADDER, ladder
+
+    pickle_path = write_pickle(tmp_path / "small.pkl.gz", tuple(make_splits(sizes=(300, 60, 60))))
+    table = ladder(tmp_path / "ladder", dataset=str(pickle_path), n_epochs=2)
+    assert len(table.strip().splitlines()) == 2 + len(LADDER) + 2  # header, 2015, one row a fix, the port
+    runs = sorted(p for p in (tmp_path / "ladder").iterdir() if p.is_dir() and p.name[0].isdigit())
+    assert [p.name for p in runs] == ["0-2015", *(f"{k + 1}-{fix}" for k, fix in enumerate(LADDER))]
+    source = [load(p / "weights_source.npz") for p in runs]
+    moved = [load(p / "weights_transferred.npz") for p in runs]
+    report = [json.loads((p / "transfer.json").read_text()) for p in runs]
+    draws = np.random.RandomState(1234)  # 2015's: W1 (16 x 100) first, then W2 (100 x 100)
+    draws.uniform(low=-np.sqrt(6 / 116), high=np.sqrt(6 / 116), size=(16, 100))
+    initial_w2 = draws.uniform(low=-np.sqrt(6 / 200), high=np.sqrt(6 / 200), size=(100, 100))
+    images = make_splits(sizes=(300, 60, 60))[0][0].astype(np.float64)
+
+    def same_phase_1(k):
+        return all(np.array_equal(source[k][n], source[k - 1][n]) for n in source[k])
+
+    np.testing.assert_array_equal(source[0]["hidden1_W"], initial_w2)  # 2015: layer 2 never trained
+    assert not np.array_equal(source[1]["hidden1_W"], source[0]["hidden1_W"])  # layer2-trained
+    assert report[2]["probe_indices"] == report[1]["probe_indices"] == list(range(100))
+    assert report[3]["probe_indices"] != list(range(100)) and same_phase_1(3)  # target-probe
+    probe = images[report[4]["probe_indices"]]
+    np.testing.assert_allclose(report[3]["layers"][0]["scores"],  # without the bias, then with it (probe-bias)
+                               np.abs(np.tanh(probe @ source[3]["hidden0_W"])).mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(report[4]["layers"][0]["scores"], np.abs(np.tanh(
+        probe @ source[4]["hidden0_W"] + source[4]["hidden0_b"])).mean(axis=0), rtol=1e-9)
+    assert same_phase_1(4)
+    assert not report[4]["layers"][1]["used_by_phase_2"] and report[5]["layers"][1]["used_by_phase_2"]
+    assert same_phase_1(5) and report[5]["layers"][0] == report[4]["layers"][0]  # layer2-scored: layer 2 only
+    assert same_phase_1(6) and report[6]["layers"] == report[5]["layers"]  # bias-kept: the biases only
+    for layer in (0, 1):
+        kept = report[6]["layers"][layer]["kept"]
+        assert not moved[5][f"hidden{layer}_b"].any()
+        np.testing.assert_array_equal(moved[6][f"hidden{layer}_b"][kept], source[6][f"hidden{layer}_b"][kept])
+        np.testing.assert_array_equal(moved[6][f"hidden{layer}_W"], moved[5][f"hidden{layer}_W"])

@@ -426,7 +426,8 @@ def ladder(out_dir, dataset=None, n_epochs=20) -> str:
     done = port_dir / "results.json"
     with open(os.devnull, "w") as quiet:
         port = json.loads(done.read_text()) if done.is_file() else run_transfer(
-            TransferConfig(source="mnist", target="mnist", n_epochs=n_epochs, baselines="none", out=str(port_dir)),
+            TransferConfig(source="mnist", target="mnist", n_epochs=n_epochs, baselines="none", dataset=dataset,
+                           out=str(port_dir)),
             out=quiet, overwrite=True)
     rows.append(("`mlp_transfer.py --source mnist --target mnist`", "the port's default: every fix, float32, "
                  "numpy's Generator, every example scored", port))
