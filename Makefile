@@ -4,6 +4,7 @@
 # make sweeps: the three threshold sweeps of the README's results
 # make rule-sweeps: the selection rules and the reference arms compared on data replicates (README, "Which nodes should be kept?")
 # make rule-sweeps-first: the same rules under the earlier protocol (first 1,000 examples, one learning rate)
+# make mutate: mutation testing of the modules the results rest on (docs/testing.md)
 # make compat-table: --compat 2015 with its defects fixed one at a time (README, "Faithful to 2015")
 # make tutorial-mlp: the tutorial's mlp.py (1000 epochs) with the tutorial's draws and with ours
 
@@ -29,7 +30,7 @@ RULES  := --target-train-size 1000 --rules all --keep-fractions 0.1,0.25,0.5,0.7
 RULES_FIRST := --target-train-size 1000 --subset first --rules all --keep-fractions 0.1,0.25,0.5,0.75 \
 	--baselines scratch,finetune,shrink-perturb --seeds 1-20
 
-.PHONY: run test test-fast lint bench sweeps rule-sweeps rule-sweeps-first compat-table tutorial-mlp copy-sweep data clean
+.PHONY: run test test-fast lint bench mutate sweeps rule-sweeps rule-sweeps-first compat-table tutorial-mlp copy-sweep data clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +82,13 @@ rule-sweeps-first: data
 	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --activation relu $(RULES_FIRST) \
 		--out $(SWEEPS)/rules-mnist04-59-n1000-relu
 	$(SWEEP) --source mnist --target fashion-mnist $(RULES_FIRST) --out $(SWEEPS)/rules-mnist-fashion-n1000-tanh
+
+# mutation testing (long: hours on two cores; not run by CI): mutmut over the modules in pyproject.toml's
+# [tool.mutmut], then its per-module table; `make mutate ARGS=<mutant names>` reruns some
+mutate: data
+	$(PY) -m pip install --quiet --disable-pip-version-check mutmut==3.8.1
+	$(VENV)/bin/mutmut run $(ARGS) || true
+	$(PY) -m tests.mutation_score
 
 compat-table: data
 	$(PY) -m transfer_learning.compat2015 --ladder $(RUNS)/compat-ladder

@@ -107,3 +107,30 @@ def test_every_flag_named_exists():
     named = {f for page in PAGES for span in code_spans(page.read_text())
              for f in re.findall(r"(?<![\w-])--[a-z][a-z0-9_-]*[a-z0-9]", span)}
     assert named - known == set()
+
+
+def test_make_mutate_covers_exactly_the_modules_the_results_rest_on():
+    """The mutation-testing habit (docs/testing.md): `make mutate` runs mutmut over these modules, and prints
+    their scores."""
+    import tomllib
+
+    from tests import mutation_score
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    assert sorted(config["source_paths"]) == sorted(
+        f"transfer_learning/{m}.py" for m in ("transfer", "rules", "train", "arms", "checkpoint", "metrics",
+                                              "compat2015", "data/subsets"))
+    recipe = re.search(r"^mutate:.*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), flags=re.M).group(1)
+    assert "mutmut==3.8.1" in recipe and "mutmut run" in recipe and "tests.mutation_score" in recipe
+    assert "mutmut==3.8.1" in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["mutate"]
+    lines = ["    transfer_learning.transfer.x_keep_masks__mutmut_1: killed",
+             "    transfer_learning.transfer.x_keep_masks__mutmut_2: survived",
+             "    transfer_learning.data.subsets.x_class_quotas__mutmut_1: timeout",
+             "    transfer_learning.train.x_fit__mutmut_9: not checked"]
+    counts = mutation_score.score(lines)
+    assert counts["transfer_learning.transfer"] == {"killed": 1, "survived": 1}
+    assert counts["transfer_learning.data.subsets"] == {"timeout": 1}
+    text = mutation_score.table(counts)
+    assert "| transfer_learning.transfer | 2 | 1 | 1 | 0 | 50 % |" in text
+    assert "| transfer_learning.train | 1 | 0 | 0 | 1 | - |" in text
