@@ -358,6 +358,24 @@ FAMILY_TITLES = {
 }
 
 
+def by_family(analysis: dict):
+    """(family, its tests) for every family that has tests, in the order of FAMILIES."""
+    for family in FAMILIES:
+        members = [t for t in analysis["tests"] if t["family"] == family]
+        if members:
+            yield family, members
+
+
+def duplicate_text(group: dict) -> str:
+    return f"{', '.join(group['rules'])}: {group['reason']}; tested once, as {group['rules'][0]}."
+
+
+def budget_label(test: dict) -> str:
+    """A test's budget as tables show it: -, pooled, or keep fraction 0.25."""
+    budget = test["budget"]
+    return "-" if budget is None else ("pooled" if budget == "pooled" else f"{budget[0]} {budget[1]:g}")
+
+
 def conclusions_markdown(analysis: dict) -> str:
     """conclusions.md: one sentence per test of analysis.json, by family, and nothing else."""
     margin, title = analysis["equivalence_margin_pp"], analysis.get("title", "")
@@ -368,14 +386,10 @@ def conclusions_markdown(analysis: dict) -> str:
              f"half-width of the 95 % t interval; a difference is claimed where the paired t-test rejects, and "
              f"equivalence where the two one-sided tests within ±{margin:g} pp reject, at family-wise level "
              f"{analysis['alpha']:g} (Holm within each family). Everything else is inconclusive.", ""]
-    for group in analysis["duplicates"]:
-        lines.append(f"- {', '.join(group['rules'])}: {group['reason']}; tested once, as {group['rules'][0]}.")
+    lines += [f"- {duplicate_text(group)}" for group in analysis["duplicates"]]
     if analysis["duplicates"]:
         lines.append("")
-    for family in FAMILIES:
-        members = [t for t in analysis["tests"] if t["family"] == family]
-        if not members:
-            continue
+    for family, members in by_family(analysis):
         lines += [f"## {FAMILY_TITLES[family]}", "", f"{analysis['hypotheses'].get(family, '')}.", ""]
         lines += [f"- {sentence(t, margin)}." for t in members]
         lines.append("")

@@ -434,26 +434,18 @@ def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis
 
 
 def _analysis_tables(analysis) -> list:
-    from .analysis import FAMILIES, FAMILY_TITLES
+    from .analysis import FAMILY_TITLES, budget_label, by_family, duplicate_text
 
-    lines = []
-    for group in analysis["duplicates"]:
-        lines.append(f"Duplicates: {', '.join(group['rules'])} ({group['reason']}): tested once, as "
-                     f"{group['rules'][0]}.")
+    lines = [f"Duplicates: {duplicate_text(group)}" for group in analysis["duplicates"]]
     if analysis["duplicates"]:
         lines.append("")
-    for family in FAMILIES:
-        members = [t for t in analysis["tests"] if t["family"] == family]
-        if not members:
-            continue
+    for family, members in by_family(analysis):
         lines += [f"## {FAMILY_TITLES[family]}", "",
                   "| a | b | budget | reinit-deeper | replicates | a - b (pp) | p (Holm) | TOST p (Holm) | verdict |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for t in members:
-            budget = "-" if t["budget"] is None else ("pooled" if t["budget"] == "pooled"
-                                                      else f"{t['budget'][0]} {t['budget'][1]:g}")
             deeper = {None: "-", 0: "no", 1: "yes"}[t["reinit_deeper"]]
-            lines.append(f"| {t['a']} | {t['b']} | {budget} | {deeper} | {t['n']} | "
+            lines.append(f"| {t['a']} | {t['b']} | {budget_label(t)} | {deeper} | {t['n']} | "
                          f"{_fmt((t['mean_pp'], t['half_width_pp']))} | {_p_cell(t['p_holm'])} | "
                          f"{_p_cell(t['p_tost_holm'])} | {t['verdict']} |")
         lines.append("")
@@ -463,9 +455,7 @@ def _analysis_tables(analysis) -> list:
                       "| a | b | budget | data subset | initialization | residual |", "|---|---|---|---|---|---|"]
             for t in split:
                 v = t["variance_components"]
-                budget = "-" if t["budget"] is None else ("pooled" if t["budget"] == "pooled"
-                                                          else f"{t['budget'][0]} {t['budget'][1]:g}")
-                lines.append(f"| {t['a']} | {t['b']} | {budget} | {v['data']:.3f} | {v['init']:.3f} | "
+                lines.append(f"| {t['a']} | {t['b']} | {budget_label(t)} | {v['data']:.3f} | {v['init']:.3f} | "
                              f"{v['residual']:.3f} |")
             lines.append("")
     return lines
