@@ -55,6 +55,19 @@ def test_a_stratified_subset_gives_each_class_its_share_within_one():
         assert np.bincount(task.valid.y[chosen["valid"]]).tolist() == [2] * 5
 
 
+def test_quotas_go_by_largest_remainder_ties_to_the_lower_class():
+    from transfer_learning.data.subsets import stratified_indices
+
+    labels = np.repeat(np.arange(5), [181, 203, 228, 177, 211])
+    # shares of 7: 1.267, 1.421, 1.596, 1.239, 1.477: one each, and the two left to the largest remainders
+    assert class_quotas(labels, 7).tolist() == [1, 1, 2, 1, 2]
+    assert class_quotas(np.repeat(np.arange(3), 10), 2).tolist() == [1, 1, 0]  # equal remainders: lower first
+    assert class_quotas(np.repeat(np.arange(3), [10, 30, 60]), 10).tolist() == [1, 3, 6]  # exact shares
+    assert class_quotas(np.repeat(np.arange(2), [62, 38]), 5).tolist() == [3, 2]  # 3.1 and 1.9: the larger remainder
+    empty = stratified_indices(labels, 0, np.random.default_rng(0))
+    assert empty.shape == (0,) and empty.dtype == np.int64
+
+
 def test_two_data_seeds_draw_different_subsets_of_the_asked_sizes(pickle_path, tmp_path):
     runs = {seed: run(pickle_path, tmp_path / f"d{seed}", "--target-train-size", "40", "--target-valid-size", "10",
                       "--data-seed", str(seed), "--baselines", "none") for seed in (1, 2)}
