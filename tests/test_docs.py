@@ -134,3 +134,23 @@ def test_make_mutate_covers_exactly_the_modules_the_results_rest_on():
     text = mutation_score.table(counts)
     assert "| transfer_learning.transfer | 2 | 1 | 1 | 0 | 50 % |" in text
     assert "| transfer_learning.train | 1 | 0 | 0 | 1 | - |" in text
+
+
+#: A claim in the generated pattern of conclusions.md: a difference, an equivalence, or an inconclusive test.
+CLAIMS = (r"[\w:-]+(?: \(reinit-deeper\))? beats [^()*]*?\(paired t over \d+ replicates, Holm-adjusted p [=<] [\d.]+\)",
+          r"[\w:-]+(?: \(reinit-deeper\))? and [\w:-]+ are equivalent [^()*]*?\(TOST over \d+ replicates, "
+          r"Holm-adjusted p [=<] [\d.]+\)",
+          r"[\w:-]+(?: \(reinit-deeper\))? against [^:*]*?: inconclusive, difference [+-][\d.]+ ± [\d.]+ pp")
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", ROOT / "docs" / "results.md"], ids=lambda p: p.name)
+def test_every_tested_claim_in_the_findings_is_quoted_from_a_committed_conclusions_file(page):
+    """The findings say nothing stronger than a test: each claim written in the conclusions' pattern is, word
+    for word, a sentence (or the start of one) of a committed conclusions.md."""
+    generated = " ".join(p.read_text() for p in (ROOT / "docs" / "results").glob("*.conclusions.md"))
+    text = " ".join(page.read_text().split())
+    claims = [c for pattern in CLAIMS for c in re.findall(pattern, text)]
+    if page.name == "README.md":
+        assert claims, "the README's findings quote no test"
+    missing = [c for c in claims if c not in generated]
+    assert not missing, missing

@@ -531,8 +531,8 @@ def test_keep_layers_keeps_the_first_layer_and_redraws_the_second_as_a_full_rese
         for name in expected:
             assert_array_equal(starts[phase][name], expected[name])
         assert not np.array_equal(starts[phase]["hidden1_W"], source["hidden1_W"])
-    frozen = arrays(out / "weights_final_freeze-layers:1.npz")
-    kept = arrays(out / "weights_final_keep-layers:1.npz")
+    frozen = arrays(out / "weights_final_freeze-layers-1.npz")
+    kept = arrays(out / "weights_final_keep-layers-1.npz")
     for name in ("hidden0_W", "hidden0_b"):  # AnB leaves the kept layer bit-identical to the end; AnB+ trains it
         assert_array_equal(frozen[name], source[name])
     assert not np.array_equal(kept["hidden0_W"], source["hidden0_W"])
@@ -564,7 +564,7 @@ def test_self_layers_trains_its_own_source_on_the_recorded_target_subset_only(pi
         "target-self-layers:1")
     assert own.name == "mnist:2-3" and all(d.name != "mnist:0-1" for p, d in seen if p != "source")
     mine = arrays(out / "weights_self_source.npz")
-    final = arrays(out / "weights_final_self-layers:1.npz")
+    final = arrays(out / "weights_final_self-layers-1.npz")
     for name in ("hidden0_W", "hidden0_b"):  # BnB: the kept layer of its own network, frozen
         assert_array_equal(final[name], mine[name])
 
@@ -597,3 +597,12 @@ def test_layer_arms_are_compared_with_the_rules_at_their_fraction(tmp_path):
     test = next(t for t in family if t["a"] == "a")
     assert test["p"] == pytest.approx(stats.ttest_1samp(d, 0).pvalue, rel=1e-9)
     assert [t["p_holm"] for t in family] == pytest.approx(list(holm_by_hand([t["p"] for t in family])), rel=1e-12)
+
+
+def test_layer_arm_files_have_no_colon_in_their_names(pickle_path, tmp_path):
+    out = tmp_path / "names"
+    run(pickle_path, out, "--target-train-size", "40", "--baselines", "keep-layers:1", "--lr-grid", "0.1")
+    names = sorted(p.name for p in out.iterdir())
+    assert not [n for n in names if ":" in n]
+    assert {"weights_final_keep-layers-1.npz", "checkpoint_target-keep-layers-1@lr0.1.npz",
+            "out_keep-layers-1@lr0.1.txt"} <= set(names)

@@ -25,7 +25,9 @@ class Checkpoint:
 
 
 def checkpoint_name(phase: str) -> str:
-    return f"checkpoint_{phase}.npz"
+    from .rundir import file_label
+
+    return f"checkpoint_{file_label(phase)}.npz"
 
 
 def save_checkpoint(rundir, history, weights: dict, rngs) -> None:

@@ -16,7 +16,7 @@ from .data import DataError, load_task, spec_name
 from .data.subsets import subset_indices, take_subset
 from .metrics import arm_metrics, error_rate, metrics_table
 from .model import MLP, LogisticRegression
-from .rundir import RunDir
+from .rundir import RunDir, file_label
 from .train import History, Interrupted, TrainingDiverged, sgd_early_stopping
 from .transfer import fresh_output_layer, keep_masks, layer_report, reinitialize, top_fraction_masks
 from .weights import check_weights, expected_shapes, initial_weights, legacy_initial_weights, load_weights
@@ -392,26 +392,26 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
         report, masks, transferred, threshold = _transfer_step(ctx, cfg, trained, target, rngs, pictures)
         target_net = Net(target.n_in, tuple(cfg.hidden_sizes), target.n_classes, cfg.activation)
         arm_inputs = arm_builders.ArmInputs(cfg, trained, transferred, masks, target.n_in, target.n_classes, rngs)
-        trained_arms, searches, results_of = {}, {}, {}
+        trained_arms, extras, results_of = {}, {}, {}
         for name, start in arm_builders.build_arms(arm_inputs, cfg.arms).items():
             if start.after == "self-source" and "self-source" not in results_of:
                 results_of["self-source"] = _self_source(ctx, cfg, target_net, target, rngs)
             if start.after is not None:
                 start = start.resolve(results_of[start.after])
-            suffix = "" if name == "transfer" else f"_{name}"
+            suffix = "" if name == "transfer" else f"_{file_label(name)}"
             print(f"... {'retraining' if name == 'transfer' else 'baseline ' + name + ':'} on the target "
                   f"task {cfg.target}", file=out)
-            history, final, searches[name] = _train_arm(ctx, cfg, target_net, name, start, target)
+            history, final, extras[name] = _train_arm(ctx, cfg, target_net, name, start, target)
             rundir.write_weights(f"weights_final{suffix}.npz", final)
             trained_arms[name] = (history, start.weights, final)
             results_of[name] = final
             if start.kept_layers is not None:
-                searches[name].update(kept_layers=list(range(1, start.kept_layers + 1)),
+                extras[name].update(kept_layers=list(range(1, start.kept_layers + 1)),
                                       fraction_kept=sum(cfg.hidden_sizes[:start.kept_layers]) / sum(cfg.hidden_sizes))
             histories.append(history)
         metrics = arm_metrics(trained_arms, cfg.n_epochs, cfg.ttt_level, trained, source.test, cfg.activation)
-        for name, search in searches.items():
-            metrics[name].update(search)
+        for name, extra in extras.items():
+            metrics[name].update(extra)
         target_history = trained_arms["transfer"][0]
         results.update(
             target=cfg.target,
@@ -444,7 +444,7 @@ def _train_arm(ctx, cfg, net, name, start, target):
     best validation error kept (ties to the earlier rate of the grid). The candidates never read the test
     split; the chosen one's best weights are tested once. Returns (history, final weights, what was chosen)."""
     phase = "target" if name == "transfer" else f"target-{name}"
-    log = "outTransfer.txt" if name == "transfer" else f"out_{name}.txt"
+    log = "outTransfer.txt" if name == "transfer" else f"out_{file_label(name)}.txt"
     if cfg.lr_grid is None:
         history, final, _ = _train(ctx, net, start.weights, target, cfg, phase, log, lr_scales=start.lr_scales,
                                    anchors=start.anchors)

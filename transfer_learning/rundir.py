@@ -13,6 +13,12 @@ from .atomic import write_bytes_atomically
 from .config import ConfigError
 
 
+def file_label(name: str) -> str:
+    """An arm or phase name as a file name part: keep-layers:1 -> keep-layers-1 (a colon is no file name
+    character on every system a run directory may be copied to)."""
+    return name.replace(":", "-")
+
+
 class RunDir:
     """A directory of results. Created only once the inputs have been checked."""
 
