@@ -106,7 +106,7 @@ def learning_curves(histories, path) -> None:
 
 ARM_COLORS = {"transfer": "tab:blue", "freeze": "tab:purple", "random-reset": "tab:orange",
               "scratch": "tab:gray", "finetune": "tab:green", "shrink-perturb": "tab:brown",
-              "linear-probe": "tab:olive", "lp-ft": "tab:cyan", "l2-sp": "tab:red"}
+              "linear-probe": "darkkhaki", "lp-ft": "teal", "l2-sp": "goldenrod"}
 LAYER_COLORS = {"keep-layers": "darkgreen", "freeze-layers": "navy", "self-layers": "darkred"}
 RULE_COLORS = {"mean-abs": "tab:blue", "centered": "tab:cyan", "redo": "tab:red", "utility": "tab:purple",
                "apoz": "tab:olive", "taylor": "tab:pink", "random": "black"}
@@ -125,13 +125,19 @@ def sweep_plot(summary, path, title) -> None:
     kind = "keep_fraction" if "keep_fraction" in kinds else "threshold"
     rules = sorted({rule for (arm, rule, sel) in summary if arm == "transfer" and sel and sel[0] == kind},
                    key=lambda r: list(RULE_COLORS).index(r) if r in RULE_COLORS else 99)
+    if any(" +deeper" not in r for r in rules):  # with both --reinit-deeper values, the plot shows "no" (the
+        rules = [r for r in rules if " +deeper" not in r]  # tables have both)
     if len(rules) > 1:
         lines = [(("transfer", rule), rule, RULE_COLORS.get(rule)) for rule in rules]
     else:
         lines = [((arm, rules[0] if rules else None), arm, ARM_COLORS[arm])
                  for arm in ("transfer", "freeze", "random-reset")]
     values = sorted({sel[1] for (_, _, sel) in summary if sel is not None and sel[0] == kind})
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    free = sorted({arm for (arm, rule, sel) in summary if sel is None and rule is None},
+                  key=lambda a: list(ARM_COLORS).index(a) if a in ARM_COLORS else 99)
+    n_legend = len(free) + (len(lines) if len(lines) > 1 else 3)
+    legend_rows = -(-n_legend // 4)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2 + 0.22 * legend_rows))
     panels = [("test_error_pct", "target test error (%)"),
               ("transfer_ratio", "transfer ratio (validation AUC vs scratch)")]
     compare_rules = len(rules) > 1 and "random" in rules
@@ -141,8 +147,7 @@ def sweep_plot(summary, path, title) -> None:
     for ax, (key, label) in zip(axes, panels, strict=True):
         if key == "test_error_minus_random_rule_pp":
             ax.axhline(0, color="black", lw=1)
-        free = [arm for (arm, rule, sel) in summary if sel is None and rule is None]
-        for arm in sorted(free, key=lambda a: list(ARM_COLORS).index(a) if a in ARM_COLORS else 99):
+        for arm in free:
             stats = summary[(arm, None, None)]
             if math.isnan(stats[key][0]):
                 continue
@@ -179,6 +184,6 @@ def sweep_plot(summary, path, title) -> None:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.tight_layout(rect=(0, min(0.5, 0.06 + 0.045 * legend_rows), 1, 1))
     write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
