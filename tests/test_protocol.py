@@ -497,6 +497,7 @@ def test_a_sweep_crosses_data_seeds_and_reinit_deeper_and_equals_the_cli_runs(pi
     assert {t["family"] for t in saved["tests"]} >= {"primary", "secondary", "references", "reinit-deeper"}
     assert "| keep-layers:1 |" in summary
     assert [r["fraction_kept"] for r in rows if r["arm"] == "keep-layers:1"] == [pytest.approx(6 / 11, abs=1e-5)] * 4
+    assert {r["kept_layers"] for r in rows if r["arm"] == "keep-layers:1"} == {1}  # which layers: the first
 
 
 # ---- layer arms (Yosinski et al.'s AnB+, AnB and BnB) ----------------------------------------------------

@@ -54,7 +54,7 @@ PER_SELECTION = ("transfer", "freeze", "random-reset")
 EXIT_RUNS_FAILED = 5
 SELECTION_FREE = ("scratch", "finetune", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp")
 CSV_COLUMNS = ["seed", "data_seed", "rule", "threshold", "keep_fraction", "reinit_deeper", "arm", "selection_digest",
-               "fraction_kept", "learning_rate", "best_epoch", "test_error_pct",
+               "fraction_kept", "kept_layers", "learning_rate", "best_epoch", "test_error_pct",
                "best_validation_error_pct", "first_epoch_validation_error_pct", "auc", "epochs_run",
                "source_retention_after_pct", "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio",
                "test_error_minus_random_reset_pp", "test_error_minus_random_rule_pp", "test_error_minus_finetune_pp",
@@ -241,6 +241,7 @@ class Sweep:
                         "selection_digest": results.get("selection_digest") if arm == "transfer" else None,
                         "fraction_kept": fraction if per_selection else m.get("fraction_kept",
                                                                                   {"scratch": 0.0}.get(arm, 1.0)),
+                        "kept_layers": ",".join(map(str, m["kept_layers"])) if m.get("kept_layers") else None,
                         "learning_rate": m.get("learning_rate", self.base.learning_rate),
                         "best_epoch": m.get("best_epoch"),
                         "test_error_pct": m["test_error"] * 100,
