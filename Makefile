@@ -5,6 +5,7 @@
 # make rule-sweeps: the selection rules and the reference arms compared on data replicates (README, "Which nodes should be kept?")
 # make rule-sweeps-first: the same rules under the earlier protocol (first 1,000 examples, one learning rate)
 # make mutate: mutation testing of the modules the results rest on (docs/testing.md)
+# make study: the transfer map over task pair x width x target size (long: hours; continues where it stopped)
 # make compat-table: --compat 2015 with its defects fixed one at a time (README, "Faithful to 2015")
 # make tutorial-mlp: the tutorial's mlp.py (1000 epochs) with the tutorial's draws and with ours
 
@@ -30,7 +31,7 @@ RULES  := --target-train-size 1000 --rules all --keep-fractions 0.1,0.25,0.5,0.7
 RULES_FIRST := --target-train-size 1000 --subset first --rules all --keep-fractions 0.1,0.25,0.5,0.75 \
 	--baselines scratch,finetune,shrink-perturb --seeds 1-20
 
-.PHONY: run test test-fast lint bench mutate sweeps rule-sweeps rule-sweeps-first compat-table tutorial-mlp copy-sweep data clean
+.PHONY: run test test-fast lint bench mutate sweeps rule-sweeps rule-sweeps-first study compat-table tutorial-mlp copy-sweep data clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +90,16 @@ mutate: data
 	$(PY) -m pip install --quiet --disable-pip-version-check mutmut==3.8.1
 	$(VENV)/bin/mutmut run $(ARGS) || true
 	$(PY) -m tests.mutation_score
+
+# the transfer map (docs/sweeps.md, "Studies"): every task pair x width x target size, 10 replicates a cell; the
+# same command continues a stopped study. Its tables and map are copied to docs/results/study/.
+STUDY ?= --sizes 100,300,1000,3000 --replicates 10
+study: data
+	$(PY) -m transfer_learning.study $(STUDY) --out $(SWEEPS)/study
+	mkdir -p docs/results/study
+	cp $(SWEEPS)/study/results.csv $(SWEEPS)/study/study.md $(SWEEPS)/study/study.png docs/results/study/
+	for c in $(SWEEPS)/study/cells/*/; do n=$$(basename $$c); cp $$c/analysis.json docs/results/study/$$n.analysis.json; \
+		cp $$c/conclusions.md docs/results/study/$$n.conclusions.md; cp $$c/results.csv docs/results/study/$$n.csv; done
 
 compat-table: data
 	$(PY) -m transfer_learning.compat2015 --ladder $(RUNS)/compat-ladder

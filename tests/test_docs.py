@@ -88,12 +88,13 @@ def help_flags(main, *args) -> set:
 
 
 def known_flags() -> set:
-    from transfer_learning import analysis, cli, compat2015, sweep
+    from transfer_learning import analysis, cli, compat2015, study, sweep
 
     flags = set()
     flags |= help_flags(cli.main_transfer, ["--help"], None, True)
     flags |= help_flags(cli.main_logistic, ["--help"])
     flags |= help_flags(sweep.main, ["--help"])
+    flags |= help_flags(study.main, ["--help"])
     flags |= help_flags(analysis.main, ["--help"])
     flags |= help_flags(compat2015.main, ["--help"])
     for script in (ROOT / "bench").glob("*.py"):

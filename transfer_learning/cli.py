@@ -121,6 +121,7 @@ def add_config_flags(parser, config_cls, chosen_fields, defaults=None):
             continue
         shown = (",".join({True: "yes", False: "no"}.get(v, str(v)) if isinstance(v, bool) else str(v) for v in default)
                  if isinstance(default, tuple) else default)
+        shown = f.metadata.get("default_text", shown)
         parser.add_argument(
             flag(f.name),
             dest=f.name,

@@ -493,3 +493,67 @@ class SweepConfig:
         if self.data_seeds is None:
             return tuple((s, s) for s in self.seeds)
         return tuple((s, d) for s in self.seeds for d in self.data_seeds)
+
+
+#: The study's task pairs: near (digits to digits), near in another domain (clothes to clothes), far (digits to
+#: clothes), each SOURCE>TARGET.
+STUDY_PAIRS = ("mnist:0-4>mnist:5-9", "fashion-mnist:0-4>fashion-mnist:5-9", "mnist>fashion-mnist")
+#: What a study runs in every cell unless told otherwise: the rules the rule sweeps found distinct, two budgets, the
+#: references and the layer arms, and a learning-rate grid.
+STUDY_DEFAULTS = {"rules": "mean-abs,utility,centered,taylor,random", "keep_fractions": (0.25, 0.5),
+                  "baselines": "scratch,finetune,linear-probe,lp-ft,l2-sp,shrink-perturb,keep-layers:1,"
+                               "freeze-layers:1,self-layers:1",
+                  "lr_grid": (0.01, 0.03, 0.1, 0.3, 1.0)}
+
+
+def parse_pairs(value) -> tuple[tuple[str, str], ...]:
+    """--pairs: SOURCE>TARGET,SOURCE>TARGET (mnist:0-4>mnist:5-9,mnist>fashion-mnist)."""
+    pairs = []
+    for part in str(value).split(","):
+        source, arrow, target = part.strip().partition(">")
+        if not arrow or not source.strip() or not target.strip():
+            raise ConfigError(f"--pairs: expected SOURCE>TARGET pairs, comma-separated, got {value!r}")
+        pairs.append((source.strip(), target.strip()))
+    return tuple(pairs)
+
+
+def parse_widths(value) -> tuple[tuple[int, ...], ...]:
+    """--widths: networks' hidden sizes separated by '/': 100,100/500,500."""
+    try:
+        widths = tuple(tuple(int(w) for w in part.split(",")) for part in str(value).split("/"))
+    except ValueError as err:
+        raise ConfigError(f"--widths: expected hidden sizes like 100,100/500,500, got {value!r}") from err
+    if not widths or any(not w or min(w) <= 0 for w in widths):
+        raise ConfigError(f"--widths: expected positive hidden sizes like 100,100/500,500, got {value!r}")
+    return widths
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A grid of sweeps, one per cell (task pair x network width x target size), every cell with the same replicates
+    and arms; the rest of the settings are a sweep's."""
+
+    pairs: tuple[tuple[str, str], ...] = _opt(
+        tuple(parse_pairs(",".join(STUDY_PAIRS))), "task pairs SOURCE>TARGET, comma-separated", metavar="S>T,S>T",
+        type=parse_pairs, default_text=",".join(STUDY_PAIRS))
+    widths: tuple[tuple[int, ...], ...] = _opt(
+        ((100, 100), (500, 500)), "networks, their hidden sizes separated by '/'", metavar="W,W/W,W",
+        type=parse_widths, default_text="100,100/500,500")
+    sizes: tuple[int, ...] = _opt(
+        (100, 300, 1000, 3000), "target training sizes, each with a fifth as many validation examples (stratified)",
+        metavar="N,N")
+    replicates: int = _opt(10, "replicates per cell: seeds 1..N, each drawing its own data subsets; a replicate is "
+                           "paired across the arms and rules of its cell")
+    jobs: int = _opt(-1, "worker processes on this machine (-1: one per CPU core)")
+    scheduler: str | None = _opt(
+        None, "address of a running Dask distributed scheduler to send the runs to", metavar="ADDRESS")
+    out: str | None = _opt(None, "study directory (default: studies/<timestamp>); run the same command with the same "
+                           "--out again to continue", metavar="DIR")
+
+    def validate(self):
+        if not self.sizes or min(self.sizes) <= 0 or len(set(self.sizes)) != len(self.sizes):
+            raise ConfigError("--sizes: expected distinct positive sizes")
+        if self.replicates < 2:
+            raise ConfigError(f"--replicates: expected at least 2 (paired tests need them), got {self.replicates}")
+        if self.jobs == 0 or self.jobs < -1:
+            raise ConfigError(f"--jobs: expected a positive number or -1, got {self.jobs}")

@@ -187,3 +187,37 @@ def sweep_plot(summary, path, title) -> None:
     fig.tight_layout(rect=(0, min(0.5, 0.06 + 0.045 * legend_rows), 1, 1))
     write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
+
+
+def study_plot(series: dict, path) -> None:
+    """The transfer map: for each (pair, width), test error against target size (log scale), one line per
+    reference arm and per rule at its better keep fraction, with 95 % bands; beside it the paired advantages (best
+    rule minus random, best reference minus scratch). ``series`` is study.map_series's."""
+    plt = pyplot()
+    keys = sorted(series)
+    fig, axes = plt.subplots(max(1, len(keys)), 2, figsize=(12, 3.6 * max(1, len(keys))), squeeze=False)
+    for row, key in zip(axes, keys, strict=False):
+        lines, advantage = series[key]["lines"], series[key]["advantage"]
+        for name, points in lines.items():
+            xs, means, halves = (np.array(c, dtype=float) for c in zip(*sorted(points), strict=True))
+            color = ARM_COLORS.get(name) or RULE_COLORS.get(name) or LAYER_COLORS.get(name.partition(":")[0])
+            style = "--" if name in RULE_COLORS else ("-" if name in ARM_COLORS else ":")
+            row[0].plot(xs, means, ls=style, marker="o", ms=3, color=color, label=name)
+            row[0].fill_between(xs, means - np.nan_to_num(halves), means + np.nan_to_num(halves), color=color,
+                                alpha=0.1)
+        for name, points in advantage.items():
+            xs, means, halves = (np.array(c, dtype=float) for c in zip(*sorted(points), strict=True))
+            row[1].errorbar(xs, means, yerr=np.nan_to_num(halves), marker="o", capsize=3, label=name)
+        row[1].axhline(0, color="black", lw=1)
+        for ax, label in zip(row, ("target test error (%)", "paired advantage (pp, negative: better)"),
+                             strict=True):
+            ax.set_xscale("log")
+            ax.set_xlabel("target training examples")
+            ax.set_ylabel(label)
+            ax.set_title(f"{key[0]}, {key[1]}", fontsize=9)
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=6, ncol=2)
+        row[1].legend(fontsize=7)
+    fig.tight_layout()
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    plt.close(fig)

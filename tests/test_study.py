@@ -1,0 +1,155 @@
+"""The study (transfer map): its grid of cells, each a sweep paired by replicate, the study-level claims
+Holm-adjusted across cells, and continuing where it stopped."""
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from tests.conftest import make_splits, write_pickle
+from transfer_learning import study
+from transfer_learning.analysis import read_csv
+from transfer_learning.config import StudyConfig
+
+ARGS = ["--pairs", "mnist:0-1>mnist:2-3", "--widths", "6,5", "--sizes", "20,40", "--replicates", "3",
+        "--rules", "mean-abs,utility,random", "--keep-fractions", "0.5", "--baselines",
+        "scratch,finetune,keep-layers:1", "--lr-grid", "0.1,0.3", "--n-epochs", "2", "--batch-size", "10",
+        "--probe-size", "10", "--jobs", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("study")
+    pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(make_splits(sizes=(200, 60, 60))))
+    out = tmp / "study"
+    assert study.main([*ARGS, "--dataset", str(pickle_path), "--out", str(out)]) == 0
+    return out, pickle_path
+
+
+def test_the_grid_expands_to_every_cell_and_run():
+    cfg = StudyConfig(pairs=(("mnist:0-4", "mnist:5-9"), ("mnist", "fashion-mnist")), widths=((100, 100), (500, 500)),
+                      sizes=(100, 300, 1000), replicates=10)
+    grid = study.cells(cfg)
+    assert len(grid) == 2 * 2 * 3 and len({c.name for c in grid}) == 12
+    assert (grid[0].source, grid[0].target, grid[0].widths, grid[0].size) == ("mnist:0-4", "mnist:5-9", (100, 100), 100)
+    from transfer_learning.config import SweepConfig, TransferConfig
+
+    sweep, base = study.cell_configs(replace_out(cfg), SweepConfig(), TransferConfig(), grid[-1])
+    assert sweep.seeds == tuple(range(1, 11)) and sweep.data_seeds is None
+    assert (base.source, base.target, base.hidden_sizes, base.target_train_size) == \
+        ("mnist", "fashion-mnist", (500, 500), 1000)
+    assert base.valid_size_used == 200  # a fifth, stratified
+
+
+def replace_out(cfg):
+    from dataclasses import replace
+
+    return replace(cfg, out="somewhere")
+
+
+def test_a_tiny_study_writes_every_file_and_pairs_within_a_cell(tiny_study):
+    out, _ = tiny_study
+    for name in ("results.csv", "study.md", "study.png"):
+        assert (out / name).stat().st_size > 0
+    cells = sorted(p.name for p in (out / "cells").iterdir())
+    assert cells == ["mnist0-1-mnist2-3_6-5_n20", "mnist0-1-mnist2-3_6-5_n40"]
+    for cell in cells:
+        folder = out / "cells" / cell
+        for name in ("results.csv", "analysis.json", "conclusions.md", "summary.md"):
+            assert (folder / name).is_file()
+        # 3 replicates x (1 source + 3 rules at 1 fraction)
+        assert len(list((folder / "results").glob("*.json"))) == 3 * (1 + 3)
+        for seed in (1, 2, 3):  # every run of a replicate trained on the same subset, from the same source
+            runs = sorted(p for p in (folder / "runs").glob(f"seed{seed}-*") if p.is_dir())
+            assert len(runs) == 3
+            first = np.load(runs[0] / "target_indices.npz")
+            for run in runs[1:]:
+                again = np.load(run / "target_indices.npz")
+                assert_array_equal(first["train"], again["train"])
+                assert_array_equal(first["valid"], again["valid"])
+                with np.load(runs[0] / "weights_source.npz") as a, np.load(run / "weights_source.npz") as b:
+                    for k in a.files:
+                        assert_array_equal(a[k], b[k])
+        sizes = {int(cell.rpartition("n")[2])}
+        assert {len(np.load(r / "target_indices.npz")["train"]) for r in (folder / "runs").glob("seed*")
+                if r.is_dir()} == sizes
+    rows = read_csv(out / "results.csv")
+    assert {(r["pair"], r["width"], r["target_size"]) for r in rows} == {("mnist:0-1>mnist:2-3", "6,5", 20.0),
+                                                                        ("mnist:0-1>mnist:2-3", "6,5", 40.0)}
+
+
+def holm_by_hand(p):
+    order = np.argsort(p)
+    adjusted, running = np.empty(len(p)), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def test_the_study_summary_equals_an_independent_computation(tiny_study):
+    """finetune against scratch in each cell: its paired difference from the cell's CSV, its p from scipy, Holm
+    across the cells by hand, against the numbers study.md prints."""
+    from scipy import stats
+
+    out, _ = tiny_study
+    text = (out / "study.md").read_text()
+    expected, raw = {}, {}
+    for size in (20, 40):
+        rows = read_csv(out / "cells" / f"mnist0-1-mnist2-3_6-5_n{size}" / "results.csv")
+        finetune = {r["seed"]: r["test_error_pct"] for r in rows if r["arm"] == "finetune"}
+        scratch = {r["seed"]: r["test_error_pct"] for r in rows if r["arm"] == "scratch"}
+        d = np.array([finetune[s] - scratch[s] for s in sorted(finetune)])
+        raw[size] = stats.ttest_1samp(d, 0).pvalue
+        expected[size] = (d.mean(), stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+    adjusted = dict(zip(raw, holm_by_hand(list(raw.values())), strict=True))
+    table = text.split("each reference minus scratch:", 1)[1].split("\n\n", 2)[1]
+    for size in (20, 40):
+        line = next(row for row in table.splitlines() if row.startswith(f"| {size} |"))
+        mean, half, p = re.search(r"\*{0,2}([+-][\d.]+) ± ([\d.]+)\*{0,2} \(p ([\d.]+)\)", line).groups()
+        assert float(mean) == pytest.approx(expected[size][0], abs=0.005)
+        assert float(half) == pytest.approx(expected[size][1], abs=0.005)
+        assert float(p) == pytest.approx(adjusted[size], abs=0.0005)
+
+
+def test_stops_helping():
+    assert study.stops_helping({100: True, 300: True, 1000: False, 3000: False}) == 1000
+    assert study.stops_helping({100: True, 300: False, 1000: True}) is None  # helps at the largest size
+    assert study.stops_helping({100: False, 300: False}) is None  # never shown to help
+    assert study.stops_helping({100: True, 300: False, 1000: True, 3000: False}) == 3000
+
+
+def test_a_study_stopped_part_way_continues_to_the_same_results(tiny_study, tmp_path):
+    out, pickle_path = tiny_study
+    again = tmp_path / "again"
+    shutil.copytree(out, again)
+    cell = again / "cells" / "mnist0-1-mnist2-3_6-5_n40"
+    for record in list((cell / "results").glob("seed3-*")) + [cell / "results" / "source-seed3.json"]:
+        record.unlink()  # as if stopped before seed 3's runs of the second cell were recorded ...
+    for run in [*(cell / "runs").glob("seed3-*"), *(cell / "sources").glob("seed3*")]:
+        shutil.rmtree(run) if run.is_dir() else run.unlink()  # ... or started: they are trained again
+    for name in ("results.csv", "analysis.json", "summary.md", "conclusions.md"):
+        (cell / name).unlink()
+    (again / "results.csv").unlink()
+    sweep_json = json.loads((cell / "sweep.json").read_text())
+    sweep_json["argv"] = [a.replace(str(out), str(again)) for a in sweep_json["argv"]]
+    (cell / "sweep.json").write_text(json.dumps(sweep_json))
+    assert study.main([*ARGS, "--dataset", str(pickle_path), "--out", str(again)]) == 0
+    assert (again / "results.csv").read_text() == (out / "results.csv").read_text()
+    assert (again / "study.md").read_text() == (out / "study.md").read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--pairs", "mnist"], "--pairs: expected SOURCE>TARGET pairs"),
+    (["--widths", "100,x"], "--widths: expected hidden sizes like 100,100/500,500"),
+    (["--replicates", "1"], "--replicates: expected at least 2"),
+    (["--sizes", "100,100"], "--sizes: expected distinct positive sizes"),
+])
+def test_bad_study_flags_are_one_line(argv, message, tmp_path, capsys):
+    assert study.main([*argv, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,358 @@
+"""``python -m transfer_learning.study``: where choosing nodes pays, as a map over target size, network width and
+task distance.
+
+A study is a grid of sweeps, one per cell (task pair x width x target size), each with the same replicates, rules,
+keep fractions, reference and layer arms and learning-rate grid, and each paired within itself by replicate. The
+cells run one after the other into <out>/cells/<cell>/, every one an ordinary sweep (resumable, its own
+results.csv, analysis.json and conclusions.md), so the same command continues an interrupted study. Then the
+study writes:
+
+- results.csv: every cell's rows, with the cell's pair, width and target size in front;
+- study.md: for each pair and width, per target size, each reference arm against scratch, any rule against
+  random, and any rule against the cell's best reference, the cells' tests Holm-adjusted across the cells; and
+  from which size on each reference stops helping against scratch;
+- study.png: the transfer map (test error against target size, one line per reference and per rule at its
+  better keep fraction, 95 % bands; beside it the paired advantage of the best rule over random and of the best
+  reference over scratch).
+"""
+
+import argparse
+import io
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import ALPHA, REFERENCES, holm, mean_ci, read_csv
+from .cli import EXPECTED_ERRORS, Parser, add_config_flags, as_program, error_exit, script_name
+from .config import STUDY_DEFAULTS, SWEEP_BASELINES, SWEEP_OWNS, StudyConfig, SweepConfig, TransferConfig
+from .rundir import RunDir
+
+#: Settings a study sets per cell, so they are not its flags.
+STUDY_OWNS = ("source", "target", "hidden_sizes", "target_train_size", "target_valid_size")
+#: SweepConfig fields the study sets itself (the rest are its flags).
+STUDY_SWEEP_OWNS = ("seeds", "data_seeds", "jobs", "scheduler", "out", "run_curves")
+
+
+@dataclass(frozen=True)
+class Cell:
+    source: str
+    target: str
+    widths: tuple
+    size: int
+
+    @property
+    def pair(self) -> str:
+        return f"{self.source}>{self.target}"
+
+    @property
+    def width(self) -> str:
+        return ",".join(map(str, self.widths))
+
+    @property
+    def name(self) -> str:
+        """A folder name: mnist0-4-mnist5-9_100-100_n1000."""
+        def clean(spec):
+            return spec.replace(":", "").replace(",", "+")
+        return f"{clean(self.source)}-{clean(self.target)}_{self.width.replace(',', '-')}_n{self.size}"
+
+
+def cells(study: StudyConfig) -> list[Cell]:
+    """Every cell of the grid, pair by pair, width by width, size by size."""
+    return [Cell(source, target, widths, size) for source, target in study.pairs for widths in study.widths
+            for size in study.sizes]
+
+
+def cell_configs(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, cell: Cell):
+    """The cell's sweep: the study's replicates as seeds (each its own data subsets), the cell's pair, width and
+    size, validation a fifth of the size."""
+    out = Path(study.out).resolve() / "cells" / cell.name
+    cell_sweep = replace(sweep, seeds=tuple(range(1, study.replicates + 1)), data_seeds=None, jobs=study.jobs,
+                         scheduler=study.scheduler, out=str(out))
+    cell_base = replace(base, source=cell.source, target=cell.target, hidden_sizes=tuple(cell.widths),
+                        target_train_size=cell.size, target_valid_size=None)
+    return cell_sweep, cell_base
+
+
+def run_study(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=(), out=None) -> dict:
+    """Run (or continue) every cell, then write the study's files."""
+    from .sweep import run_sweep
+
+    study.validate()
+    grid = cells(study)
+    Path(study.out).mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    for k, cell in enumerate(grid, start=1):
+        print(f"[study] cell {k}/{len(grid)}: {cell.pair}, {cell.width}, {cell.size} target examples "
+              f"(elapsed {_clock(time.perf_counter() - start)})", file=sys.stderr, flush=True)
+        cell_sweep, cell_base = cell_configs(study, sweep, base, cell)
+        run_sweep(cell_sweep, cell_base, argv, out=io.StringIO())
+    return write_outputs(study, out)
+
+
+def _clock(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def collect(study: StudyConfig) -> list:
+    """[(cell, its rows, its analysis)] for every cell whose sweep has finished."""
+    found = []
+    for cell in cells(study):
+        folder = Path(study.out) / "cells" / cell.name
+        if (folder / "analysis.json").is_file():
+            found.append((cell, read_csv(folder / "results.csv"), json.loads((folder / "analysis.json").read_text())))
+    return found
+
+
+def _signed(test, arm, other) -> tuple | None:
+    """(mean of arm - other, half-width, raw p) of a test between the two, whichever way round it was written."""
+    if test is None:
+        return None
+    sign = 1 if (test["a"], test["b"]) == (arm, other) else -1
+    return sign * test["mean_pp"], test["half_width_pp"], test["p"]
+
+
+def _find(analysis, family, a, b, budget):
+    for t in analysis["tests"]:
+        if t["family"] == family and {t["a"], t["b"]} == {a, b} and t["budget"] == budget and \
+                t["reinit_deeper"] in (None, 0):
+            return t
+    return None
+
+
+def _mean_error(rows, arm, rule=None, fraction=None):
+    values = [r["test_error_pct"] for r in rows if r["arm"] == arm and r.get("rule") == rule
+              and r.get("keep_fraction") == fraction and r.get("reinit_deeper") in (None, 0)]
+    return float(np.mean(values)) if values else math.nan
+
+
+def study_tests(found) -> list:
+    """The study-level claims, one dict per (cell, kind, arm): each reference against scratch, each rule (pooled)
+    against random, and each rule (pooled) against the cell's best reference (the lowest mean test error), with the
+    cell's raw p-value, Holm-adjusted across the cells within each kind."""
+    tests = []
+    for cell, rows, analysis in found:
+        references = [a for a in REFERENCES if a != "scratch" and a in analysis["references"]]
+        best = min(references, key=lambda a: _mean_error(rows, a)) if references else None
+        rules = [r for r in analysis["rules"] if r != "random" and not any(
+            r in g["rules"][1:] for g in analysis["duplicates"])]
+        for arm in references:
+            tests.append({"cell": cell, "kind": "reference vs scratch", "arm": arm, "against": "scratch",
+                          "result": _signed(_find(analysis, "references", arm, "scratch", None), arm, "scratch")})
+        for arm in sorted({r["arm"] for r in rows if ":" in str(r["arm"])}):
+            tests.append({"cell": cell, "kind": "layers vs scratch", "arm": arm, "against": "scratch",
+                          "result": _signed(_find(analysis, "layers", arm, "scratch", None), arm, "scratch")})
+        for rule in rules:
+            tests.append({"cell": cell, "kind": "rule vs random", "arm": rule, "against": "random",
+                          "result": _signed(_find(analysis, "primary", rule, "random", "pooled"), rule, "random")})
+            if best is not None:
+                tests.append({"cell": cell, "kind": "rule vs best reference", "arm": rule, "against": best,
+                              "result": _signed(_find(analysis, "references", rule, best, "pooled"), rule, best)})
+    for kind in KINDS:
+        members = [t for t in tests if t["kind"] == kind]
+        for t, adjusted in zip(members, holm([t["result"][2] if t["result"] and t["result"][2] is not None
+                                              else math.nan for t in members]), strict=True):
+            t["p_holm"] = adjusted
+            t["better"] = t["result"] is not None and not math.isnan(adjusted) and adjusted < ALPHA \
+                and t["result"][0] < 0
+    return tests
+
+
+#: The study-level claims, each a family Holm-adjusted across the cells.
+KINDS = ("reference vs scratch", "layers vs scratch", "rule vs random", "rule vs best reference")
+
+
+def stops_helping(sizes_helping: dict) -> int | None:
+    """The smallest size from which on a reference no longer helps (None: it helps at the largest size, or never)."""
+    sizes = sorted(sizes_helping)
+    if not any(sizes_helping.values()) or sizes_helping[sizes[-1]]:
+        return None
+    last = max(s for s in sizes if sizes_helping[s])
+    return min(s for s in sizes if s > last)
+
+
+def study_markdown(study: StudyConfig, tests: list) -> str:
+    def claim(t):
+        if t["result"] is None:
+            return "-"
+        mean, half, _ = t["result"]
+        mark = "**" if t["better"] else ""
+        p = "-" if math.isnan(t["p_holm"]) else f"{t['p_holm']:.3f}"
+        return f"{mark}{mean:+.2f} ± {half:.2f}{mark} (p {p})"
+
+    lines = ["# The transfer map", "",
+             f"{len(cells(study))} cells: pairs {', '.join(f'{s}>{t}' for s, t in study.pairs)}; widths "
+             f"{' and '.join(','.join(map(str, w)) for w in study.widths)}; target sizes "
+             f"{', '.join(map(str, study.sizes))}; {study.replicates} replicates a cell. Each entry: arm minus the "
+             "one it is tested against, test error in pp, mean ± 95 % half-width over replicates, and the cell's "
+             "paired t-test Holm-adjusted across the cells (per kind of claim); **bold** where it shows the arm "
+             "better at family-wise level 0.05. Anything not bold is inconclusive here.", ""]
+    for source, target in study.pairs:
+        for widths in study.widths:
+            mine = [t for t in tests if (t["cell"].source, t["cell"].target, tuple(t["cell"].widths))
+                    == (source, target, tuple(widths))]
+            if not mine:
+                continue
+            lines += [f"## {source} -> {target}, {','.join(map(str, widths))}", ""]
+            references = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "reference vs scratch"))
+            layers = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "layers vs scratch"))
+            rules = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "rule vs random"))
+            for kind, arms, title in (("reference vs scratch", references, "each reference minus scratch"),
+                                      ("layers vs scratch", layers, "each layer arm minus scratch"),
+                                      ("rule vs random", rules, "each rule (pooled over budgets) minus random"),
+                                      ("rule vs best reference", rules, "each rule minus the cell's best reference")):
+                if not arms:
+                    continue
+                lines += [f"{title}:", "", "| target size | " + " | ".join(arms) + " |",
+                          "|---|" + "---|" * len(arms)]
+                for size in study.sizes:
+                    cell_tests = {t["arm"]: t for t in mine if t["kind"] == kind and t["cell"].size == size}
+                    if not cell_tests:
+                        continue
+                    extra = ""
+                    if kind == "rule vs best reference":
+                        extra = f" ({next(iter(cell_tests.values()))['against']})"
+                    lines.append(f"| {size}{extra} | " + " | ".join(claim(cell_tests[a]) if a in cell_tests else "-"
+                                                                   for a in arms) + " |")
+                lines.append("")
+            for arm in references:
+                helping = {t["cell"].size: t["better"] for t in mine if t["kind"] == "reference vs scratch"
+                           and t["arm"] == arm}
+                stop = stops_helping(helping)
+                shown = sorted(s for s, h in helping.items() if h)
+                if not shown:
+                    lines.append(f"- {arm} is not shown to help against scratch at any size.")
+                elif stop is None:
+                    lines.append(f"- {arm} helps against scratch at {', '.join(map(str, shown))} examples, the "
+                                 "largest size included.")
+                else:
+                    lines.append(f"- {arm} helps against scratch at {', '.join(map(str, shown))} examples, and is "
+                                 f"not shown to from {stop} on.")
+            for kind, what in (("rule vs random", "random"), ("rule vs best reference", "the cell's best reference")):
+                winners = sorted({(t["cell"].size, t["arm"]) for t in mine if t["kind"] == kind and t["better"]})
+                lines.append(f"- A rule beats {what} at: " + (", ".join(f"{s} ({r})" for s, r in winners)
+                                                              if winners else "no size") + ".")
+            lines.append("")
+    return "\n".join(lines)
+
+
+STUDY_COLUMNS = ["pair", "width", "target_size"]
+
+
+def write_outputs(study: StudyConfig, out=None) -> dict:
+    from . import plots
+    from .sweep import CSV_COLUMNS
+
+    found = collect(study)
+    files = RunDir(Path(study.out))
+    rows = []
+    for cell, cell_rows, _ in found:
+        for r in cell_rows:
+            rows.append([cell.pair, cell.width, cell.size,
+                         *["" if r.get(k) is None else (f"{r[k]:.6g}" if isinstance(r[k], float) else r[k])
+                           for k in CSV_COLUMNS]])
+    files.write_csv("results.csv", STUDY_COLUMNS + CSV_COLUMNS, rows)
+    tests = study_tests(found)
+    text = study_markdown(study, tests)
+    files.write_text("study.md", text)
+    plots.study_plot(map_series(study, found), Path(study.out) / "study.png")
+    print(text, file=out or sys.stdout)
+    return {"tests": tests, "cells": [c for c, _, _ in found]}
+
+
+def map_series(study: StudyConfig, found) -> dict:
+    """{(pair, width): {"lines": {name: [(size, mean, half)]}, "advantage": {name: [(size, mean, half)]}}} for the
+    map: each reference, each rule at its better keep fraction; the paired advantage of the best rule over random
+    and of the best reference over scratch."""
+    series = {}
+    for cell, rows, analysis in found:
+        entry = series.setdefault((cell.pair, cell.width), {"lines": {}, "advantage": {}})
+
+        def per_replicate(arm, rule=None, fraction=None, rows=rows):
+            return {(r["seed"], r["data_seed"]): r["test_error_pct"] for r in rows if r["arm"] == arm
+                    and r.get("rule") == rule and r.get("keep_fraction") == fraction
+                    and r.get("reinit_deeper") in (None, 0)}
+
+        references = [a for a in REFERENCES if a in analysis["references"]]
+        for arm in [*references, *sorted({r["arm"] for r in rows if ":" in str(r["arm"])})]:
+            entry["lines"].setdefault(arm, []).append((cell.size, *mean_ci(per_replicate(arm).values())))
+        fractions = sorted({r["keep_fraction"] for r in rows if r.get("keep_fraction") is not None})
+        best_rule = None
+        for rule in analysis["rules"]:
+            fraction = min(fractions, key=lambda f, rule=rule: _mean_error(rows, "transfer", rule, f))
+            entry["lines"].setdefault(rule, []).append(
+                (cell.size, *mean_ci(per_replicate("transfer", rule, fraction).values())))
+            if rule != "random" and (best_rule is None or _mean_error(rows, "transfer", rule, fraction)
+                                     < _mean_error(rows, "transfer", *best_rule)):
+                best_rule = (rule, fraction)
+        if best_rule is not None and "random" in analysis["rules"]:
+            a, b = per_replicate("transfer", *best_rule), per_replicate("transfer", "random", best_rule[1])
+            entry["advantage"].setdefault("best rule minus random", []).append(
+                (cell.size, *mean_ci([a[k] - b[k] for k in a if k in b])))
+        others = [a for a in references if a != "scratch"]
+        if others and "scratch" in references:
+            best = min(others, key=lambda a: _mean_error(rows, a))
+            a, b = per_replicate(best), per_replicate("scratch")
+            entry["advantage"].setdefault("best reference minus scratch", []).append(
+                (cell.size, *mean_ci([a[k] - b[k] for k in a if k in b])))
+    return series
+
+
+def build_parser(prog="python -m transfer_learning.study"):
+    parser = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog="exit status: 0 done, 2 bad input, 3 a run diverged, 4 disk full, 130 / 143 stopped by "
+                           "SIGINT / SIGTERM (finished runs are kept: run the same command again to continue)")
+    add_config_flags(parser, StudyConfig, fields(StudyConfig))
+    add_config_flags(parser, SweepConfig, [f for f in fields(SweepConfig) if f.name not in STUDY_SWEEP_OWNS],
+                     defaults=STUDY_DEFAULTS)
+    add_config_flags(parser, TransferConfig, [f for f in fields(TransferConfig)
+                                              if f.name not in SWEEP_OWNS and f.name not in STUDY_OWNS],
+                     defaults={"baselines": STUDY_DEFAULTS.get("baselines", SWEEP_BASELINES),
+                               "lr_grid": STUDY_DEFAULTS["lr_grid"]})
+    return parser
+
+
+def configs_from_args(args: dict):
+    study = StudyConfig(**{f.name: args.pop(f.name) for f in fields(StudyConfig)})
+    sweep = SweepConfig(**{f.name: args.pop(f.name) for f in fields(SweepConfig) if f.name in args})
+    return study, sweep, TransferConfig(**args)
+
+
+def main(argv=None) -> int:
+    """``python -m transfer_learning.study``; returns the exit status."""
+    import signal
+
+    from .sweep import _terminate, _Terminated
+
+    argv = sys.argv[1:] if argv is None else argv
+    prog = script_name("transfer-study", "python -m transfer_learning.study")
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
+                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
+    try:
+        study, sweep, base = configs_from_args(vars(build_parser(prog).parse_args(argv)))
+        if study.out is None:
+            study = replace(study, out=f"studies/{time.strftime('%Y%m%d-%H%M%S')}")
+            argv = [*argv, "--out", study.out]
+        run_study(study, sweep, base, argv)
+    except EXPECTED_ERRORS as err:
+        return error_exit(prog, err)
+    except KeyboardInterrupt as stop:
+        name = "SIGTERM" if isinstance(stop, _Terminated) else "SIGINT"
+        print(f"{prog}: stopped by {name}; finished runs are kept. Continue with: {prog} {' '.join(argv)}",
+              file=sys.stderr)
+        return {"SIGINT": 130, "SIGTERM": 143}[name]
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+program = as_program(main)
+
+if __name__ == "__main__":
+    raise SystemExit(program())
