@@ -199,12 +199,19 @@ def test_shrink_perturb_is_lambda_source_plus_p_fresh(activation, bound):
                "output_W": np.ones((100, 3), np.float32), "output_b": np.ones(3, np.float32)}
     weights = {k: v.astype(np.float32) for k, v in weights.items()}
     new = shrink_perturb(weights, 5, np.random.default_rng(9), 0.4, 0.1, activation)
+    draws = np.random.default_rng(9)  # the fresh draws, layer by layer, each uniform within its bound
     for layer, (a, b) in enumerate(((300, 200), (200, 100))):
+        drawn = draws.uniform(-bound(a, b), bound(a, b), size=(a, b)).astype(np.float32)
+        assert_allclose(new[f"hidden{layer}_W"], 0.4 * weights[f"hidden{layer}_W"] + 0.1 * drawn, rtol=1e-5,
+                        atol=1e-6)
         fresh = (new[f"hidden{layer}_W"].astype(np.float64) - 0.4 * weights[f"hidden{layer}_W"]) / 0.1
         assert np.abs(fresh).max() <= bound(a, b) * (1 + 1e-4)
         assert np.abs(fresh).max() > 0.99 * bound(a, b)
         assert_allclose(new[f"hidden{layer}_b"], 0.4 * weights[f"hidden{layer}_b"], rtol=1e-6)
     assert new["output_W"].shape == (100, 5) and not new["output_W"].any() and not new["output_b"].any()
+    if activation == "tanh":  # tanh is the default
+        default = shrink_perturb(weights, 5, np.random.default_rng(9), 0.4, 0.1)
+        assert all(np.array_equal(default[k], new[k]) for k in new)
 
 
 @pytest.mark.parametrize("activation, bound", [("tanh", lambda a, b: np.sqrt(6 / (a + b))),

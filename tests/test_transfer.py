@@ -108,3 +108,42 @@ def test_fresh_output_layer_is_zero_and_sized_for_the_target():
 def test_keep_masks_use_at_or_above(threshold):
     scores = [np.array([0.0, 0.3, 0.6, 0.9])]
     assert_array_equal(keep_masks(scores, threshold)[0], scores[0] >= threshold)
+
+
+def numpy_scores(weights, images, activation):
+    """mean |activation| per node and layer, written out for two hidden layers (tanh or relu)."""
+    f = np.tanh if activation == "tanh" else (lambda z: np.maximum(z, 0))
+    h1 = f(images.astype(np.float64) @ weights["hidden0_W"] + weights["hidden0_b"])
+    h2 = f(h1 @ weights["hidden1_W"] + weights["hidden1_b"])
+    return [np.abs(h1).mean(axis=0), np.abs(h2).mean(axis=0)]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_transfer_scores_and_redraws_with_its_activation_and_reinit_deeper(activation):
+    rng = np.random.default_rng(5)
+    weights = make_weights(rng)
+    images = rng.uniform(size=(7, 16)).astype(np.float32)
+    expected = numpy_scores(weights, images, activation)
+    for got, want in zip(hidden_activity(weights, images, activation), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    threshold = float(np.median(expected[0]))
+    moved, report = transfer(weights, images, threshold, 3, np.random.default_rng(2), reinit_deeper=True,
+                             activation=activation)
+    masks = [scores >= threshold for scores in expected]
+    assert [layer["kept"] for layer in report["layers"]] == [np.flatnonzero(m).tolist() for m in masks]
+    want = reinitialize(weights, masks, np.random.default_rng(2), True, activation)
+    for name in ("hidden0_W", "hidden1_W"):  # the same draws, in the same order, with the deeper rows re-drawn
+        assert_array_equal(moved[name], want[name])
+    assert not np.array_equal(moved["hidden1_W"], weights["hidden1_W"])
+
+
+def test_the_default_activation_is_tanh():
+    rng = np.random.default_rng(6)
+    weights = make_weights(rng)
+    images = rng.uniform(size=(5, 16)).astype(np.float32)
+    for got, want in zip(hidden_activity(weights, images), numpy_scores(weights, images, "tanh"), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    plain, _ = transfer(weights, images, 0.5, 3, np.random.default_rng(1))
+    explicit, _ = transfer(weights, images, 0.5, 3, np.random.default_rng(1), activation="tanh")
+    for name in plain:
+        assert_array_equal(plain[name], explicit[name])
