@@ -349,7 +349,7 @@ def test_two_runs_fetching_mnist_at_once_end_with_one_verified_file(tmp_path):
 
 
 def test_a_second_sweep_on_the_same_out_is_refused_at_once(pickle_path, tmp_path):
-    args = [sys.executable, "-m", "transfer_learning.sweep", *TINY, "--n-epochs", "30", "--dataset", str(pickle_path),
+    args = [sys.executable, "-m", "transfer_learning.sweep", *TINY, "--n-epochs", "300", "--dataset", str(pickle_path),
             "--thresholds", "0,0.5", "--seeds", "1,2", "--jobs", "1", "--out", str(tmp_path / "sw")]
     first = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:

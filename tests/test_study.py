@@ -12,7 +12,7 @@ from numpy.testing import assert_array_equal
 from tests.conftest import make_splits, write_pickle
 from transfer_learning import study
 from transfer_learning.analysis import read_csv
-from transfer_learning.config import StudyConfig
+from transfer_learning.config import ConfigError, StudyConfig
 
 ARGS = ["--pairs", "mnist:0-1>mnist:2-3", "--widths", "6,5", "--sizes", "20,40", "--replicates", "3",
         "--rules", "mean-abs,utility,random", "--keep-fractions", "0.5", "--baselines",
@@ -153,3 +153,18 @@ def test_bad_study_flags_are_one_line(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("error, status, says", [(KeyboardInterrupt, 130, "stopped by SIGINT; finished runs are "
+                                                  "kept. Continue with: python -m transfer_learning.study"),
+                                                 (ConfigError("--out: in use"), 2, "error: --out: in use")])
+def test_a_stopped_study_says_how_to_continue(monkeypatch, tmp_path, capsys, error, status, says):
+    def stop(*args):
+        raise error
+
+    monkeypatch.setattr(study, "run_study", stop)
+    assert study.main(["--out", str(tmp_path / "s")]) == status
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1
+    if status == 130:
+        assert err.strip().endswith(f"--out {tmp_path / 's'}")

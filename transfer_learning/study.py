@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import ALPHA, REFERENCES, holm, mean_ci, read_csv
-from .cli import EXPECTED_ERRORS, Parser, add_config_flags, as_program, error_exit, script_name
+from .cli import Parser, add_config_flags, as_program
 from .config import STUDY_DEFAULTS, SWEEP_BASELINES, SWEEP_OWNS, StudyConfig, SweepConfig, TransferConfig
 from .rundir import RunDir
 
@@ -324,32 +324,19 @@ def configs_from_args(args: dict):
 
 
 def main(argv=None) -> int:
-    """``python -m transfer_learning.study``; returns the exit status."""
-    import signal
+    """``python -m transfer_learning.study``; returns the exit status (those of a sweep)."""
+    from .sweep import run_as_command
 
-    from .sweep import _terminate, _Terminated
+    prog = "python -m transfer_learning.study"
 
-    argv = sys.argv[1:] if argv is None else argv
-    prog = script_name("transfer-study", "python -m transfer_learning.study")
-    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
-                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
-    try:
+    def body(argv):
         study, sweep, base = configs_from_args(vars(build_parser(prog).parse_args(argv)))
         if study.out is None:
             study = replace(study, out=f"studies/{time.strftime('%Y%m%d-%H%M%S')}")
-            argv = [*argv, "--out", study.out]
+            argv += ["--out", study.out]
         run_study(study, sweep, base, argv)
-    except EXPECTED_ERRORS as err:
-        return error_exit(prog, err)
-    except KeyboardInterrupt as stop:
-        name = "SIGTERM" if isinstance(stop, _Terminated) else "SIGINT"
-        print(f"{prog}: stopped by {name}; finished runs are kept. Continue with: {prog} {' '.join(argv)}",
-              file=sys.stderr)
-        return {"SIGINT": 130, "SIGTERM": 143}[name]
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+
+    return run_as_command(prog, sys.argv[1:] if argv is None else argv, body)
 
 
 program = as_program(main)

@@ -601,21 +601,17 @@ def _terminate(signum, frame):
     raise _Terminated
 
 
-def main(argv=None) -> int:
-    """``python -m transfer_learning.sweep`` and the console script ``transfer-sweep``; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else argv
-    prog = script_name("transfer-sweep", "python -m transfer_learning.sweep")
-    # Ctrl-C is taken even where the process started with SIGINT ignored (a shell script's `sweep ... &`), as the
-    # single-run scripts do (cli.SignalStop): a sweep is stopped by kill -INT or -TERM wherever it was started.
+def run_as_command(prog, argv, body) -> int:
+    """Run ``body(argv)`` as a long command (a sweep, a study) and return its exit status: bad input is one line
+    and 2; SIGINT and SIGTERM stop it with 130 / 143, a full disk with 4, runs that failed on the cluster with 5,
+    each printing the command that continues it. ``body`` may append to ``argv`` (a default --out) so that the
+    command printed is the one to run again. Ctrl-C is taken even where the process started with SIGINT ignored
+    (a shell script's `sweep ... &`), as the single-run scripts do (cli.SignalStop)."""
+    argv = list(argv)
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
                 signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
     try:
-        args = vars(build_parser(prog).parse_args(argv))
-        sweep = SweepConfig(**{f.name: args.pop(f.name) for f in fields(SweepConfig)})
-        if sweep.out is None:
-            sweep = replace(sweep, out=default_out())
-            argv = [*argv, "--out", sweep.out]
-        run_sweep(sweep, TransferConfig(**args), argv, prog=prog)
+        body(argv)
     except EXPECTED_ERRORS as err:
         return error_exit(prog, err)
     except KeyboardInterrupt as stop:
@@ -635,6 +631,21 @@ def main(argv=None) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def main(argv=None) -> int:
+    """``python -m transfer_learning.sweep`` and the console script ``transfer-sweep``; returns the exit status."""
+    prog = script_name("transfer-sweep", "python -m transfer_learning.sweep")
+
+    def body(argv):
+        args = vars(build_parser(prog).parse_args(argv))
+        sweep = SweepConfig(**{f.name: args.pop(f.name) for f in fields(SweepConfig)})
+        if sweep.out is None:
+            sweep = replace(sweep, out=default_out())
+            argv += ["--out", sweep.out]
+        run_sweep(sweep, TransferConfig(**args), argv, prog=prog)
+
+    return run_as_command(prog, sys.argv[1:] if argv is None else argv, body)
 
 
 #: ``transfer-sweep`` and ``python -m transfer_learning.sweep``: main() as the process's program.
