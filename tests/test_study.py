@@ -76,6 +76,22 @@ def test_a_tiny_study_writes_every_file_and_pairs_within_a_cell(tiny_study):
         sizes = {int(cell.rpartition("n")[2])}
         assert {len(np.load(r / "target_indices.npz")["train"]) for r in (folder / "runs").glob("seed*")
                 if r.is_dir()} == sizes
+    # the second size's cell uses the first's source networks (a source does not depend on the target size)
+    first, second = (out / "cells" / c for c in cells)
+    assert (first / "sources" / "seed1").is_dir() and not (second / "sources" / "seed1").exists()
+    for seed in (1, 2, 3):
+        with np.load(first / "sources" / f"seed{seed}.npz") as a, np.load(second / "sources" / f"seed{seed}.npz") as b:
+            for k in a.files:
+                assert_array_equal(a[k], b[k])
+    from transfer_learning import cli
+
+    alone = out.parent / "source-alone"  # and they are what the second cell would have trained itself
+    assert cli.main_transfer(["--source", "mnist:0-1", "--no-transfer", "--hidden-sizes", "6,5", "--n-epochs", "2",
+                              "--batch-size", "10", "--seed", "1", "--dataset", str(tiny_study[1]),
+                              "--out", str(alone)]) == 0
+    with np.load(alone / "weights_source.npz") as a, np.load(second / "sources" / "seed1.npz") as b:
+        for k in a.files:
+            assert_array_equal(a[k], b[k])
     rows = read_csv(out / "results.csv")
     assert {(r["pair"], r["width"], r["target_size"]) for r in rows} == {("mnist:0-1>mnist:2-3", "6,5", 20.0),
                                                                         ("mnist:0-1>mnist:2-3", "6,5", 40.0)}

@@ -80,7 +80,7 @@ def cell_configs(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, c
 
 def run_study(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=(), out=None) -> dict:
     """Run (or continue) every cell, then write the study's files."""
-    from .sweep import run_sweep
+    from .sweep import Sweep, run_sweep
 
     study.validate()
     grid = cells(study)
@@ -90,8 +90,34 @@ def run_study(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv
         print(f"[study] cell {k}/{len(grid)}: {cell.pair}, {cell.width}, {cell.size} target examples "
               f"(elapsed {_clock(time.perf_counter() - start)})", file=sys.stderr, flush=True)
         cell_sweep, cell_base = cell_configs(study, sweep, base, cell)
+        state = Sweep(cell_sweep, cell_base)
+        with state.locked():
+            state.open(list(argv))  # the cell's sweep.json first: a sweep folder holds nothing before it
+        share_sources(study, cell)
         run_sweep(cell_sweep, cell_base, argv, out=io.StringIO())
     return write_outputs(study, out)
+
+
+def share_sources(study: StudyConfig, cell: Cell) -> None:
+    """Give a cell the source networks an earlier cell of the same pair and width trained (a source depends on the
+    pair, the width and the seed, not on the target size): the sweep then uses them instead of training them again,
+    with the same weights it would have trained (a sweep's source run is deterministic)."""
+    import shutil
+
+    root = Path(study.out) / "cells"
+    donors = [c for c in cells(study) if (c.source, c.target, c.widths) == (cell.source, cell.target, cell.widths)
+              and c != cell and (root / c.name / "sources").is_dir()]
+    if not donors:
+        return
+    donor = root / donors[0].name
+    for seed in range(1, study.replicates + 1):
+        weights, record = donor / "sources" / f"seed{seed}.npz", donor / "results" / f"source-seed{seed}.json"
+        mine = root / cell.name
+        if weights.is_file() and record.is_file() and not (mine / "results" / record.name).is_file():
+            for folder in ("sources", "results"):
+                (mine / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(weights, mine / "sources" / weights.name)
+            shutil.copyfile(record, mine / "results" / record.name)
 
 
 def _clock(seconds):
