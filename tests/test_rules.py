@@ -208,6 +208,7 @@ def test_shrink_perturb_is_lambda_source_plus_p_fresh(activation, bound):
         assert np.abs(fresh).max() <= bound(a, b) * (1 + 1e-4)
         assert np.abs(fresh).max() > 0.99 * bound(a, b)
         assert_allclose(new[f"hidden{layer}_b"], 0.4 * weights[f"hidden{layer}_b"], rtol=1e-6)
+        assert new[f"hidden{layer}_W"].dtype == new[f"hidden{layer}_b"].dtype == np.float32  # as the source's
     assert new["output_W"].shape == (100, 5) and not new["output_W"].any() and not new["output_b"].any()
     if activation == "tanh":  # tanh is the default
         default = shrink_perturb(weights, 5, np.random.default_rng(9), 0.4, 0.1)

@@ -131,6 +131,7 @@ def test_transfer_scores_and_redraws_with_its_activation_and_reinit_deeper(activ
                              activation=activation)
     masks = [scores >= threshold for scores in expected]
     assert [layer["kept"] for layer in report["layers"]] == [np.flatnonzero(m).tolist() for m in masks]
+    assert report["threshold"] == threshold and report["probe_size"] == 7
     want = reinitialize(weights, masks, np.random.default_rng(2), True, activation)
     for name in ("hidden0_W", "hidden1_W"):  # the same draws, in the same order, with the deeper rows re-drawn
         assert_array_equal(moved[name], want[name])
