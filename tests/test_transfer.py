@@ -148,3 +148,17 @@ def test_the_default_activation_is_tanh():
     explicit, _ = transfer(weights, images, 0.5, 3, np.random.default_rng(1), activation="tanh")
     for name in plain:
         assert_array_equal(plain[name], explicit[name])
+
+
+def test_an_unknown_activation_is_an_error_not_a_silent_tanh():
+    from transfer_learning.weights import apply_activation
+
+    with pytest.raises(ValueError, match="unknown activation 'TANH'; expected one of tanh, relu"):
+        apply_activation(np.zeros(3), "TANH")
+    weights = make_weights(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown activation"):
+        hidden_activity(weights, np.zeros((2, 16), np.float32), "sigmoid")
+    from transfer_learning.weights import init_bound
+
+    with pytest.raises(ValueError, match="unknown activation 'TANH'"):
+        init_bound(3, 4, "TANH")

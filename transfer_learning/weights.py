@@ -36,7 +36,9 @@ def init_bound(n_in: int, n_out: int, activation: str = "tanh") -> float:
     """
     if activation == "relu":
         return float(np.sqrt(6.0 / n_in))
-    return glorot_bound(n_in, n_out)
+    if activation == "tanh":
+        return glorot_bound(n_in, n_out)
+    raise ValueError(f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
 
 
 def glorot_uniform(rng: np.random.Generator, n_in: int, n_out: int, shape=None, dtype="float32",
@@ -81,11 +83,16 @@ def legacy_initial_weights(seed, n_in, hidden_sizes, n_out, activation="tanh") -
     return weights
 
 
+#: The NumPy form of each hidden-layer nonlinearity of ACTIVATIONS.
+NUMPY_ACTIVATIONS = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
+
+
 def apply_activation(z: np.ndarray, activation: str = "tanh") -> np.ndarray:
-    """The NumPy form of a hidden layer's nonlinearity."""
-    if activation == "relu":
-        return np.maximum(z, 0)
-    return np.tanh(z)
+    """The NumPy form of a hidden layer's nonlinearity; an unknown name is an error, never a silent tanh."""
+    try:
+        return NUMPY_ACTIVATIONS[activation](z)
+    except KeyError:
+        raise ValueError(f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}") from None
 
 
 def hidden_layers(weights: dict, x: np.ndarray, activation: str = "tanh") -> list[np.ndarray]:
