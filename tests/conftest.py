@@ -83,3 +83,13 @@ def transfer_config(argv) -> TransferConfig:
     """The settings mlp_transfer.py runs with for ``argv``: its parser, the flags that are not settings left out."""
     parser = cli.build_parser(TransferConfig, "t", "")
     return cli._config_from_args(TransferConfig, parser, parser.parse_args(argv))
+
+
+def holm_by_hand(p):
+    """Holm's step-down adjustment written out, independently of transfer_learning.analysis.holm."""
+    order = np.argsort(p)
+    adjusted, running = np.empty(len(p)), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted

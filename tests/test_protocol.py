@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_array_equal
 from scipy import stats
 
-from tests.conftest import make_splits, write_pickle
+from tests.conftest import holm_by_hand, make_splits, write_pickle
 from transfer_learning import analysis, cli, experiment, sweep
 from transfer_learning.config import TransferConfig
 from transfer_learning.data import Dataset, Split
@@ -311,15 +311,6 @@ def test_bad_sweep_protocol_values(pickle_path, tmp_path, capsys, argv, message)
 
 
 # ---- the analysis -------------------------------------------------------------------------------------------
-
-def holm_by_hand(p):
-    order = np.argsort(p)
-    adjusted, running = np.empty(len(p)), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted
-
 
 def constructed_rows(n=8, data_seeds=None):
     """A results.csv's rows: rules a, b (b keeps a's nodes: a duplicate), c and random at two budgets, and

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from tests.conftest import make_splits, write_pickle
+from tests.conftest import holm_by_hand, make_splits, write_pickle
 from transfer_learning import study
 from transfer_learning.analysis import read_csv
 from transfer_learning.config import ConfigError, StudyConfig
@@ -95,15 +95,6 @@ def test_a_tiny_study_writes_every_file_and_pairs_within_a_cell(tiny_study):
     rows = read_csv(out / "results.csv")
     assert {(r["pair"], r["width"], r["target_size"]) for r in rows} == {("mnist:0-1>mnist:2-3", "6,5", 20.0),
                                                                         ("mnist:0-1>mnist:2-3", "6,5", 40.0)}
-
-
-def holm_by_hand(p):
-    order = np.argsort(p)
-    adjusted, running = np.empty(len(p)), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 def test_the_study_summary_equals_an_independent_computation(tiny_study):
