@@ -209,9 +209,12 @@ def study_plot(series: dict, path) -> None:
             xs, means, halves = (np.array(c, dtype=float) for c in zip(*sorted(points), strict=True))
             row[1].errorbar(xs, means, yerr=np.nan_to_num(halves), marker="o", capsize=3, label=name)
         row[1].axhline(0, color="black", lw=1)
+        sizes = sorted({point[0] for points in lines.values() for point in points})
         for ax, label in zip(row, ("target test error (%)", "paired advantage (pp, negative: better)"),
                              strict=True):
             ax.set_xscale("log")
+            ax.set_xticks(sizes, [f"{size:,}" for size in sizes])  # the sizes themselves, not powers of ten
+            ax.minorticks_off()
             ax.set_xlabel("target training examples")
             ax.set_ylabel(label)
             ax.set_title(f"{key[0]}, {key[1]}", fontsize=9)
