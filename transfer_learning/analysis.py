@@ -33,6 +33,8 @@ import math
 
 import numpy as np
 
+from .config import is_layer_arm
+
 #: The reference arms a rule is compared with, in the order tables list them.
 REFERENCES = ("scratch", "finetune", "linear-probe", "lp-ft", "l2-sp", "shrink-perturb")
 #: The default margin of the equivalence tests, in percentage points of test error.
@@ -169,7 +171,7 @@ class _Table:
         self.deeper = sorted({k[3] for k in transfer}, key=lambda d: -1 if d is None else d)
         self.references = [a for a in REFERENCES if (a, None, None, None) in self.errors]
         #: layer arms (keep-layers:N, ...) and the fraction of hidden nodes each keeps
-        self.layers = {r["arm"]: float(r["fraction_kept"]) for r in rows if ":" in str(r["arm"])}
+        self.layers = {r["arm"]: float(r["fraction_kept"]) for r in rows if is_layer_arm(r["arm"])}
 
     def rule(self, rule, budget, deeper) -> dict:
         """{replicate: test error} of a rule's transfer arm; pooled: the mean over the budgets, for the

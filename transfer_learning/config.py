@@ -9,6 +9,11 @@ from .weights import ACTIVATIONS
 
 #: The arms that keep whole hidden layers, named NAME:N (arms.py).
 LAYER_ARMS = ("keep-layers", "freeze-layers", "self-layers")
+
+
+def is_layer_arm(name) -> bool:
+    """keep-layers:1 and the like: an arm that keeps whole layers (tables, the analysis and the study tell them so)."""
+    return str(name).partition(":")[0] in LAYER_ARMS
 #: The control arms a transfer run can train beside the transfer arm (besides the layer arms).
 BASELINES = ("scratch", "finetune", "freeze", "random-reset", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp")
 #: The 2015 threshold, used when neither --threshold nor --keep-fraction is given.
@@ -347,7 +352,7 @@ class TransferConfig:
         names = [n.strip() for n in self.baselines.split(",") if n.strip()]
         if names == ["none"]:
             return ()
-        layers = [n for n in names if n.partition(":")[0] in LAYER_ARMS]
+        layers = [n for n in names if is_layer_arm(n)]
         for name in layers:
             n_layers = name.partition(":")[2].strip()
             if not n_layers.isdigit() or not 1 <= int(n_layers) <= len(self.hidden_sizes) - 1:

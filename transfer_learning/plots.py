@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from .atomic import write_atomically
+from .config import is_layer_arm
 
 
 def pyplot():
@@ -153,7 +154,8 @@ def sweep_plot(summary, path, title) -> None:
                 continue
             mean, half = stats[key]
             color = ARM_COLORS.get(arm) or LAYER_COLORS.get(arm.partition(":")[0], "tab:gray")
-            ax.axhline(mean, color=color, lw=1.5, ls=":" if ":" in arm else "-", label=f"{arm} (mean, 95 % band)")
+            ax.axhline(mean, color=color, lw=1.5, ls=":" if is_layer_arm(arm) else "-",
+                       label=f"{arm} (mean, 95 % band)")
             if not math.isnan(half):
                 ax.axhspan(mean - half, mean + half, color=color, alpha=0.15)
         for k, ((arm, rule), name, color) in enumerate(lines):

@@ -29,7 +29,7 @@ import numpy as np
 
 from .analysis import ALPHA, REFERENCES, holm, mean_ci, read_csv
 from .cli import Parser, add_config_flags, as_program
-from .config import STUDY_DEFAULTS, SWEEP_BASELINES, SWEEP_OWNS, StudyConfig, SweepConfig, TransferConfig
+from .config import STUDY_DEFAULTS, SWEEP_BASELINES, SWEEP_OWNS, StudyConfig, SweepConfig, TransferConfig, is_layer_arm
 from .rundir import RunDir
 
 #: Settings a study sets per cell, so they are not its flags.
@@ -170,7 +170,7 @@ def study_tests(found) -> list:
         for arm in references:
             tests.append({"cell": cell, "kind": "reference vs scratch", "arm": arm, "against": "scratch",
                           "result": _signed(_find(analysis, "references", arm, "scratch", None), arm, "scratch")})
-        for arm in sorted({r["arm"] for r in rows if ":" in str(r["arm"])}):
+        for arm in sorted({r["arm"] for r in rows if is_layer_arm(r["arm"])}):
             tests.append({"cell": cell, "kind": "layers vs scratch", "arm": arm, "against": "scratch",
                           "result": _signed(_find(analysis, "layers", arm, "scratch", None), arm, "scratch")})
         for rule in rules:
@@ -305,7 +305,7 @@ def map_series(study: StudyConfig, found) -> dict:
                     and r.get("reinit_deeper") in (None, 0)}
 
         references = [a for a in REFERENCES if a in analysis["references"]]
-        for arm in [*references, *sorted({r["arm"] for r in rows if ":" in str(r["arm"])})]:
+        for arm in [*references, *sorted({r["arm"] for r in rows if is_layer_arm(r["arm"])})]:
             entry["lines"].setdefault(arm, []).append((cell.size, *mean_ci(per_replicate(arm).values())))
         fractions = sorted({r["keep_fraction"] for r in rows if r.get("keep_fraction") is not None})
         best_rule = None
