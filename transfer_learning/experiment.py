@@ -133,6 +133,7 @@ def _train(ctx, net: Net, weights, dataset, cfg, phase, log_name, on_improvement
         scoring=scoring,
         l2_sp=getattr(cfg, "l2_sp", 0.0) if anchors else 0.0,
         anchors=anchors,
+        kernels=cfg.kernels,
     )
     if graphs.compiles > compiled_before:
         import pytensor
@@ -490,7 +491,7 @@ def _test_error(ctx, net, weights, dataset, cfg, start) -> float:
     _, compiled = ctx.workspace.graphs.model(
         net.builder(weights), net.key, weights, dataset, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
         L1_reg=cfg.L1_reg, L2_reg=cfg.L2_reg, lr_scales=start.lr_scales,
-        l2_sp=cfg.l2_sp if start.anchors else 0.0, anchors=start.anchors)
+        l2_sp=cfg.l2_sp if start.anchors else 0.0, anchors=start.anchors, kernels=cfg.kernels)
     return compiled.test_error()
 
 

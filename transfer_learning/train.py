@@ -13,7 +13,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from . import backend, compile_cache
+from . import backend, compile_cache, fused
 from .config import ConfigError
 from .data import to_shared
 from .model import regularizers
@@ -85,9 +85,9 @@ class _Graph:
 
 
 def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_reg, lr_scale_names, l2_sp=0.0,
-             anchor_names=()):
+             anchor_names=(), kernels="unfused"):
     """Compile the tutorial's functions over the shared ``data``; see compile_functions."""
-    nll = classifier.negative_log_likelihood(y)
+    nll, y_pred = fused.fuse(classifier.negative_log_likelihood(y), classifier.y_pred, kernels)
     cost = nll
     L1, L2_sqr = regularizers(classifier)
     penalties = {}
@@ -130,7 +130,7 @@ def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_re
     )
     # one error counter for the validation and the test set: the examples are its inputs (views of the
     # dataset's rows), so the one graph serves both, and each run compiles two functions instead of three
-    count_errors = pytensor.function([x, y], pt.sum(pt.neq(classifier.y_pred, y)), mode=mode)
+    count_errors = pytensor.function([x, y], pt.sum(pt.neq(y_pred, y)), mode=mode)
     return _Graph(data, lr, penalties, scales, anchors, (train_model, count_errors))
 
 
@@ -159,7 +159,7 @@ def _bind(graph, dataset, batch_size, scoring, lr_scales, anchors=None) -> Compi
 
 
 def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
-                      lr_scales=None, scoring="all", l2_sp=0.0, anchors=None):
+                      lr_scales=None, scoring="all", l2_sp=0.0, anchors=None, kernels="unfused"):
     """Put ``dataset`` in shared variables and compile the tutorial's three functions.
 
     ``x`` and ``y`` are the symbolic inputs the classifier was built on (a matrix and an int32
@@ -175,12 +175,16 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
     ``anchors`` maps weight names to arrays: with ``l2_sp`` > 0 the cost adds ``l2_sp * ||W - anchor||^2``
     for each (L2-SP, Li et al. 2018); with ``l2_sp`` 0 the term is left out of the graph.
 
+    ``kernels="fused"`` compiles the step with fused.py's kernels (arithmetic that differs in the last
+    bits); "unfused" compiles the tutorial's ops as written.
+
     Every call compiles anew; GraphCache compiles once per graph shape and reuses the functions.
     """
     data = {}
     data["train_x"], data["train_y"] = to_shared(dataset.train, "train")
     graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate, L1_reg=L1_reg,
-                     L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()), l2_sp=l2_sp, anchor_names=set(anchors or ()))
+                     L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()), l2_sp=l2_sp, anchor_names=set(anchors or ()),
+                     kernels=kernels)
     return _bind(graph, dataset, batch_size, scoring, lr_scales or {}, anchors or {})
 
 
@@ -198,7 +202,7 @@ class GraphCache:
         self.compiles = 0  # how many graphs were compiled (the rest were reused)
 
     def model(self, build, key, weights, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
-              lr_scales=None, scoring="all", l2_sp=0.0, anchors=None):
+              lr_scales=None, scoring="all", l2_sp=0.0, anchors=None, kernels="unfused"):
         """(classifier, CompiledModel) for ``dataset``, the classifier holding ``weights``.
 
         ``build(x)`` makes the symbolic classifier on input ``x`` the first time ``key`` (the network's
@@ -207,7 +211,7 @@ class GraphCache:
         """
         anchor_names = tuple(sorted(anchors or ())) if l2_sp else ()
         full_key = (key, batch_size, bool(L1_reg), bool(L2_reg), tuple(sorted(lr_scales or ())), anchor_names,
-                    str(backend.compile_mode()), pytensor.config.floatX)
+                    str(backend.compile_mode()), pytensor.config.floatX, kernels)
         entry = self._graphs.get(full_key)
         if entry is None:
             x, y = pt.matrix("x"), pt.ivector("y")
@@ -216,7 +220,7 @@ class GraphCache:
                     "train_y": pytensor.shared(np.zeros(0, dtype="int32"), name="train_y")}
             graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate,
                              L1_reg=L1_reg, L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()), l2_sp=l2_sp,
-                             anchor_names=set(anchor_names))
+                             anchor_names=set(anchor_names), kernels=kernels)
             entry = self._graphs[full_key] = (classifier, graph)
             self.compiles += 1
         classifier, graph = entry

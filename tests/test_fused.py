@@ -1,0 +1,254 @@
+"""The fused kernels (fused.py): each against an independent NumPy computation, the rewrite that puts them in the
+tutorial's graph, and the fused training step against the unfused one over hundreds of steps."""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from tests.test_model import numpy_mlp
+from transfer_learning import backend, fused
+from transfer_learning.config import ConfigError, TransferConfig
+from transfer_learning.data.core import Dataset, Split
+from transfer_learning.model import MLP, LogisticRegression
+from transfer_learning.train import compile_functions, minibatch_steps
+
+
+def softmax_nll_by_hand(z, y):
+    """Mean NLL and (softmax - one-hot) / n in float64, row by row."""
+    z = np.asarray(z, dtype=np.float64)
+    loss, grad = 0.0, np.zeros_like(z)
+    for i, row in enumerate(z):
+        e = np.exp(row - row.max())
+        p = e / e.sum()
+        loss -= np.log(p[y[i]])
+        grad[i] = p
+        grad[i, y[i]] -= 1
+    return loss / len(y), grad / len(y)
+
+
+def compiled_softmax_nll(dtype="float32"):
+    z, y = pt.matrix("z", dtype=dtype), pt.ivector("y")
+    loss, error = fused.softmax_nll(z, y)
+    return pytensor.function([z, y], [loss, error, pt.grad(loss, z)], mode=backend.compile_mode())
+
+
+def test_softmax_nll_and_its_gradient_equal_a_row_by_row_computation():
+    rng = np.random.default_rng(0)
+    z = (rng.normal(size=(37, 10)) * 5).astype(np.float32)
+    z[3] += 80  # a row far from 0: the max is taken out before exp
+    y = rng.integers(0, 10, 37).astype(np.int32)
+    loss, error, grad = compiled_softmax_nll()(z, y)
+    want_loss, want_grad = softmax_nll_by_hand(z, y)
+    assert loss.dtype == np.float32 and error.dtype == np.float32
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-6)
+    np.testing.assert_allclose(error, want_grad, atol=1e-8)
+    np.testing.assert_allclose(grad, want_grad, atol=1e-8)  # the gradient is the second output, not a new pass
+
+
+def test_the_c_kernel_and_the_python_fallback_agree_also_on_strided_input():
+    rng = np.random.default_rng(1)
+    wide = rng.normal(size=(20, 30)).astype(np.float32)
+    z = wide[:, ::3]  # every third column: not contiguous
+    y = rng.integers(0, 10, 20).astype(np.int32)
+    c_loss, c_error, _ = compiled_softmax_nll()(z, y)
+    node = fused.softmax_nll(pt.matrix("z"), pt.ivector("y"))[0].owner
+    out = [[None], [None]]
+    fused.softmax_nll.perform(node, [z, y], out)
+    np.testing.assert_allclose(c_loss, out[0][0], rtol=1e-6)
+    np.testing.assert_allclose(c_error, out[1][0], atol=1e-8)
+
+
+def test_a_label_outside_the_classes_is_an_error():
+    f = compiled_softmax_nll()
+    assert "SoftmaxNLL" in str(f.maker.fgraph.toposort()) and f.maker.linker.__class__.__name__ != "NumbaLinker"
+    z = np.zeros((4, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="outside 0..2"):
+        f(z, np.array([0, 1, 3, 0], dtype=np.int32))
+    with pytest.raises(ValueError, match="outside 0..2"):
+        f(z, np.array([0, -1, 2, 0], dtype=np.int32))
+
+
+def test_rational_tanh_is_tanh_within_float32_rounding_and_passes_nan():
+    x = pt.matrix("x")
+    f = pytensor.function([x], fused.rational_tanh(x), mode=backend.compile_mode())
+    z = np.concatenate([np.linspace(-20, 20, 400_001), [0.0, 1e-5, -3e-4, 5e-4, np.inf, -np.inf]]).astype(np.float32)
+    t = f(z[None, :])[0]
+    assert t.dtype == np.float32
+    np.testing.assert_allclose(t, np.tanh(z.astype(np.float64)), atol=4e-7, rtol=0)
+    assert np.all(np.abs(t) <= 1)
+    np.testing.assert_array_equal(t[np.abs(z) < 4e-4], z[np.abs(z) < 4e-4])  # tanh(x) = x below 4e-4, as Eigen
+    assert np.isnan(f(np.array([[np.nan]], dtype=np.float32))[0, 0])  # divergence stays visible
+    np.testing.assert_allclose(fused._rational_tanh_f32(z), np.tanh(z.astype(np.float64)), atol=5e-7, rtol=0)
+
+
+def test_rational_tanhs_gradient_is_one_minus_its_square():
+    x = pt.vector("x")
+    t = fused.rational_tanh(x)
+    g = pytensor.function([x], pt.grad(t.sum(), x), mode=backend.compile_mode())
+    z = np.linspace(-6, 6, 1001).astype(np.float32)
+    np.testing.assert_allclose(g(z), 1 - np.tanh(z.astype(np.float64)) ** 2, atol=1e-6)
+
+
+def _ops(function):
+    return [type(node.op).__name__ + ":" + str(getattr(node.op, "scalar_op", "")) for node in
+            function.maker.fgraph.apply_nodes]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_fuse_puts_the_kernels_in_the_step_and_the_error_counter(tiny_data, activation):
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, activation=activation)
+    compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L2_reg=1e-3,
+                                 kernels="fused")
+    step = " ".join(_ops(compiled.train_model))
+    assert "SoftmaxNLL" in step and "Exp" not in step.replace("Composite", "")
+    counted = model.y_pred  # the counter scores the network the step trains: its tanh is the rational one
+    fused_nll, fused_pred = fused.fuse(model.negative_log_likelihood(y), counted)
+    assert ("sigmoid" in str(pytensor.function([x], counted).maker.fgraph.toposort())) == (activation == "tanh")
+    counter = pytensor.function([x], fused_pred)
+    assert "sigmoid" not in str(counter.maker.fgraph.toposort())
+    assert ("rational_tanh" in str(counter.maker.fgraph.toposort())) == (activation == "tanh")
+    assert ("rational_tanh" in step) == (activation == "tanh") and "sigmoid" not in step
+
+
+def test_unfused_and_unknown_expressions_are_left_as_they_are(tiny_data):
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = LogisticRegression(x, tiny_data.n_in, tiny_data.n_classes)
+    nll = model.negative_log_likelihood(y)
+    assert fused.fuse(nll, model.y_pred, "unfused") == (nll, model.y_pred)
+    assert isinstance(fused.fuse(nll, model.y_pred)[0].owner.op, fused.SoftmaxNLL)
+    squared = pt.mean((model.p_y_given_x - 1) ** 2)  # another loss: nothing to fuse
+    assert fused.fuse(squared, model.y_pred)[0] is squared
+    other_tanh = 2 * pt.sigmoid(3 * x) - 1  # not tanh: the factor inside is 3
+    assert fused.fuse(other_tanh, model.y_pred)[0] is other_tanh
+    with pytest.raises(ValueError, match="kernels must be one of"):
+        fused.fuse(nll, model.y_pred, "fast")
+
+
+def _twin_steps(data, activation, l2, scales, kernels, steps):
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(3), x, data.n_in, (12, 10), data.n_classes, activation=activation)
+    compiled = compile_functions(model, x, y, data, batch_size=10, learning_rate=0.05, L2_reg=l2,
+                                 lr_scales=scales, kernels=kernels)
+    errors = []
+    with minibatch_steps(compiled) as step:
+        for i in range(steps):
+            step(i % compiled.n_train_batches)
+            if i % 50 == 49:
+                errors.append(compiled.count_errors_valid(0, compiled.n_valid))
+    return model.get_weights(), errors
+
+
+@pytest.mark.parametrize(("activation", "l2", "with_scales"),
+                         [("tanh", 1e-3, True), ("tanh", 0.0, False), ("relu", 1e-3, False), ("relu", 0.0, True)])
+def test_the_fused_step_follows_the_unfused_one_over_hundreds_of_steps(activation, l2, with_scales):
+    rng = np.random.default_rng(5)
+    means = rng.uniform(0, 1, (4, 30))
+    labels = np.arange(400) % 4
+    x = np.clip(means[labels] + rng.normal(0, 0.3, (400, 30)), 0, 1).astype(np.float32)
+    data = Dataset("noisy", Split(x[:300], labels[:300].astype(np.int32)),
+                   Split(x[300:], labels[300:].astype(np.int32)), Split(x[300:], labels[300:].astype(np.int32)),
+                   n_classes=4, classes=(0, 1, 2, 3))
+    scales = {"hidden0_W": rng.choice([0.0, 0.5, 1.0], 12).astype(np.float32),
+              "hidden0_b": rng.choice([0.0, 1.0], 12).astype(np.float32)} if with_scales else None
+    plain, plain_errors = _twin_steps(data, activation, l2, scales, "unfused", 300)
+    quick, quick_errors = _twin_steps(data, activation, l2, scales, "fused", 300)
+    assert quick_errors == plain_errors
+    for name, value in plain.items():
+        np.testing.assert_allclose(quick[name], value, rtol=1e-4, atol=2e-6, err_msg=name)
+    if with_scales:  # a frozen node stays frozen bit for bit
+        frozen = scales["hidden0_W"] == 0
+        start = MLP(np.random.default_rng(3), pt.matrix(), 30, (12, 10), 4, activation=activation).get_weights()
+        assert quick["hidden0_W"][:, frozen].tobytes() == start["hidden0_W"][:, frozen].tobytes()
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_one_fused_step_is_one_sgd_step_computed_by_hand(tiny_data, activation):
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, activation=activation)
+    model.logRegressionLayer.W.set_value(np.random.default_rng(1).normal(0, 0.3, (6, 3)).astype(np.float32))
+    compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L2_reg=1e-3,
+                                 kernels="fused")
+    before = {k: v.astype(np.float64) for k, v in model.get_weights().items()}
+    cost, grads = numpy_mlp(before, tiny_data.train.x[20:30].astype(np.float64), tiny_data.train.y[20:30], 0.0, 1e-3,
+                            activation=activation)
+    nll = compiled.train_model(2)
+    after = model.get_weights()
+    l2_value = 1e-3 * sum((before[k] ** 2).sum() for k in before if k.endswith("_W"))
+    np.testing.assert_allclose(nll, cost - l2_value, rtol=1e-5)
+    for name in before:
+        np.testing.assert_allclose(after[name], before[name] - 0.1 * grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_kernels_is_a_setting_with_a_one_line_error():
+    assert TransferConfig().kernels == "unfused"
+    with pytest.raises(ConfigError, match="--kernels: expected one of unfused, fused"):
+        TransferConfig(kernels="quick").validate()
+
+
+FUSED = ["--kernels", "fused"]
+
+
+@pytest.fixture(scope="module")
+def fused_run(tmp_path_factory):
+    """A tiny transfer run with the fused kernels, and the same run unfused."""
+    from tests.conftest import TINY, make_splits, write_pickle
+    from transfer_learning import cli
+
+    tmp = tmp_path_factory.mktemp("fused")
+    pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(make_splits()))
+    for kernels in ("fused", "unfused"):
+        args = [*TINY, "--dataset", str(pickle_path), "--kernels", kernels, "--out", str(tmp / kernels)]
+        assert cli.main_transfer(args) == 0
+    return tmp, pickle_path
+
+
+def test_a_fused_run_records_its_kernels_and_differs_only_in_the_last_bits(fused_run):
+    import json
+
+    tmp, _ = fused_run
+    assert json.loads((tmp / "fused" / "config.json").read_text())["config"]["kernels"] == "fused"
+    assert json.loads((tmp / "unfused" / "config.json").read_text())["config"]["kernels"] == "unfused"
+    with np.load(tmp / "fused" / "weights_final.npz") as a, np.load(tmp / "unfused" / "weights_final.npz") as b:
+        assert any(a[k].tobytes() != b[k].tobytes() for k in a.files)  # the kernels did run
+        for key in a.files:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-3, atol=1e-4, err_msg=key)
+
+
+def test_a_fused_run_resumed_equals_the_uninterrupted_one(fused_run, tmp_path):
+    from tests.conftest import TINY, transfer_config
+    from tests.test_resume import assert_same_results, stop_after
+    from transfer_learning import cli
+    from transfer_learning.experiment import run_transfer
+    from transfer_learning.train import Interrupted
+
+    tmp, pickle_path = fused_run
+    out = tmp_path / "run"
+    with pytest.raises(Interrupted):
+        run_transfer(transfer_config([*TINY, "--dataset", str(pickle_path), *FUSED, "--out", str(out)]),
+                     stop_requested=stop_after(10))
+    assert cli.main_transfer(["--resume", str(out)]) == 0
+    assert_same_results(tmp / "fused", out)
+
+
+def test_a_fused_sweep_run_is_the_fused_single_run(fused_run, tmp_path):
+    from tests.conftest import TINY
+    from transfer_learning import sweep
+
+    tmp, pickle_path = fused_run
+    assert sweep.main([*TINY, "--dataset", str(pickle_path), *FUSED, "--thresholds", "0.6", "--seeds", "1234",
+                       "--jobs", "1", "--out", str(tmp_path / "sw")]) == 0
+    run = tmp_path / "sw" / "runs" / "seed1234-t0.6"
+    for name in ("weights_source.npz", "weights_final.npz"):
+        with np.load(tmp / "fused" / name) as a, np.load(run / name) as b:
+            for key in a.files:
+                assert a[key].tobytes() == b[key].tobytes(), f"{name}:{key}"
+
+
+def test_compat_2015_refuses_the_fused_kernels(capsys):
+    from transfer_learning import cli
+
+    assert cli.main_transfer(["--compat", "2015", *FUSED]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--kernels has no meaning in 2015 mode" in err[0]

@@ -1,0 +1,316 @@
+"""Fused C kernels for the training step, put into the tutorial's graph by a rewrite before it is differentiated.
+
+The model (model.py) stays the tutorial's symbolic graph: a softmax and its negative log-likelihood written
+with elementwise ops and reductions. PyTensor compiles those, and the gradient pt.grad derives from them,
+to some twenty small C loops over the minibatch's n x k logits, each with its own pass over memory and its
+own cost to enter. ``fuse(nll)`` recognizes that expression and puts one op in its place, SoftmaxNLL,
+which computes the mean loss and the softmax's error (softmax - one-hot) in one pass over the logits; its
+gradient is that error times the incoming gradient over n, so differentiating the fused graph needs no
+further pass of its own.
+
+The arithmetic differs from the unfused graph's in the last bits (one exp per logit, the row sums and the
+loss summed in double), so results are not bit for bit those of ``kernels="unfused"``, which compiles the
+tutorial's ops as they are (``--compat 2015`` always does).
+"""
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import DisconnectedType
+from pytensor.graph.basic import Apply
+from pytensor.graph.replace import graph_replace
+from pytensor.graph.traversal import toposort
+from pytensor.link.c.op import COp
+from pytensor.scalar import basic as ps
+from pytensor.scalar.basic import UnaryScalarOp
+from pytensor.tensor.basic import ARange
+from pytensor.tensor.elemwise import DimShuffle, Elemwise
+from pytensor.tensor.math import Max, Sum
+
+from .config import KERNELS
+
+
+class SoftmaxNLL(COp):
+    """(logits [n, k], labels [n]) -> (mean negative log-likelihood, (softmax(logits) - one_hot(labels)) / n).
+
+    The second output is the loss's gradient with respect to the logits.
+
+    One pass a row: its max, the sum of exp(z - max) in double, the loss of the row's label and the
+    row of the error matrix. A label outside 0..k-1 is an error (the unfused graph would score it 0).
+    """
+
+    __props__ = ()
+
+    def make_node(self, logits, labels):
+        logits, labels = pt.as_tensor_variable(logits), pt.as_tensor_variable(labels)
+        if logits.ndim != 2 or logits.dtype not in ("float32", "float64"):
+            raise TypeError(f"SoftmaxNLL: logits must be a float matrix, got {logits.type}")
+        if labels.ndim != 1 or labels.dtype not in ("int32", "int64"):
+            raise TypeError(f"SoftmaxNLL: labels must be an int vector, got {labels.type}")
+        return Apply(self, [logits, labels], [pt.scalar(dtype=logits.dtype), logits.type()])
+
+    def perform(self, node, inputs, outputs):
+        logits, labels = inputs
+        z = np.asarray(logits, dtype=np.float64)
+        bad = np.flatnonzero((labels < 0) | (labels >= z.shape[1]))
+        if bad.size:
+            raise ValueError(f"SoftmaxNLL: label {labels[bad[0]]} of row {bad[0]} is outside 0..{z.shape[1] - 1}")
+        shifted = z - z.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        s = e.sum(axis=1, keepdims=True)
+        rows = np.arange(z.shape[0])
+        loss = np.sum(np.log(s[:, 0]) - shifted[rows, labels]) / max(z.shape[0], 1)
+        error = e / s
+        error[rows, labels] -= 1.0
+        error /= max(z.shape[0], 1)
+        outputs[0][0] = np.asarray(loss if z.shape[0] else 0.0, dtype=logits.dtype)
+        outputs[1][0] = error.astype(logits.dtype)
+
+    def pullback(self, inputs, outputs, output_grads):
+        return [outputs[1] * output_grads[0], DisconnectedType()()]
+
+    def connection_pattern(self, node):
+        return [[True, False], [False, False]]
+
+    def c_support_code(self, **kwargs):
+        return "#include <math.h>"
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        logits, labels = inputs
+        loss, error = outputs
+        real = node.inputs[0].type.dtype_specs()[1]
+        label = node.inputs[1].type.dtype_specs()[1]
+        typenum = node.inputs[0].type.dtype_specs()[2]
+        fail = sub["fail"]
+        return f"""
+        {{
+        npy_intp n = PyArray_DIMS({logits})[0], k = PyArray_DIMS({logits})[1];
+        npy_intp zs0 = PyArray_STRIDES({logits})[0], zs1 = PyArray_STRIDES({logits})[1];
+        npy_intp ys0 = PyArray_STRIDES({labels})[0];
+        if (PyArray_DIMS({labels})[0] != n) {{
+            PyErr_Format(PyExc_ValueError, "SoftmaxNLL: %lld logits rows but %lld labels",
+                         (long long)n, (long long)PyArray_DIMS({labels})[0]);
+            {fail}
+        }}
+        if (!{loss}) {{
+            {loss} = (PyArrayObject*)PyArray_EMPTY(0, NULL, {typenum}, 0);
+            if (!{loss}) {{ {fail} }}
+        }}
+        if (!{error} || PyArray_DIMS({error})[0] != n || PyArray_DIMS({error})[1] != k
+            || !PyArray_IS_C_CONTIGUOUS({error})) {{
+            Py_XDECREF({error});
+            {error} = (PyArrayObject*)PyArray_EMPTY(2, PyArray_DIMS({logits}), {typenum}, 0);
+            if (!{error}) {{ {fail} }}
+        }}
+        const char* zbase = (const char*)PyArray_DATA({logits});
+        const char* ybase = (const char*)PyArray_DATA({labels});
+        {real}* out = ({real}*)PyArray_DATA({error});
+        double total = 0.0, inv_n = n ? 1.0 / n : 0.0;
+        for (npy_intp i = 0; i < n; ++i) {{
+            const char* row = zbase + i * zs0;
+            {label} yi = *(const {label}*)(ybase + i * ys0);
+            if (yi < 0 || yi >= k) {{
+                PyErr_Format(PyExc_ValueError, "SoftmaxNLL: label %lld of row %lld is outside 0..%lld",
+                             (long long)yi, (long long)i, (long long)(k - 1));
+                {fail}
+            }}
+            double m = *(const {real}*)row;
+            for (npy_intp j = 1; j < k; ++j) {{
+                double z = *(const {real}*)(row + j * zs1);
+                if (z > m) m = z;
+            }}
+            double s = 0.0;
+            {real}* e = out + i * k;
+            for (npy_intp j = 0; j < k; ++j) {{
+                double ej = exp(*(const {real}*)(row + j * zs1) - m);
+                e[j] = ({real})ej;
+                s += ej;
+            }}
+            double inv = 1.0 / s;
+            for (npy_intp j = 0; j < k; ++j) e[j] = ({real})((e[j] * inv - (j == yi)) * inv_n);
+            total += log(s) - (*(const {real}*)(row + yi * zs1) - m);
+        }}
+        *({real}*)PyArray_DATA({loss}) = ({real})(n ? total / n : 0.0);
+        }}
+        """
+
+    def c_code_cache_version(self):
+        return (2,)
+
+
+softmax_nll = SoftmaxNLL()
+
+
+def _op(var, kind, test=lambda op: True):
+    """The op of ``var``'s owner if it is a ``kind`` passing ``test``, else None."""
+    if var.owner is None or not isinstance(var.owner.op, kind) or not test(var.owner.op):
+        return None
+    return var.owner
+
+
+def _scalar_op(var, scalar_kind):
+    return _op(var, Elemwise, lambda op: isinstance(op.scalar_op, scalar_kind))
+
+
+def _constant(var, value):
+    try:
+        return np.all(pt.get_underlying_scalar_constant_value(var) == value)
+    except pt.NotScalarConstantError:
+        return False
+
+
+def _tutorial_nll(var):
+    """(logits, labels) if ``var`` is LogisticRegression.negative_log_likelihood's expression, else None:
+    -sum(switch(eq(y[:, None], arange(k)[None, :]), log_softmax(z), 0)) / n, with log_softmax(z) written
+    as (z - max(z)) - log(sum(exp(z - max(z)))) and n the labels' count."""
+    div = _scalar_op(var, ps.TrueDiv)
+    neg = div and _scalar_op(div.inputs[0], ps.Neg)
+    total = neg and _op(neg.inputs[0], Sum, lambda op: op.axis is None)
+    switch = total and _op(total.inputs[0], Elemwise, lambda op: isinstance(op.scalar_op, ps.Switch))
+    if not switch or not _constant(switch.inputs[2], 0):
+        return None
+    eq = _scalar_op(switch.inputs[0], ps.EQ)
+    log_p = _scalar_op(switch.inputs[1], ps.Sub)
+    if not eq or not log_p:
+        return None
+    labels_col = _op(eq.inputs[0], DimShuffle, lambda op: op.new_order == (0, "x"))
+    arange_row = _op(eq.inputs[1], DimShuffle, lambda op: op.new_order == ("x", 0))
+    arange = arange_row and _op(arange_row.inputs[0], ARange)
+    if not labels_col or not arange or not _constant(arange.inputs[0], 0) or not _constant(arange.inputs[2], 1):
+        return None
+    shifted, log_sum = log_p.inputs
+    shift = _scalar_op(shifted, ps.Sub)
+    log = _scalar_op(log_sum, ps.Log)
+    if not shift or not log:
+        return None
+    logits = shift.inputs[0]
+    max_col = _op(shift.inputs[1], DimShuffle, lambda op: op.new_order == (0, "x"))
+    row_max = max_col and _op(max_col.inputs[0], Max, lambda op: tuple(op.axis) == (1,))
+    sum_col = _op(log.inputs[0], DimShuffle, lambda op: op.new_order == (0, "x"))
+    row_sum = sum_col and _op(sum_col.inputs[0], Sum, lambda op: tuple(op.axis or ()) == (1,))
+    exp = row_sum and _scalar_op(row_sum.inputs[0], ps.Exp)
+    if not row_max or row_max.inputs[0] is not logits or not exp or exp.inputs[0] is not shifted:
+        return None
+    labels = labels_col.inputs[0]
+    if logits.ndim != 2 or labels.ndim != 1 or not _is_count_of(div.inputs[1], labels):
+        return None
+    return logits, labels
+
+
+def _is_count_of(var, labels):
+    """Whether ``var`` is cast(labels.shape[0]), the mean's divisor."""
+    cast = _op(var, Elemwise, lambda op: isinstance(op.scalar_op, ps.Cast))
+    node = cast.inputs[0].owner if cast else None
+    if node is None or node.inputs[0].owner is None:
+        return False
+    shape = node.inputs[0].owner
+    return type(shape.op).__name__ == "Shape" and shape.inputs[0] is labels and _constant(node.inputs[1], 0)
+
+
+class RationalTanh(UnaryScalarOp):
+    """tanh as the rational function XLA and Eigen use for float32: a degree-13 odd polynomial over a degree-6
+    even one, the input clamped to +-7.9053 (where it rounds to +-1) and returned as it is below 4e-4.
+
+    Pure arithmetic, so the compiler vectorizes the elementwise loop it sits in (tanh from libm, or the
+    sigmoid's exp, is a scalar call an element). Agrees with tanh to within a few float32 ulps; its
+    gradient is 1 - tanh^2 of its own output. float64 inputs use libm's tanh.
+    """
+
+    def impl(self, x):
+        x = np.asarray(x)
+        if x.dtype != np.float32:
+            return np.tanh(x)
+        return _rational_tanh_f32(x)
+
+    def pullback(self, inputs, outputs, grads):
+        (t,) = outputs
+        (gz,) = grads
+        return [gz * (1.0 - t * t)]
+
+    def c_support_code(self, **kwargs):
+        return "#include <math.h>"
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        (x,) = inputs
+        (z,) = outputs
+        if node.inputs[0].type == ps.float64:
+            return f"{z} = tanh({x});"
+        if node.inputs[0].type != ps.float32:
+            raise NotImplementedError("RationalTanh: float32 or float64 only")
+        alpha = " ".join(f"p = p * x2 + {a!r}f;" for a in _ALPHA[1:])
+        beta = " ".join(f"q = q * x2 + {b!r}f;" for b in _BETA[1:])
+        return f"""{{
+            float xc = {x} > {_CLAMP!r}f ? {_CLAMP!r}f : ({x} < -{_CLAMP!r}f ? -{_CLAMP!r}f : {x});
+            float x2 = xc * xc;
+            float p = {_ALPHA[0]!r}f; {alpha} p = xc * p;
+            float q = {_BETA[0]!r}f; {beta}
+            {z} = fabsf({x}) < {_TINY!r}f ? {x} : p / q;
+        }}"""
+
+    def c_code_cache_version(self):
+        return (1,)
+
+
+#: Eigen's generic_fast_tanh_float: numerator coefficients from x^13 down to x^1, denominator from x^6 to x^0
+_ALPHA = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
+          1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03)
+_BETA = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03)
+_CLAMP = 7.90531110763549805
+_TINY = 0.0004
+
+
+def _rational_tanh_f32(x):
+    """RationalTanh's C arithmetic in NumPy float32, step for step (constant folding and tests use it)."""
+    f = np.float32
+    x = np.asarray(x, dtype=f)
+    xc = np.clip(x, f(-_CLAMP), f(_CLAMP))
+    x2 = xc * xc
+    p = np.full_like(x, f(_ALPHA[0]))
+    for a in _ALPHA[1:]:
+        p = p * x2 + f(a)
+    p = xc * p
+    q = np.full_like(x, f(_BETA[0]))
+    for b in _BETA[1:]:
+        q = q * x2 + f(b)
+    return np.where(np.abs(x) < f(_TINY), x, p / q).astype(f)
+
+
+rational_tanh = Elemwise(RationalTanh(ps.upgrade_to_float, name="rational_tanh"), name="RationalTanh")
+
+
+def _fast_tanh_input(var):
+    """z if ``var`` is model.fast_tanh(z), 2 sigmoid(2 z) - 1, else None."""
+    sub = _scalar_op(var, ps.Sub)
+    mul = sub and _scalar_op(sub.inputs[0], ps.Mul)
+    if not sub or not mul or len(mul.inputs) != 2 or not _constant(sub.inputs[1], 1) \
+            or not _constant(mul.inputs[0], 2):
+        return None
+    sigmoid = _op(mul.inputs[1], Elemwise, lambda op: type(op.scalar_op).__name__ == "Sigmoid")
+    inner = sigmoid and _scalar_op(sigmoid.inputs[0], ps.Mul)
+    if not inner or len(inner.inputs) != 2 or not _constant(inner.inputs[0], 2):
+        return None
+    return inner.inputs[1]
+
+
+def fuse(nll, y_pred, kernels="fused"):
+    """(nll, y_pred) with the fused kernels in place of the tutorial's ops where ``kernels`` is "fused": the
+    softmax NLL by SoftmaxNLL, every 2 sigmoid(2 z) - 1 (the compiled tanh) by RationalTanh, in both
+    outputs alike, so the error counter scores the network the step trains. Anything else is left as is."""
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
+    if kernels == "unfused":
+        return nll, y_pred
+    match = _tutorial_nll(nll)
+    if match is not None:
+        nll = softmax_nll(*match)[0]
+    # one tanh at a time, the shallowest first: a replacement's own input is then already the rewritten graph
+    while (var := _first_fast_tanh([nll, y_pred])) is not None:
+        nll, y_pred = graph_replace([nll, y_pred], {var: rational_tanh(_fast_tanh_input(var))}, strict=False)
+    return nll, y_pred
+
+
+def _first_fast_tanh(outputs):
+    """The first 2 sigmoid(2 z) - 1 among ``outputs``' ancestors in topological order, or None."""
+    for node in toposort(outputs):
+        if _fast_tanh_input(node.outputs[0]) is not None:
+            return node.outputs[0]
+    return None
