@@ -63,6 +63,7 @@ class OursTrainer:
     """The project's compiled PyTensor train function, exactly as the scripts build it."""
 
     name = "ours (PyTensor)"
+    kernels = "unfused"
 
     def __init__(self, task, case, weights):
         import pytensor.tensor as pt
@@ -76,7 +77,7 @@ class OursTrainer:
         else:
             self.model = LogisticRegression(x, task.n_in, task.n_classes, W=weights["output_W"], b=weights["output_b"])
         self.compiled = compile_functions(self.model, x, y, task, batch_size=case["batch"],
-                                          learning_rate=case["lr"], L2_reg=case["l2"])
+                                          learning_rate=case["lr"], L2_reg=case["l2"], kernels=self.kernels)
 
     def epoch(self):
         from transfer_learning.train import minibatch_steps
@@ -87,6 +88,13 @@ class OursTrainer:
 
     def validation_error(self):
         return self.compiled.validation_error()
+
+
+class FusedTrainer(OursTrainer):
+    """The same, compiled with the fused kernels (--kernels fused, transfer_learning/fused.py)."""
+
+    name = "ours, fused kernels"
+    kernels = "fused"
 
 
 class NumpyTrainer:
@@ -293,8 +301,8 @@ def tiny_task(task, n_train=2000, n_valid=1000):
                    task.n_classes, task.classes)
 
 
-TRAINERS = {"ours": OursTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer, "jax-step": JaxStepTrainer,
-            "jax-scan": JaxScanTrainer}
+TRAINERS = {"ours": OursTrainer, "ours-fused": FusedTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer,
+            "jax-step": JaxStepTrainer, "jax-scan": JaxScanTrainer}
 #: Other PyTensor modes the same trainer can be timed in (--modes), to show why backend.py picks C.
 MODES = {"ours-numba": "NUMBA", "ours-cvm": "CVM"}
 #: Variants with another thread count (--threads): ours with two BLAS threads (the project's default is
@@ -335,11 +343,11 @@ def print_profile(task, case, args):
     import pytensor
 
     pytensor.config.profile = True
-    trainer = OursTrainer(task, case, start_weights(task.n_in, case["hidden"], task.n_classes))
+    trainer = TRAINERS[args.trainer](task, case, start_weights(task.n_in, case["hidden"], task.n_classes))
     pytensor.config.profile = False  # only the step's profile, printed here, not every function's at exit
     for _ in range(args.warmup + args.epochs):
         trainer.epoch()
-    print(f"{case['label']}: {trainer.compiled.n_train_batches} steps per epoch", flush=True)
+    print(f"{case['label']}, {trainer.name}: {trainer.compiled.n_train_batches} steps per epoch", flush=True)
     trainer.compiled.train_model.profile.summary(file=sys.stdout, n_ops_to_print=15, n_apply_to_print=15)
     return 0
 
@@ -401,13 +409,15 @@ def main(argv=None):
     if args.profile:
         flags = ",".join(filter(None, [USER_ENV.get("PYTENSOR_FLAGS"), "mode=CVM"]))
         for key in args.cases:
-            subprocess.run([sys.executable, __file__, "--worker", "--profile", "--case", key, "--trainer", "ours",
-                            "--epochs", str(args.epochs), "--warmup", str(args.warmup)]
-                           + (["--tiny"] if args.tiny else []), env={**USER_ENV, "PYTENSOR_FLAGS": flags}, check=True)
+            for trainer in ("ours", "ours-fused"):
+                subprocess.run([sys.executable, __file__, "--worker", "--profile", "--case", key, "--trainer", trainer,
+                                "--epochs", str(args.epochs), "--warmup", str(args.warmup)]
+                               + (["--tiny"] if args.tiny else []), env={**USER_ENV, "PYTENSOR_FLAGS": flags},
+                               check=True)
         return 0
 
     threads = [name for name in THREADS if args.threads and not name.startswith("jax")]
-    trainers = ["ours", *(MODES if args.modes else []), "numpy", *threads]
+    trainers = ["ours", "ours-fused", *(MODES if args.modes else []), "numpy", *threads]
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                "pytensor": backend.describe(), "numpy": np.__version__,
                "train_images": 2000 if args.tiny else 50000, "epochs_timed": args.epochs, "cases": {}}
@@ -467,6 +477,13 @@ def format_table(results):
         lines.append(f"{row['label']}: ours / NumPy = {row['ours_vs_numpy']:.2f}, ours / floor = "
                      f"{row['ours_vs_floor']:.2f}, a validation pass = {ours['validation_pass_s']:.3f} s "
                      f"({ours['validation_pass_s'] / ours['median_s'] * 100:.1f} % of an epoch)")
+        quick = row["trainers"].get(FusedTrainer.name)
+        if quick:
+            peers = [(name, row["trainers"][name]["median_s"]) for name in ("JAX jit scan, 1 thread", "JAX jit scan")
+                     if name in row["trainers"]]
+            lines.append(f"{row['label']}: fused / unfused = {quick['median_s'] / ours['median_s']:.2f}, "
+                         f"fused / floor = {quick['median_s'] / row['floor_s']:.2f}"
+                         + "".join(f", fused / {name} = {quick['median_s'] / t:.2f}" for name, t in peers))
     probe = results["probe"]
     lines.append(f"probe scores of {probe['images']} images through {probe['network']}: {probe['seconds']:.3f} s")
     return "\n".join(lines)
