@@ -175,3 +175,25 @@ def test_a_stopped_study_says_how_to_continue(monkeypatch, tmp_path, capsys, err
     assert says in err and err.count("\n") == 1
     if status == 130:
         assert err.strip().endswith(f"--out {tmp_path / 's'}")
+
+
+def test_the_summary_sentences_say_what_is_shown_either_way():
+    from types import SimpleNamespace
+
+    def t(size, arm, mean, p, against="random"):
+        return {"cell": SimpleNamespace(size=size), "arm": arm, "against": against, "result": (mean, 0.1, p),
+                "better": p < 0.05 and mean < 0, "worse": p < 0.05 and mean > 0}
+
+    helping = study._helping_sentences("finetune", [t(100, "finetune", -2.0, 0.01), t(300, "finetune", -1.0, 0.2),
+                                                    t(1000, "finetune", 0.5, 0.01)])
+    assert helping == ["- finetune helps against scratch at 100 examples, and is not shown to from 300 on.",
+                       "- finetune is worse than scratch at 1000 examples."]
+    rules = study._rule_sentences("the cell's best reference", [
+        t(100, "utility", -0.5, 0.01, "lp-ft"), t(3000, "mean-abs", 0.7, 0.001, "lp-ft"),
+        t(3000, "utility", 0.6, 0.01, "lp-ft"), t(3000, "taylor", 0.6, 0.2, "lp-ft"),
+        t(1000, "centered", 0.7, 0.04, "finetune")])
+    assert rules == ["- A rule beats the cell's best reference at: 100 (utility).",
+                     "- The cell's best reference beats rules at: 1000 (finetune over centered); "
+                     "3000 (lp-ft over mean-abs, utility)."]
+    assert study._rule_sentences("random", [t(300, "utility", 0.4, 0.03)]) == [
+        "- A rule beats random at: no size.", "- Random beats rules at: 300 (utility)."]

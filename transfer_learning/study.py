@@ -144,8 +144,9 @@ def _signed(test, arm, other) -> tuple | None:
 
 
 def _find(analysis, family, a, b, budget):
+    """The test of ``a`` against ``b`` in ``family`` at ``budget`` ("any": at whichever budget it was made)."""
     for t in analysis["tests"]:
-        if t["family"] == family and {t["a"], t["b"]} == {a, b} and t["budget"] == budget and \
+        if t["family"] == family and {t["a"], t["b"]} == {a, b} and budget in (t["budget"], "any") and \
                 t["reinit_deeper"] in (None, 0):
             return t
     return None
@@ -179,18 +180,24 @@ def study_tests(found) -> list:
             if best is not None:
                 tests.append({"cell": cell, "kind": "rule vs best reference", "arm": rule, "against": best,
                               "result": _signed(_find(analysis, "references", rule, best, "pooled"), rule, best)})
+            for layer in sorted({r["arm"] for r in rows if r["arm"].startswith("keep-layers:")}):
+                # at the keep fraction equal to the layer arm's share of the hidden nodes (the analysis pairs them)
+                tests.append({"cell": cell, "kind": "rule vs keep-layers", "arm": rule, "against": layer,
+                              "result": _signed(_find(analysis, "layers", rule, layer, "any"), rule, layer)})
     for kind in KINDS:
         members = [t for t in tests if t["kind"] == kind]
         for t, adjusted in zip(members, holm([t["result"][2] if t["result"] and t["result"][2] is not None
                                               else math.nan for t in members]), strict=True):
             t["p_holm"] = adjusted
-            t["better"] = t["result"] is not None and not math.isnan(adjusted) and adjusted < ALPHA \
-                and t["result"][0] < 0
+            shown = t["result"] is not None and not math.isnan(adjusted) and adjusted < ALPHA
+            t["better"] = shown and t["result"][0] < 0
+            t["worse"] = shown and t["result"][0] > 0
     return tests
 
 
 #: The study-level claims, each a family Holm-adjusted across the cells.
-KINDS = ("reference vs scratch", "layers vs scratch", "rule vs random", "rule vs best reference")
+KINDS = ("reference vs scratch", "layers vs scratch", "rule vs random", "rule vs best reference",
+         "rule vs keep-layers")
 
 
 def stops_helping(sizes_helping: dict) -> int | None:
@@ -207,7 +214,7 @@ def study_markdown(study: StudyConfig, tests: list) -> str:
         if t["result"] is None:
             return "-"
         mean, half, _ = t["result"]
-        mark = "**" if t["better"] else ""
+        mark = "**" if t["better"] else "_" if t["worse"] else ""
         p = "-" if math.isnan(t["p_holm"]) else f"{t['p_holm']:.3f}"
         return f"{mark}{mean:+.2f} ± {half:.2f}{mark} (p {p})"
 
@@ -217,7 +224,8 @@ def study_markdown(study: StudyConfig, tests: list) -> str:
              f"{', '.join(map(str, study.sizes))}; {study.replicates} replicates a cell. Each entry: arm minus the "
              "one it is tested against, test error in pp, mean ± 95 % half-width over replicates, and the cell's "
              "paired t-test Holm-adjusted across the cells (per kind of claim); **bold** where it shows the arm "
-             "better at family-wise level 0.05. Anything not bold is inconclusive here.", ""]
+             "better at family-wise level 0.05, _italic_ where it shows it worse. Anything else is inconclusive "
+             "here.", ""]
     for source, target in study.pairs:
         for widths in study.widths:
             mine = [t for t in tests if (t["cell"].source, t["cell"].target, tuple(t["cell"].widths))
@@ -228,16 +236,21 @@ def study_markdown(study: StudyConfig, tests: list) -> str:
             references = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "reference vs scratch"))
             layers = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "layers vs scratch"))
             rules = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "rule vs random"))
+            whole = list(dict.fromkeys(t["against"] for t in mine if t["kind"] == "rule vs keep-layers"))
             for kind, arms, title in (("reference vs scratch", references, "each reference minus scratch"),
                                       ("layers vs scratch", layers, "each layer arm minus scratch"),
                                       ("rule vs random", rules, "each rule (pooled over budgets) minus random"),
-                                      ("rule vs best reference", rules, "each rule minus the cell's best reference")):
+                                      ("rule vs best reference", rules, "each rule minus the cell's best reference"),
+                                      *(("rule vs keep-layers", rules, f"each rule at the same share of the nodes "
+                                         f"minus {layer} (nodes or layers)") for layer in whole)):
                 if not arms:
                     continue
                 lines += [f"{title}:", "", "| target size | " + " | ".join(arms) + " |",
                           "|---|" + "---|" * len(arms)]
                 for size in study.sizes:
-                    cell_tests = {t["arm"]: t for t in mine if t["kind"] == kind and t["cell"].size == size}
+                    cell_tests = {t["arm"]: t for t in mine if t["kind"] == kind and t["cell"].size == size
+                                  and (kind != "rule vs keep-layers" or title.endswith(f"{t['against']} (nodes or "
+                                                                                       "layers)"))}
                     if not cell_tests:
                         continue
                     extra = ""
@@ -246,25 +259,55 @@ def study_markdown(study: StudyConfig, tests: list) -> str:
                     lines.append(f"| {size}{extra} | " + " | ".join(claim(cell_tests[a]) if a in cell_tests else "-"
                                                                    for a in arms) + " |")
                 lines.append("")
-            for arm in references:
-                helping = {t["cell"].size: t["better"] for t in mine if t["kind"] == "reference vs scratch"
-                           and t["arm"] == arm}
-                stop = stops_helping(helping)
-                shown = sorted(s for s, h in helping.items() if h)
-                if not shown:
-                    lines.append(f"- {arm} is not shown to help against scratch at any size.")
-                elif stop is None:
-                    lines.append(f"- {arm} helps against scratch at {', '.join(map(str, shown))} examples, the "
-                                 "largest size included.")
-                else:
-                    lines.append(f"- {arm} helps against scratch at {', '.join(map(str, shown))} examples, and is "
-                                 f"not shown to from {stop} on.")
-            for kind, what in (("rule vs random", "random"), ("rule vs best reference", "the cell's best reference")):
-                winners = sorted({(t["cell"].size, t["arm"]) for t in mine if t["kind"] == kind and t["better"]})
-                lines.append(f"- A rule beats {what} at: " + (", ".join(f"{s} ({r})" for s, r in winners)
-                                                              if winners else "no size") + ".")
+            for kind, arms in (("reference vs scratch", references), ("layers vs scratch", layers)):
+                for arm in arms:
+                    lines += _helping_sentences(arm, [t for t in mine if t["kind"] == kind and t["arm"] == arm])
+            for kind, what in (("rule vs random", "random"), ("rule vs best reference", "the cell's best reference"),
+                               *(("rule vs keep-layers", layer) for layer in whole)):
+                members = [t for t in mine if t["kind"] == kind and (kind != "rule vs keep-layers"
+                                                                     or t["against"] == what)]
+                lines += _rule_sentences(what, members)
             lines.append("")
     return "\n".join(lines)
+
+
+def _sizes(sizes):
+    return ", ".join(map(str, sorted(sizes)))
+
+
+def _helping_sentences(arm, tests) -> list:
+    """Where ``arm`` is shown to help against scratch (and from which size on it no longer is), and where it is
+    shown to hurt."""
+    helping = {t["cell"].size: t["better"] for t in tests}
+    stop = stops_helping(helping)
+    shown = [s for s, h in helping.items() if h]
+    if not shown:
+        lines = [f"- {arm} is not shown to help against scratch at any size."]
+    elif stop is None:
+        lines = [f"- {arm} helps against scratch at {_sizes(shown)} examples, the largest size included."]
+    else:
+        lines = [f"- {arm} helps against scratch at {_sizes(shown)} examples, and is not shown to from {stop} on."]
+    worse = [t["cell"].size for t in tests if t["worse"]]
+    if worse:
+        lines.append(f"- {arm} is worse than scratch at {_sizes(worse)} examples.")
+    return lines
+
+
+def _rule_sentences(what, tests) -> list:
+    """Where a rule is shown better than ``what``, and where ``what`` is shown better than rules (which)."""
+    winners = sorted({(t["cell"].size, t["arm"]) for t in tests if t["better"]})
+    lines = [f"- A rule beats {what} at: " + (", ".join(f"{s} ({r})" for s, r in winners) if winners else "no size")
+             + "."]
+    losers = {}
+    for t in tests:
+        if t["worse"]:
+            losers.setdefault((t["cell"].size, t["against"]), []).append(t["arm"])
+    if losers:
+        name = what[0].upper() + what[1:]
+        lines.append(f"- {name} beats rules at: " + "; ".join(
+            f"{size} ({against} over {', '.join(arms)})" if what != against else f"{size} ({', '.join(arms)})"
+            for (size, against), arms in sorted(losers.items())) + ".")
+    return lines
 
 
 STUDY_COLUMNS = ["pair", "width", "target_size"]
