@@ -50,6 +50,16 @@ def test_one_row_per_seed_threshold_and_arm(swept):
     assert (tmp / "sw" / "sweep.png").stat().st_size > 10_000
 
 
+def test_a_recorded_run_keeps_its_results_but_not_its_checkpoints(swept):
+    tmp, _ = swept
+    recorded = sorted(p.stem for p in (tmp / "sw" / "results").glob("*.json"))
+    assert len(recorded) == 2 + 6  # 2 sources, 2 seeds x 3 thresholds
+    assert not list((tmp / "sw").rglob("checkpoint_*.npz"))
+    for run in ("seed1-t0", "seed2-t1.5"):
+        assert (tmp / "sw" / "runs" / run / "weights_final.npz").is_file()
+        assert (tmp / "sw" / "runs" / run / "results.json").is_file()
+
+
 def test_a_sweep_run_is_the_single_run_with_that_seed_and_threshold(swept):
     tmp, args = swept
     pickle_path = args[args.index("--dataset") + 1]

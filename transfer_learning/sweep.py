@@ -487,6 +487,13 @@ def _clock(seconds):
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def drop_checkpoints(run_dir) -> None:
+    """Delete a recorded run's checkpoints: they only serve to resume it, and a sweep skips what it recorded. A
+    study's cells kept them and filled the disk (42 GB of 48)."""
+    for path in Path(run_dir).glob("checkpoint_*.npz"):
+        path.unlink(missing_ok=True)
+
+
 def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog="transfer-sweep") -> dict:
     """Run (or continue) the sweep and write its tables and plot; returns the summary rows."""
 
@@ -520,6 +527,7 @@ def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog=
         for seed, result in runner.run(tasks):
             state.files.write_weights(state.source_weights_name(seed), result["weights"])
             state.files.write_json(state.record_name(seed), {"results": result["results"], "ran_on": result["ran_on"]})
+            drop_checkpoints(state.source_config(seed).out)
             progress.step(f"source, seed {seed}")
         ready = [s for s in seeds if state.record_path(s).is_file()]
         weights = {s: load_weights(state.path / state.source_weights_name(s), shapes) for s in ready}
@@ -529,6 +537,7 @@ def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog=
                  for r, run in jobs)
         for (replicate, run), result in runner.run(tasks):
             state.files.write_json(state.record_name(replicate, run), result)
+            drop_checkpoints(state.run_config(replicate, *run).out)
             rule, kind, value, deeper = run
             progress.step(f"seed {replicate[0]}" + ("" if sweep.data_seeds is None else f", data {replicate[1]}")
                           + ", " + ("" if len(sweep.rule_names) == 1 else f"{rule}, ")
