@@ -197,3 +197,21 @@ def test_the_summary_sentences_say_what_is_shown_either_way():
                      "3000 (lp-ft over mean-abs, utility)."]
     assert study._rule_sentences("random", [t(300, "utility", 0.4, 0.03)]) == [
         "- A rule beats random at: no size.", "- Random beats rules at: 300 (utility)."]
+
+
+def test_the_overview_counts_the_cells_where_each_claim_is_shown():
+    cells = [study.Cell("mnist:0-4", "mnist:5-9", (6, 5), size) for size in (20, 40, 80)]
+
+    def t(cell, kind, arm, better=False, worse=False, against="random"):
+        return {"cell": cell, "kind": kind, "arm": arm, "against": against, "better": better, "worse": worse}
+
+    tests = [t(cells[0], "rule vs random", "utility", better=True), t(cells[0], "rule vs random", "taylor", worse=True),
+             t(cells[1], "rule vs random", "utility"), t(cells[2], "rule vs random", "utility", worse=True),
+             t(cells[0], "reference vs scratch", "finetune"), t(cells[1], "reference vs scratch", "finetune"),
+             t(cells[2], "reference vs scratch", "finetune", better=True)]
+    assert study.overview(tests) == [
+        "## Over all cells", "",
+        "- A rule is shown better than random in 1 of 3 cells (mnist:0-4 -> mnist:5-9 at 6,5 with 20), and worse in "
+        "2 of 3 cells (mnist:0-4 -> mnist:5-9 at 6,5 with 20; mnist:0-4 -> mnist:5-9 at 6,5 with 80).",
+        "- finetune is shown better than scratch in 1 of 3 cells (mnist:0-4 -> mnist:5-9 at 6,5 with 80), and worse "
+        "in 0 of 3 cells."]

@@ -225,7 +225,7 @@ def study_markdown(study: StudyConfig, tests: list) -> str:
              "one it is tested against, test error in pp, mean ± 95 % half-width over replicates, and the cell's "
              "paired t-test Holm-adjusted across the cells (per kind of claim); **bold** where it shows the arm "
              "better at family-wise level 0.05, _italic_ where it shows it worse. Anything else is inconclusive "
-             "here.", ""]
+             "here.", "", *overview(tests), ""]
     for source, target in study.pairs:
         for widths in study.widths:
             mine = [t for t in tests if (t["cell"].source, t["cell"].target, tuple(t["cell"].widths))
@@ -269,6 +269,38 @@ def study_markdown(study: StudyConfig, tests: list) -> str:
                 lines += _rule_sentences(what, members)
             lines.append("")
     return "\n".join(lines)
+
+
+def _cell_label(cell) -> str:
+    return f"{cell.source} -> {cell.target} at {cell.width} with {cell.size}"
+
+
+def overview(tests) -> list:
+    """The study in a few sentences: over all finished cells, where each kind of claim is shown either way."""
+    found = list(dict.fromkeys(t["cell"] for t in tests))
+    if not found:
+        return []
+
+    def where(members, flag):
+        shown = list(dict.fromkeys(t["cell"] for t in members if t[flag]))
+        return f"{len(shown)} of {len(found)} cells" + (f" ({'; '.join(map(_cell_label, shown))})" if shown else "")
+
+    lines = ["## Over all cells", ""]
+    for kind, what in (("rule vs random", "random"), ("rule vs best reference", "the cell's best reference")):
+        members = [t for t in tests if t["kind"] == kind]
+        if members:
+            lines.append(f"- A rule is shown better than {what} in {where(members, 'better')}, and worse in "
+                         f"{where(members, 'worse')}.")
+    for layer in dict.fromkeys(t["against"] for t in tests if t["kind"] == "rule vs keep-layers"):
+        members = [t for t in tests if t["kind"] == "rule vs keep-layers" and t["against"] == layer]
+        lines.append(f"- A rule is shown better than {layer} at the same share of the nodes in "
+                     f"{where(members, 'better')}, and worse in {where(members, 'worse')}.")
+    for kind in ("reference vs scratch", "layers vs scratch"):
+        for arm in dict.fromkeys(t["arm"] for t in tests if t["kind"] == kind):
+            members = [t for t in tests if t["kind"] == kind and t["arm"] == arm]
+            lines.append(f"- {arm} is shown better than scratch in {where(members, 'better')}, and worse in "
+                         f"{where(members, 'worse')}.")
+    return lines
 
 
 def _sizes(sizes):
