@@ -1,15 +1,19 @@
 """Fused C kernels for the training step, put into the tutorial's graph by a rewrite before it is differentiated.
 
-The model (model.py) stays the tutorial's symbolic graph: a softmax and its negative log-likelihood written
-with elementwise ops and reductions. PyTensor compiles those, and the gradient pt.grad derives from them,
-to some twenty small C loops over the minibatch's n x k logits, each with its own pass over memory and its
-own cost to enter. ``fuse(nll)`` recognizes that expression and puts one op in its place, SoftmaxNLL,
-which computes the mean loss and the softmax's error (softmax - one-hot) in one pass over the logits; its
-gradient is that error times the incoming gradient over n, so differentiating the fused graph needs no
-further pass of its own.
+The model (model.py) stays the tutorial's symbolic graph. PyTensor compiles its softmax and negative
+log-likelihood, written with elementwise ops and reductions, and the gradient pt.grad derives from them, to
+some twenty small C loops over the minibatch's n x k logits, each with its own pass over memory and its own
+cost to enter; and its tanh, 2 sigmoid(2z) - 1, to a loop that calls libm's expf once an element. ``fuse``
+recognizes both expressions and puts a kernel in their place:
 
-The arithmetic differs from the unfused graph's in the last bits (one exp per logit, the row sums and the
-loss summed in double), so results are not bit for bit those of ``kernels="unfused"``, which compiles the
+- SoftmaxNLL: the mean loss and its gradient, (softmax - one-hot) / n, in one pass over the logits, so
+  differentiating the fused graph needs no further pass of its own;
+- RationalTanh: tanh as a rational function, which the compiler vectorizes inside PyTensor's fused
+  elementwise loops (the bias added, the derivative 1 - t^2 applied on the way back).
+
+The matrix products stay OpenBLAS's (bench/rank_update.c: a hand-written update was slower). The arithmetic
+differs from the unfused graph's in the last bits (SoftmaxNLL sums in double; RationalTanh is within a few
+float32 ulps of tanh), so results are not bit for bit those of ``kernels="unfused"``, which compiles the
 tutorial's ops as they are (``--compat 2015`` always does).
 """
 
