@@ -89,6 +89,81 @@ def test_metrics_by_hand():
     assert m["scratch"]["jumpstart"] == 0 and m["scratch"]["transfer_ratio"] == 0
 
 
+def test_the_metrics_edges_and_source_retention_by_hand():
+    # the budget cuts a longer curve, and a curve of exactly the budget is not padded
+    assert area_under_curve([0.4, 0.3, 0.2], 2, 0.2) == pytest.approx(0.7)
+    assert area_under_curve([0.4, 0.3], 2, 0.1) == pytest.approx(0.7)
+    assert time_to_threshold([], 0.5) is None
+    rng = np.random.default_rng(3)
+    initial = make_weights(rng, sizes=(16, 8, 6), n_out=4)
+    final = make_weights(rng, sizes=(16, 8, 6), n_out=4)
+    head = make_weights(rng, sizes=(16, 8, 6), n_out=4)
+    x = rng.uniform(size=(40, 16)).astype(np.float32)
+    y = rng.integers(0, 4, 40).astype(np.int32)
+    split = type("S", (), {"x": x, "y": y})()
+
+    def error_by_hand(hidden_from, activation):
+        h = x.astype(np.float64)
+        for i in range(2):
+            z = h @ hidden_from[f"hidden{i}_W"] + hidden_from[f"hidden{i}_b"]
+            h = np.tanh(z) if activation == "tanh" else np.maximum(z, 0)
+        return np.mean((h @ head["output_W"] + head["output_b"]).argmax(axis=1) != y)
+
+    for activation in ("tanh", "relu"):
+        arms = {"transfer": (fake_history([0.3, 0.25]), initial, final),
+                "scratch": (fake_history([0.5, 0.45, 0.5], best=0.45), initial, final)}
+        m = arm_metrics(arms, 3, 1.0, head, split, activation=activation)
+        row = m["transfer"]
+        assert row["source_retention_before"] == pytest.approx(error_by_hand(initial, activation))
+        assert row["source_retention_after"] == pytest.approx(error_by_hand(final, activation))
+        assert row["source_retention_before"] != row["source_retention_after"]
+        assert row["auc"] == pytest.approx(0.3 + 0.25 + 0.25)  # stopped after 2 of 3 epochs: its best held
+        assert row["threshold_level"] == pytest.approx(0.45)
+        assert row["time_to_threshold"] == 1 and row["speedup"] == pytest.approx(2.0)
+        assert (row["validation_curve"], row["test_error"], row["best_validation_error"]) == ([0.3, 0.25], 0.1, 0.25)
+        assert (row["epochs_run"], row["best_epoch"]) == (2, arms["transfer"][0].best_epoch)
+    # an arm that never reaches scratch's best has no time to threshold and no speed-up; without scratch
+    # (or with an empty curve) the comparisons are None
+    arms = {"transfer": (fake_history([0.6, 0.55]), initial, final), "scratch": (fake_history([0.5]), initial, final)}
+    m = arm_metrics(arms, 2, 1.0, head, split)
+    assert m["transfer"]["time_to_threshold"] is None and m["transfer"]["speedup"] is None
+    lone = arm_metrics({"transfer": (fake_history([0.6]), initial, final)}, 2, 1.0, head, split)["transfer"]
+    assert (lone["jumpstart"], lone["transfer_ratio"], lone["time_to_threshold"], lone["speedup"]) == (None,) * 4
+    assert "threshold_level" not in lone
+    empty = History(phase="x")
+    empty.best_validation_error = 0.5
+    silent = arm_metrics({"transfer": (fake_history([0.6]), initial, final), "scratch": (empty, initial, final)},
+                         2, 1.0, head, split)["transfer"]
+    assert silent["jumpstart"] is None  # scratch recorded no epoch: nothing to compare with
+    unstarted = arm_metrics({"transfer": (empty, initial, final), "scratch": (fake_history([0.5]), initial, final)},
+                            2, 1.0, head, split)["transfer"]
+    assert unstarted["jumpstart"] is None and unstarted["time_to_threshold"] is None  # the arm recorded no epoch
+    assert unstarted["source_retention_after"] == pytest.approx(error_by_hand(final, "tanh"))  # tanh by default
+
+
+def test_error_rate_of_a_network_without_hidden_layers():
+    from transfer_learning.metrics import error_rate
+
+    w = {"output_W": np.array([[1.0, 0.0], [0.0, 1.0]]), "output_b": np.array([0.0, 0.5])}
+    split = type("S", (), {"x": np.array([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]]), "y": np.array([0, 0, 1])})()
+    assert error_rate(w, split) == pytest.approx(1 / 3)  # logits [2, .5], [0, 2.5], [1, 1.5]: one wrong
+
+
+def test_the_metrics_table_exactly():
+    from transfer_learning.metrics import metrics_table
+
+    rows = {"transfer": {"test_error": 0.0123, "jumpstart": -0.0456, "auc": 1.234, "transfer_ratio": 0.12345,
+                         "time_to_threshold": 3, "speedup": 1.5, "source_retention_before": 0.1,
+                         "source_retention_after": 0.2},
+            "scratch": {"test_error": 0.02, "jumpstart": None, "auc": 2.0, "transfer_ratio": None,
+                        "time_to_threshold": None, "speedup": None, "source_retention_before": 0.5,
+                        "source_retention_after": 0.25}}
+    assert metrics_table(rows).splitlines()[2:] == [
+        "| transfer | 1.23 | -4.56 | 123.4 | 0.123 | 3 | 1.50 | 10.00 -> 20.00 |",
+        "| scratch | 2.00 | - | 200.0 | - | - | - | 50.00 -> 25.00 |"]
+    assert metrics_table(rows).splitlines()[0].startswith("| arm | test error % | jumpstart (pp) | AUC (% x epochs) |")
+
+
 @pytest.fixture(scope="module")
 def all_arms(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("arms")
