@@ -68,6 +68,43 @@ def test_quotas_go_by_largest_remainder_ties_to_the_lower_class():
     assert empty.shape == (0,) and empty.dtype == np.int64
 
 
+def three_class_task():
+    labels = np.repeat(np.arange(3), [40, 30, 30])
+    return Dataset("t", Split(np.zeros((100, 1), np.float32), labels),
+                   Split(np.zeros((30, 1), np.float32), np.arange(30) % 3), Split(np.zeros((3, 1), np.float32),
+                                                                                 np.arange(3)), 3, (0, 1, 2))
+
+
+def test_a_data_seed_draws_the_subset_its_definition_says_in_every_version():
+    """Two generators spawned from SeedSequence([data seed, 0x5EED_DA7A]): the first draws each class's quota
+    without replacement and then shuffles the training positions, the second draws the validation positions
+    (ascending). Recorded once: the committed tables rest on these draws."""
+    task = three_class_task()
+    chosen = subset_indices(task, 10, 6, "stratified", data_seed=7)
+    train_rng, valid_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([7, 0x5EED_DA7A]).spawn(2))
+    labels = task.train.y
+    picked = np.sort(np.concatenate([train_rng.choice(np.flatnonzero(labels == c), size=k, replace=False)
+                                     for c, k in enumerate([4, 3, 3])]))
+    assert chosen["train"].tolist() == train_rng.permutation(picked).tolist() == [12, 24, 60, 8, 86, 98, 56, 11, 63, 95]
+    valid = np.sort(np.concatenate([valid_rng.choice(np.flatnonzero(task.valid.y == c), size=2, replace=False)
+                                    for c in range(3)]))
+    assert chosen["valid"].tolist() == valid.tolist() == [0, 7, 11, 20, 24, 28]
+    assert chosen["train"].dtype == chosen["valid"].dtype == np.int64
+
+
+def test_whole_splits_and_the_first_examples():
+    task = three_class_task()
+    whole = subset_indices(task, None, None, "stratified", data_seed=1)
+    assert whole["train"].tolist() == list(range(100)) and whole["valid"].tolist() == list(range(30))
+    assert whole["train"].dtype == np.int64
+    first = subset_indices(task, 12, None, "first", data_seed=1)
+    assert first["train"].tolist() == list(range(12)) and first["valid"].tolist() == list(range(30))
+    first = subset_indices(task, None, 5, "first", data_seed=1)
+    assert first["train"].tolist() == list(range(100)) and first["valid"].tolist() == list(range(5))
+    only_valid = subset_indices(task, None, 6, "stratified", data_seed=7)
+    assert only_valid["valid"].tolist() == [0, 7, 11, 20, 24, 28]  # the validation draw does not depend on training's
+
+
 def test_two_data_seeds_draw_different_subsets_of_the_asked_sizes(pickle_path, tmp_path):
     runs = {seed: run(pickle_path, tmp_path / f"d{seed}", "--target-train-size", "40", "--target-valid-size", "10",
                       "--data-seed", str(seed), "--baselines", "none") for seed in (1, 2)}
