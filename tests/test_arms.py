@@ -250,3 +250,104 @@ def test_bad_arm_flags(all_arms, tmp_path, capsys, argv, message):
     _, pickle_path = all_arms
     assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(tmp_path / "z"), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def arm_inputs(activation="tanh", kept_lr_scale=1.0):
+    """ArmInputs on a 16-8-6 source network, 3 target classes, each generator its own seed."""
+    from transfer_learning.arms import ArmInputs, Generators
+    from transfer_learning.config import TransferConfig
+
+    trained = make_weights(np.random.default_rng(0), sizes=(16, 8, 6), n_out=4)
+    masks = [np.arange(8) % 2 == 0, np.arange(6) < 2]
+    transferred = {k: v + 1 for k, v in trained.items()}  # stands for the rule's result: any other weights
+    cfg = TransferConfig(hidden_sizes=(8, 6), activation=activation, kept_lr_scale=kept_lr_scale)
+    rngs = Generators(*(np.random.default_rng(100 + i) for i in range(9)))
+    return ArmInputs(cfg, trained, transferred, masks, 16, 3, rngs)
+
+
+def test_every_arm_starts_where_its_definition_says():
+    from transfer_learning.arms import build_arms
+    from transfer_learning.weights import glorot_bound
+
+    a = arm_inputs(kept_lr_scale=0.25)
+    names = ("scratch", "finetune", "freeze", "random-reset", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp",
+             "keep-layers:1", "freeze-layers:1", "self-layers:1")
+    arms = build_arms(a, names)
+    assert list(arms) == ["transfer", *names]
+    hidden = [k for k in a.trained if k.startswith("hidden")]
+    fresh_head = {"output_W": np.zeros((6, 3), np.float32), "output_b": np.zeros(3, np.float32)}
+
+    def same(got, want):
+        assert sorted(got) == sorted(want)
+        for k in want:
+            assert got[k].dtype == want[k].dtype and got[k].tobytes() == want[k].tobytes(), k
+
+    # transfer: the rule's weights as they are, the kept nodes at 0.25 of the rate
+    assert arms["transfer"].weights is a.transferred
+    for layer, keep in enumerate(a.masks):
+        for name in (f"hidden{layer}_W", f"hidden{layer}_b"):
+            assert arms["transfer"].lr_scales[name].tolist() == np.where(keep, 0.25, 1.0).tolist()
+    # scratch: a fresh network from its own generator, everything at the rate
+    rng = np.random.default_rng(103)
+    b0, b1 = glorot_bound(16, 8), glorot_bound(8, 6)
+    want = {"hidden0_W": rng.uniform(-b0, b0, (16, 8)).astype(np.float32), "hidden0_b": np.zeros(8, np.float32),
+            "hidden1_W": rng.uniform(-b1, b1, (8, 6)).astype(np.float32), "hidden1_b": np.zeros(6, np.float32),
+            **fresh_head}
+    assert sorted(arms["scratch"].weights) == sorted(want)
+    for k, v in want.items():
+        np.testing.assert_allclose(arms["scratch"].weights[k], v, rtol=1e-6, err_msg=k)
+    assert arms["scratch"].lr_scales is None and not arms["scratch"].anchors
+    # finetune, linear-probe and l2-sp: every source hidden weight under a zero head
+    for name in ("finetune", "linear-probe", "l2-sp"):
+        same(arms[name].weights, {**{k: a.trained[k] for k in hidden}, **fresh_head})
+        assert arms[name].weights["hidden0_W"] is not a.trained["hidden0_W"]  # a copy: training it leaves the source
+    assert arms["finetune"].lr_scales is None and not arms["finetune"].anchors
+    assert {k: v.tolist() for k, v in arms["linear-probe"].lr_scales.items()} == {
+        k: [0.0] * a.trained[k.replace("_W", "_b")].size for k in hidden}
+    assert sorted(arms["l2-sp"].anchors) == ["hidden0_W", "hidden1_W"] and arms["l2-sp"].lr_scales is None
+    assert arms["l2-sp"].anchors["hidden1_W"].tobytes() == a.trained["hidden1_W"].tobytes()
+    # freeze: transfer's weights, the kept nodes frozen
+    assert arms["freeze"].weights is a.transferred
+    assert arms["freeze"].lr_scales["hidden1_b"].tolist() == np.where(a.masks[1], 0.0, 1.0).tolist()
+    # random-reset: as many nodes a layer as transfer keeps, at the transfer's rate factor
+    kept = [arms["random-reset"].lr_scales[f"hidden{i}_W"] == 0.25 for i in range(2)]
+    assert [k.sum() for k in kept] == [m.sum() for m in a.masks] and not all(
+        (k == m).all() for k, m in zip(kept, a.masks, strict=True))
+    for layer, keep in enumerate(kept):
+        W = arms["random-reset"].weights[f"hidden{layer}_W"]
+        assert W[:, keep].tobytes() == a.trained[f"hidden{layer}_W"][:, keep].tobytes()
+        assert not np.isin(W[:, ~keep], a.trained[f"hidden{layer}_W"]).any()
+    same({k: arms["random-reset"].weights[k] for k in fresh_head}, fresh_head)
+    # lp-ft: after the linear probe, from its result
+    assert arms["lp-ft"].weights is None and arms["lp-ft"].after == "linear-probe"
+    # the layer arms: layer 1 kept whole, layer 2 re-drawn alike in both, frozen in freeze-layers only
+    keep, frozen = arms["keep-layers:1"], arms["freeze-layers:1"]
+    assert keep.kept_layers == frozen.kept_layers == arms["self-layers:1"].kept_layers == 1
+    for name in ("hidden0_W", "hidden0_b"):
+        assert keep.weights[name].tobytes() == frozen.weights[name].tobytes() == a.trained[name].tobytes()
+    assert keep.weights["hidden1_W"].tobytes() == frozen.weights["hidden1_W"].tobytes()
+    assert not np.isin(keep.weights["hidden1_W"], a.trained["hidden1_W"]).any()
+    assert keep.weights["hidden1_b"].tolist() == [0.0] * 6
+    assert keep.lr_scales is None
+    assert {k: v.tolist() for k, v in frozen.lr_scales.items()} == {
+        "hidden0_W": [0.0] * 8, "hidden0_b": [0.0] * 8, "hidden1_W": [1.0] * 6, "hidden1_b": [1.0] * 6}
+    self_layers = arms["self-layers:1"]
+    assert self_layers.weights is None and self_layers.after == "self-source"
+    assert {k: v.tolist() for k, v in self_layers.lr_scales.items()} == {k: v.tolist() for k, v in
+                                                                          frozen.lr_scales.items()}
+    own = make_weights(np.random.default_rng(9), sizes=(16, 8, 6), n_out=3)
+    resolved = self_layers.resolve(own).weights
+    assert resolved["hidden0_W"].tobytes() == own["hidden0_W"].tobytes()
+    assert resolved["hidden1_W"].tobytes() == keep.weights["hidden1_W"].tobytes()  # the same re-draw as keep-layers
+
+
+def test_a_kept_rate_of_one_means_no_factors_and_relu_redraws_with_he_bounds():
+    from transfer_learning.arms import build_arms
+    from transfer_learning.weights import glorot_bound
+
+    arms = build_arms(arm_inputs(activation="relu"), ("random-reset", "keep-layers:1", "scratch"))
+    assert arms["transfer"].lr_scales is None and arms["random-reset"].lr_scales is None
+    he = np.sqrt(6 / 8)  # He-uniform for the 8 -> 6 layer: sqrt(6 / fan_in)
+    redrawn = arms["keep-layers:1"].weights["hidden1_W"]
+    assert np.abs(redrawn).max() > glorot_bound(8, 6) and np.abs(redrawn).max() <= he
+    assert np.abs(arms["scratch"].weights["hidden0_W"]).max() > glorot_bound(16, 8)
