@@ -193,3 +193,65 @@ def test_training_is_deterministic(tiny_data):
         results.append(model.get_weights())
     for name in results[0]:
         np.testing.assert_array_equal(results[0][name], results[1][name])
+
+
+def test_the_graph_cache_compiles_once_a_shape_and_a_reused_graph_computes_what_a_fresh_one_does(tiny_data):
+    """Each setting that changes the graph's code gets its own graph; values (rate, penalties, factors, weights)
+    are set on reuse, so three steps of a cached graph equal three steps of a freshly compiled one, bit for bit."""
+    from transfer_learning.train import GraphCache
+    from transfer_learning.weights import initial_weights
+
+    start = initial_weights(np.random.default_rng(4), tiny_data.n_in, (8, 6), tiny_data.n_classes)
+
+    def build(weights):
+        return lambda x: MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes,
+                             weights=weights)
+
+    def factors(value):
+        return {"hidden0_W": np.full(8, value, np.float32), "hidden0_b": np.full(8, value, np.float32)}
+
+    shapes = [dict(), dict(L2_reg=1e-3), dict(L1_reg=1e-3), dict(lr_scales=factors(0.5)), dict(kernels="fused"),
+              dict(batch_size=5), dict(scoring="minibatch")]
+    later = [dict(learning_rate=0.05), dict(L2_reg=3e-3), dict(L1_reg=2e-3), dict(lr_scales=factors(0.25)),
+             dict(kernels="fused", learning_rate=0.2), dict(batch_size=5, learning_rate=0.3),
+             dict(scoring="minibatch", learning_rate=0.07)]
+    cache = GraphCache()
+    for settings in shapes:
+        cache.model(build(start), "mlp-8-6", start, tiny_data, **{"batch_size": 10, "learning_rate": 0.1, **settings})
+    assert cache.compiles == len(shapes) - 1  # scoring is how errors are added up, not the graph's code
+    for settings in later:
+        settings = {"batch_size": 10, "learning_rate": 0.1, **settings}
+        classifier, cached = cache.model(build(start), "mlp-8-6", start, tiny_data, **settings)
+        x, y = pt.matrix("x"), pt.ivector("y")
+        fresh_model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, weights=start)
+        fresh = compile_functions(fresh_model, x, y, tiny_data, **settings)
+        for i in range(3):
+            assert cached.train_model(i).tobytes() == fresh.train_model(i).tobytes(), settings
+        for name, value in fresh_model.get_weights().items():
+            assert classifier.get_weights()[name].tobytes() == value.tobytes(), (settings, name)
+        assert cached.validation_error() == fresh.validation_error()
+    assert cache.compiles == len(shapes) - 1
+
+
+def test_minibatch_scoring_is_the_tutorials_mean_of_whole_minibatches(tiny_data):
+    from transfer_learning.train import _error_rate
+
+    counts = {(0, 10): 2, (10, 20): 5, (20, 30): 1}
+    assert _error_rate(lambda a, b: counts[(a, b)], 24, 10, "minibatch") == pytest.approx((0.2 + 0.5) / 2)
+    assert _error_rate(lambda a, b: counts[(a, b)], 10, 10, "minibatch") == pytest.approx(0.2)  # one whole batch
+    assert np.isnan(_error_rate(lambda a, b: 0, 9, 10, "minibatch"))  # none whole: nothing to average
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes)
+    with pytest.raises(ValueError, match="scoring must be one of"):
+        compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, scoring="mean")
+
+
+def test_an_l1_step_is_the_sgd_step_computed_by_hand(tiny_data):
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes)
+    compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L1_reg=1e-2)
+    before = {k: v.astype(np.float64) for k, v in model.get_weights().items()}
+    _, grads = numpy_mlp(before, tiny_data.train.x[10:20].astype(np.float64), tiny_data.train.y[10:20], 1e-2, 0.0)
+    compiled.train_model(1)
+    for name, value in model.get_weights().items():
+        np.testing.assert_allclose(value, before[name] - 0.1 * grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
