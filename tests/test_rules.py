@@ -121,17 +121,38 @@ def test_taylor_equals_a_node_by_node_backward_pass_under_its_fitted_head(activa
     assert max(max(layer) for layer in scored.layers) > 0
 
 
-def test_the_taylor_head_is_the_penalized_optimum():
-    """Checked independently of the fit: the gradient of mean cross-entropy + l2/2 ||W||^2 vanishes there."""
+@pytest.mark.parametrize(("n", "m", "k", "l2"), [(40, 6, 3, 0.05), (100, 30, 5, 0.01)])
+def test_the_taylor_head_is_the_penalized_optimum(n, m, k, l2):
+    """Checked independently of the fit: the gradient of mean cross-entropy + l2/2 ||W||^2 vanishes there, and the
+    recorded loss is that objective's value (the second problem needs some 60 L-BFGS iterations)."""
     rng = np.random.default_rng(3)
-    H, y, l2 = rng.normal(size=(40, 6)), rng.integers(0, 3, 40), 0.05
-    head = rules.fit_probe_head(H, y, 3, l2)
+    H, y = rng.normal(size=(n, m)), rng.integers(0, k, n)
+    head = rules.fit_probe_head(H, y, k, l2)
     W, b = head["output_W"], head["output_b"]
     z = H @ W + b
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    delta = (p - np.eye(3)[y]) / len(y)
+    delta = (p - np.eye(k)[y]) / len(y)
     assert np.abs(H.T @ delta + l2 * W).max() < 1e-6 and np.abs(delta.sum(axis=0)).max() < 1e-6
+    objective = -np.log(p[np.arange(n), y]).mean() + 0.5 * l2 * (W * W).sum()
+    assert head["loss"] == pytest.approx(objective, rel=1e-12) and head["iterations"] > 1
+
+
+def test_the_rules_edges_by_hand():
+    """redo of a silent layer is 0 (not 0/0); apoz counts |h| < eps as zero and eps itself as active; the ReLU's
+    derivative at 0 is 0; random needs its generator."""
+    probe = rules.Probe(weights={}, images=None, activations=[np.zeros((3, 2)), np.array([[0.5, -0.01], [0.01, 0.0]])],
+                        pre_activations=[np.zeros((3, 2)), np.zeros((2, 2))], labels=None, n_classes=0,
+                        activation="relu")
+    silent, active = rules.redo(probe, None).layers
+    assert silent.tolist() == [0.0, 0.0]
+    assert_allclose(active, [0.255 / 0.13, 0.005 / 0.13], rtol=1e-12)  # mean |h| 0.255 and 0.005, over their mean
+    assert [s.tolist() for s in rules.apoz(probe, rules.RuleSettings(apoz_eps=0.01)).layers] == [[0.0, 0.0],
+                                                                                                  [1.0, 0.5]]
+    assert rules.activation_derivative(np.array([-1.0, 0.0, 2.0]), None, "relu").tolist() == [0.0, 0.0, 1.0]
+    assert rules.activation_derivative(None, np.array([0.5, -1.0]), "tanh").tolist() == [0.75, 0.0]
+    with pytest.raises(ValueError, match="needs a seeded generator"):
+        rules.score("random", probe, rules.RuleSettings())
 
 
 def test_utility_uses_the_source_head_for_the_last_hidden_layer():
