@@ -2,6 +2,7 @@
 draws, training with layer 2 frozen and the final weights kept, the bias-free score, the column-by-column
 re-draws, the defective layer-2 list, the minibatch scoring, out.txt's number format and the printed lines."""
 
+import io
 import json
 import re
 
@@ -292,3 +293,74 @@ def test_the_ladder_adds_one_fix_a_rung_and_each_changes_what_it_names(tmp_path)
         assert not moved[5][f"hidden{layer}_b"].any()
         np.testing.assert_array_equal(moved[6][f"hidden{layer}_b"][kept], source[6][f"hidden{layer}_b"][kept])
         np.testing.assert_array_equal(moved[6][f"hidden{layer}_W"], moved[5][f"hidden{layer}_W"])
+
+
+def test_the_transfer_step_by_hand_fix_by_fix():
+    """transfer_step on an 8-4 network: the kept nodes, the re-drawn columns and the carried weights, written
+    out independently for 2015 and for the fixes that change them alone."""
+    from types import SimpleNamespace
+
+    from transfer_learning.compat2015 import Compat2015Config, bounds_2015, py2_str, redraw_unkept, transfer_step
+
+    assert py2_str(1 / 3) == "0.333333333333" and py2_str(5.5) == "5.5" and py2_str(12.0) == "12"
+    rng = np.random.default_rng(0)
+    trained = {"hidden0_W": rng.normal(0, 0.6, (8, 4)), "hidden0_b": rng.normal(0, 0.5, 4),
+               "hidden1_W": rng.normal(0, 0.6, (4, 4)), "hidden1_b": rng.normal(0, 0.5, 4),
+               "output_W": rng.normal(size=(4, 3)), "output_b": rng.normal(size=3)}
+    x = rng.uniform(size=(30, 8)).astype(np.float32)
+    splits = [SimpleNamespace(x=x, y=np.zeros(30, np.int32))]
+    b1, b2 = bounds_2015(8, 4)
+
+    def step(fixes, threshold=0.3):
+        cfg = Compat2015Config(threshold=threshold, probe_size=5, seed=7, fixes=tuple(fixes))
+        return transfer_step(cfg, trained, None, splits, np.random.RandomState(1234), io.StringIO(), False)
+
+    def kept_and_redrawn(scores, W, threshold, draw, bound):
+        W = W.copy()
+        kept = [i for i, s in enumerate(scores) if not s < threshold]
+        for i in range(W.shape[1]):
+            if i not in kept:
+                W[:, i] = draw.uniform(-bound, bound, size=(W.shape[0], 1)).flatten()
+        return kept, W
+
+    # 2015: layer 1 scored on the first 5 images without the bias; "layer 2" from W1's copy; biases zero
+    moved, report = step(())
+    images = x[:5].astype(np.float64)
+    scores1 = np.abs(np.tanh(images @ trained["hidden0_W"])).mean(axis=0)
+    np.testing.assert_allclose(report["layers"][0]["scores"], scores1, rtol=1e-12)
+    draw = np.random.RandomState(1234)
+    kept1, W1 = kept_and_redrawn(scores1, trained["hidden0_W"], 0.3, draw, b1)
+    assert report["layers"][0]["kept"] == kept1 and 0 < len(kept1) < 4
+    assert moved["hidden0_W"].tobytes() == W1.tobytes()
+    assert moved["hidden1_W"].tobytes() == trained["hidden1_W"].tobytes()  # the layer-2 step was thrown away
+    assert not moved["hidden0_b"].any() and not moved["hidden1_b"].any()
+    assert not moved["output_W"].any() and moved["output_W"].shape == (4, 3) and not moved["output_b"].any()
+    assert report["probe_indices"] == list(range(5))
+    # a node scoring exactly the threshold is kept (2015 re-drew below it)
+    exact = float(scores1[kept1[0]])
+    assert kept1[0] in step((), threshold=exact)[1]["layers"][0]["kept"]
+    # target-probe: five training images drawn by default_rng(seed) without replacement
+    _, report = step(("target-probe",))
+    assert report["probe_indices"] == np.random.default_rng(7).choice(30, 5, replace=False).tolist()
+    # probe-bias: the scores include the bias
+    _, report = step(("probe-bias",))
+    np.testing.assert_allclose(report["layers"][0]["scores"],
+                               np.abs(np.tanh(images @ trained["hidden0_W"] + trained["hidden0_b"])).mean(axis=0),
+                               rtol=1e-12)
+    # bias-kept alone: layer 1's kept nodes keep their bias; layer 2 (not scored) restarts at zero
+    moved, report = step(("bias-kept",))
+    kept = report["layers"][0]["kept"]
+    assert moved["hidden0_b"][kept].tolist() == trained["hidden0_b"][kept].tolist()
+    assert not np.delete(moved["hidden0_b"], kept).any() and not moved["hidden1_b"].any()
+    # layer2-scored with bias-kept: layer 2 scored on layer 1's activations, its unkept columns re-drawn after
+    # layer 1's, its kept nodes' biases kept
+    moved, report = step(("layer2-scored", "bias-kept"))
+    h1 = np.tanh(images @ trained["hidden0_W"])
+    scores2 = np.abs(np.tanh(h1 @ trained["hidden1_W"])).mean(axis=0)
+    np.testing.assert_allclose(report["layers"][1]["scores"], scores2, rtol=1e-12)
+    draw = np.random.RandomState(1234)
+    kept_and_redrawn(scores1, trained["hidden0_W"], 0.3, draw, b1)
+    kept2, W2 = kept_and_redrawn(scores2, trained["hidden1_W"], 0.3, draw, b2)
+    assert report["layers"][1]["kept"] == kept2 and moved["hidden1_W"].tobytes() == W2.tobytes()
+    assert moved["hidden1_b"][kept2].tolist() == trained["hidden1_b"][kept2].tolist()
+    assert redraw_unkept(np.zeros((2, 2)), [0.1, 0.9], 0.5, np.random.RandomState(0), 1.0) == [1]
