@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from transfer_learning.transfer import fresh_output_layer, hidden_activity, keep_masks, reinitialize, transfer
+from transfer_learning.transfer import (
+    fresh_output_layer,
+    hidden_activity,
+    keep_masks,
+    layer_report,
+    reinitialize,
+    transfer,
+)
 from transfer_learning.weights import glorot_bound
 
 
@@ -99,9 +106,43 @@ def test_reinitialization_is_seeded_and_leaves_the_input_alone():
 
 def test_fresh_output_layer_is_zero_and_sized_for_the_target():
     weights = make_weights(np.random.default_rng(6))
+    head = weights["output_W"].copy()
     new = fresh_output_layer(weights, 7)
     assert new["output_W"].shape == (6, 7) and not new["output_W"].any()
     assert new["output_b"].shape == (7,) and not new["output_b"].any()
+    assert weights["output_W"].tobytes() == head.tobytes() and weights["output_b"].shape == (3,)  # input untouched
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_reinit_deeper_draws_in_order_with_each_layers_own_bound(activation):
+    """Layer 1's reset columns, then the rows of layer 2's W that leave them, then layer 2's reset columns, each
+    drawn uniform(-bound, bound) with the bound of the matrix it goes into (16x8, then 8x6)."""
+    from transfer_learning.weights import init_bound
+
+    weights = make_weights(np.random.default_rng(1))
+    masks = [np.array([True, False, True, False, True, True, False, True]), np.array([False, True, True, True, True,
+                                                                                       True])]
+    moved = reinitialize(weights, masks, np.random.default_rng(9), True, activation)
+    rng = np.random.default_rng(9)
+    b1, b2 = init_bound(16, 8, activation), init_bound(8, 6, activation)
+    cols1 = rng.uniform(-b1, b1, size=(16, 3)).astype(np.float32)
+    rows2 = rng.uniform(-b2, b2, size=(3, 6)).astype(np.float32)
+    cols2 = rng.uniform(-b2, b2, size=(8, 1)).astype(np.float32)
+    np.testing.assert_allclose(moved["hidden0_W"][:, [1, 3, 6]], cols1, rtol=1e-6)
+    np.testing.assert_allclose(moved["hidden1_W"][[1, 3, 6], 1:], rows2[:, 1:], rtol=1e-6)
+    np.testing.assert_allclose(moved["hidden1_W"][:, [0]], cols2, rtol=1e-6)
+    kept_rows = [0, 2, 4, 5, 7]
+    assert moved["hidden1_W"][np.ix_(kept_rows, [1, 2, 3, 4, 5])].tobytes() == \
+        weights["hidden1_W"][np.ix_(kept_rows, [1, 2, 3, 4, 5])].tobytes()
+
+
+def test_the_layer_report_lists_scores_kept_nodes_and_counts():
+    report = layer_report([np.array([0.5, 0.1, 0.9], np.float32), np.array([0.2, 0.3])],
+                          [np.array([True, False, True]), np.array([False, False])])
+    assert report == [{"layer": 0, "scores": [0.5, pytest.approx(0.1), pytest.approx(0.9)], "kept": [0, 2],
+                       "n_kept": 2, "n_nodes": 3},
+                      {"layer": 1, "scores": [0.2, 0.3], "kept": [], "n_kept": 0, "n_nodes": 2}]
+    assert all(type(s) is float for s in report[0]["scores"]) and type(report[0]["kept"][0]) is int
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.3, 0.6])
