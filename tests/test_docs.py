@@ -141,14 +141,21 @@ def test_make_mutate_covers_exactly_the_modules_the_results_rest_on():
 CLAIMS = (r"[\w:-]+(?: \(reinit-deeper\))? beats [^()*]*?\(paired t over \d+ replicates, Holm-adjusted p [=<] [\d.]+\)",
           r"[\w:-]+(?: \(reinit-deeper\))? and [\w:-]+ are equivalent [^()*]*?\(TOST over \d+ replicates, "
           r"Holm-adjusted p [=<] [\d.]+\)",
-          r"[\w:-]+(?: \(reinit-deeper\))? against [^:*]*?: inconclusive, difference [+-][\d.]+ ± [\d.]+ pp")
+          r"[\w:-]+(?: \(reinit-deeper\))? against [^:*]*?: inconclusive, difference [+-][\d.]+ ± [\d.]+ pp",
+          # the study's overview (study.md): in how many cells a claim is shown, either way
+          r"(?:A rule|[\w:-]+) is shown better than [^*]*? in \d+ of \d+ cells(?: \([^)]*\))?, and worse in \d+ of "
+          r"\d+ cells(?: \([^)]*\))?",
+          r"[\w:-]+ helps against scratch at [\d, ]+ examples[^.*]*",
+          r"[\w:-]+ is worse than scratch at [\d, ]+ examples")
 
 
 @pytest.mark.parametrize("page", [ROOT / "README.md", ROOT / "docs" / "results.md"], ids=lambda p: p.name)
 def test_every_tested_claim_in_the_findings_is_quoted_from_a_committed_conclusions_file(page):
     """The findings say nothing stronger than a test: each claim written in the conclusions' pattern is, word
     for word, a sentence (or the start of one) of a committed conclusions.md."""
-    generated = " ".join(p.read_text() for p in (ROOT / "docs" / "results").glob("*.conclusions.md"))
+    results = ROOT / "docs" / "results"
+    generated = " ".join(" ".join(p.read_text().split()) for p in
+                         [*results.rglob("*.conclusions.md"), *results.rglob("study.md")])
     text = " ".join(page.read_text().split())
     claims = [c for pattern in CLAIMS for c in re.findall(pattern, text)]
     if page.name == "README.md":
