@@ -86,19 +86,23 @@ def test_benchmark_runs_in_tiny_mode(tmp_path):
     """Only that the benchmark works and its trainers agree; timings are never asserted."""
     out = tmp_path / "epoch.json"
     stdout = run("bench/epoch.py", "--tiny", "--no-torch", "--cases", "bc", "--json", str(out))
-    assert "ours / NumPy" in stdout
+    assert "ours / NumPy" in stdout and "fused / unfused" in stdout
     results = json.loads(out.read_text())
     for row in results["cases"].values():
         errors = {name: t["validation_error"] for name, t in row["trainers"].items()}
         # same init, same minibatches, same update: the trainers must agree
         assert errors["ours (PyTensor)"] == pytest.approx(errors["hand-written NumPy"], abs=0.002), errors
+        assert errors["ours, fused kernels"] == pytest.approx(errors["ours (PyTensor)"], abs=0.002), errors
         assert row["floor_s"] > 0 and row["gemm_gflops"] > 0
 
 
 def test_benchmark_profile_shows_the_step_op_by_op():
-    """--profile prints PyTensor's per-op profile of our compiled step: its products and elementwise loops."""
+    """--profile prints PyTensor's per-op profile of our compiled step, unfused and fused: its products and
+    elementwise loops, and in the fused one the fused softmax loss in their place."""
     stdout = run("bench/epoch.py", "--profile", "--tiny", "--cases", "c")
-    assert "(c) logistic 784-10: 3 steps per epoch" in stdout
-    assert "Time in thunks" in stdout
+    unfused, fused = stdout.split("(c) logistic 784-10, ours, fused kernels: 3 steps per epoch")
+    assert "(c) logistic 784-10, ours (PyTensor): 3 steps per epoch" in unfused
+    assert "Time in thunks" in unfused and "Time in thunks" in fused
     for op in ("pytensor.tensor.blas.Dot22", "pytensor.tensor.blas.Gemm", "pytensor.tensor.elemwise.Elemwise"):
-        assert op in stdout, op
+        assert op in unfused, op
+    assert "transfer_learning.fused.SoftmaxNLL" in fused and "SoftmaxNLL" not in unfused
