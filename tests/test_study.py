@@ -215,3 +215,17 @@ def test_the_overview_counts_the_cells_where_each_claim_is_shown():
         "2 of 3 cells (mnist:0-4 -> mnist:5-9 at 6,5 with 20; mnist:0-4 -> mnist:5-9 at 6,5 with 80).",
         "- finetune is shown better than scratch in 1 of 3 cells (mnist:0-4 -> mnist:5-9 at 6,5 with 80), and worse "
         "in 0 of 3 cells."]
+
+
+def test_the_same_study_on_a_dask_cluster_gives_the_same_rows(tiny_study, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    out, pickle_path = tiny_study
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        assert study.main([*ARGS, "--dataset", str(pickle_path), "--scheduler", cluster.scheduler_address,
+                           "--out", str(tmp_path / "dask")]) == 0
+        workers = set(cluster.scheduler_info["workers"])
+    on_cluster, local = read_csv(tmp_path / "dask" / "results.csv"), read_csv(out / "results.csv")
+    assert {r.pop("ran_on") for r in on_cluster} <= workers and {r.pop("ran_on") for r in local} == {"local"}
+    assert on_cluster == local
+    assert (tmp_path / "dask" / "study.md").read_text() == (out / "study.md").read_text()
