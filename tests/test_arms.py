@@ -135,6 +135,9 @@ def test_the_metrics_edges_and_source_retention_by_hand():
     silent = arm_metrics({"transfer": (fake_history([0.6]), initial, final), "scratch": (empty, initial, final)},
                          2, 1.0, head, split)["transfer"]
     assert silent["jumpstart"] is None  # scratch recorded no epoch: nothing to compare with
+    perfect = arm_metrics({"transfer": (fake_history([0.1]), initial, final),
+                           "scratch": (fake_history([0.0, 0.0], best=0.0), initial, final)}, 2, 1.0, head, split)
+    assert perfect["transfer"]["transfer_ratio"] is None  # scratch's AUC is 0: no ratio to take
     unstarted = arm_metrics({"transfer": (empty, initial, final), "scratch": (fake_history([0.5]), initial, final)},
                             2, 1.0, head, split)["transfer"]
     assert unstarted["jumpstart"] is None and unstarted["time_to_threshold"] is None  # the arm recorded no epoch
@@ -149,6 +152,22 @@ def test_error_rate_of_a_network_without_hidden_layers():
     assert error_rate(w, split) == pytest.approx(1 / 3)  # logits [2, .5], [0, 2.5], [1, 1.5]: one wrong
 
 
+@pytest.mark.parametrize("sizes", [(16, 8), (16, 8, 6, 5)])
+def test_error_rate_uses_the_last_hidden_layer_and_tanh_by_default(sizes):
+    from transfer_learning.metrics import error_rate
+
+    rng = np.random.default_rng(2)
+    w = make_weights(rng, sizes=sizes, n_out=3)
+    x = rng.uniform(size=(50, 16))
+    y = rng.integers(0, 3, 50)
+    h = x
+    for i in range(len(sizes) - 1):
+        h = np.tanh(h @ w[f"hidden{i}_W"] + w[f"hidden{i}_b"])
+    want = np.mean((h @ w["output_W"] + w["output_b"]).argmax(axis=1) != y)
+    assert error_rate(w, type("S", (), {"x": x, "y": y})()) == pytest.approx(want)
+    assert 0 < want < 1
+
+
 def test_the_metrics_table_exactly():
     from transfer_learning.metrics import metrics_table
 
@@ -161,7 +180,9 @@ def test_the_metrics_table_exactly():
     assert metrics_table(rows).splitlines()[2:] == [
         "| transfer | 1.23 | -4.56 | 123.4 | 0.123 | 3 | 1.50 | 10.00 -> 20.00 |",
         "| scratch | 2.00 | - | 200.0 | - | - | - | 50.00 -> 25.00 |"]
-    assert metrics_table(rows).splitlines()[0].startswith("| arm | test error % | jumpstart (pp) | AUC (% x epochs) |")
+    assert metrics_table(rows).splitlines()[:2] == [
+        "| arm | test error % | jumpstart (pp) | AUC (% x epochs) | transfer ratio | epochs to threshold | speed-up | "
+        "source error % before -> after |", "|---|---|---|---|---|---|---|---|"]
 
 
 @pytest.fixture(scope="module")

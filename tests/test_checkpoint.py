@@ -63,14 +63,15 @@ def test_another_format_is_refused(tmp_path):
         arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
 
     rewrite(path, newer)
-    with pytest.raises(DataError, match=f"not a readable checkpoint .*format {FORMAT + 1}, expected {FORMAT}"):
+    refusal = rf"not a readable checkpoint \(ValueError: format {FORMAT + 1}, expected {FORMAT}\)"
+    with pytest.raises(DataError, match=refusal):
         load_checkpoint(path, SHAPES)
 
 
 def test_best_weights_are_checked_like_the_current_ones(tmp_path):
     path, _, _ = saved(tmp_path)
     rewrite(path, lambda arrays: arrays.update({"best/output_b": np.zeros(3, np.float32)}))
-    with pytest.raises(DataError, match=r"best/output_b has shape \(3,\)"):
+    with pytest.raises(DataError, match=rf"^{path}: best/output_b has shape \(3,\)"):
         load_checkpoint(path, SHAPES)
     rewrite(path, lambda arrays: arrays.update({"best/output_b": np.zeros(2, np.float32),
                                                  "current/output_W": np.full((4, 2), np.nan, np.float32)}))
@@ -82,4 +83,16 @@ def test_an_unexpected_array_is_refused(tmp_path):
     path, _, _ = saved(tmp_path)
     rewrite(path, lambda arrays: arrays.update({"extra/output_W": np.zeros((4, 2), np.float32)}))
     with pytest.raises(DataError, match="unexpected array 'extra/output_W'"):
+        load_checkpoint(path, SHAPES)
+
+
+def test_a_checkpoint_without_current_weights_or_with_a_pickled_array_is_refused(tmp_path):
+    path, _, _ = saved(tmp_path)
+    rewrite(path, lambda arrays: [arrays.pop(k) for k in [k for k in arrays if k.startswith("current/")]])
+    with pytest.raises(DataError, match=r"holds arrays \[\], expected \['current/output_W', 'current/output_b'\]"):
+        load_checkpoint(path, SHAPES)
+    (tmp_path / "pickled").mkdir()
+    path, _, _ = saved(tmp_path / "pickled")
+    rewrite(path, lambda arrays: arrays.update({"current/output_b": np.array([{"a": 1}, None], dtype=object)}))
+    with pytest.raises(DataError, match=r"not a readable checkpoint \(ValueError: Object arrays cannot be loaded"):
         load_checkpoint(path, SHAPES)

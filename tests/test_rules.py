@@ -356,3 +356,23 @@ def test_a_relu_run_redraws_with_he_bounds(pickle_path, tmp_path):
         reset = [j for j in range(6) if j not in report["layers"][0]["kept"]]
         redrawn = np.abs(moved["hidden0_W"][:, reset])
     assert np.sqrt(6 / 22) < redrawn.max() <= np.sqrt(6 / 16)
+
+
+def test_probe_network_by_default_and_in_the_weights_precision():
+    """tanh, no labels (zeros, int64), no classes by default; the images kept as given and pushed through in the
+    weights' own dtype (float32 here, from float64 images), layer by layer."""
+    from tests.test_transfer import make_weights
+
+    weights = make_weights(np.random.default_rng(0), sizes=(16, 8, 6))  # float32
+    images = np.random.default_rng(1).uniform(size=(5, 16))  # float64
+    probe = rules.probe_network(weights, images)
+    assert (probe.activation, probe.n_classes) == ("tanh", 0)
+    assert probe.labels.tolist() == [0] * 5 and probe.labels.dtype == np.int64
+    assert probe.images.tobytes() == images.tobytes()
+    h = images.astype(np.float32)
+    for layer in range(2):
+        z = h @ weights[f"hidden{layer}_W"] + weights[f"hidden{layer}_b"]
+        h = np.tanh(z)
+        assert probe.pre_activations[layer].dtype == np.float32
+        assert probe.pre_activations[layer].tobytes() == z.tobytes()
+        assert_allclose(probe.activations[layer], h, atol=1e-6)
