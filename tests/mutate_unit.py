@@ -1,0 +1,92 @@
+"""mutmut against the unit tests alone: minutes instead of hours (`make mutate-unit`; docs/testing.md).
+
+``make mutate`` runs every mutant against every test that reaches its function, end-to-end runs included,
+about 20 s a mutant here. This copies the tracked tree to ``--out``, narrows pyproject's test selection to
+UNIT_TESTS (tests of each function by hand, none of which trains a network end to end) and runs mutmut there.
+A mutant these tests miss may still be caught by the rest of the suite, so each score is a lower bound of
+``make mutate``'s; a function no unit test reaches counts as not tested.
+"""
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from tests.mutation_score import score, table
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The unit tests of the mutated modules: each checks functions against a computation written in the test.
+UNIT_TESTS = [
+    "tests/test_transfer.py",
+    "tests/test_checkpoint.py",
+    *(f"tests/test_rules.py::{name}" for name in (
+        "test_centered_scores_a_saturated_unit_low", "test_forward_rules_equal_a_node_by_node_loop",
+        "test_initial_and_redrawn_weights_use_the_activations_bound",
+        "test_keep_fraction_keeps_exactly_round_f_m_of_the_highest", "test_random_scores_come_from_the_given_generator",
+        "test_redo_is_unchanged_when_a_layers_activations_are_scaled",
+        "test_relu_init_is_he_uniform_bounded_and_spread",
+        "test_shrink_perturb_is_lambda_source_plus_p_fresh",
+        "test_taylor_equals_a_node_by_node_backward_pass_under_its_fitted_head", "test_the_rules_edges_by_hand",
+        "test_the_taylor_head_is_the_penalized_optimum", "test_utility_uses_the_source_head_for_the_last_hidden_layer",
+        "test_probe_network_by_default_and_in_the_weights_precision")),
+    *(f"tests/test_arms.py::{name}" for name in (
+        "test_every_arm_starts_where_its_definition_says",
+        "test_a_kept_rate_of_one_means_no_factors_and_relu_redraws_with_he_bounds",
+        "test_random_masks_reset_as_many_nodes_elsewhere", "test_reinit_deeper_redraws_the_rows_leaving_reset_nodes",
+        "test_metrics_by_hand", "test_the_metrics_edges_and_source_retention_by_hand",
+        "test_error_rate_of_a_network_without_hidden_layers",
+        "test_error_rate_uses_the_last_hidden_layer_and_tanh_by_default", "test_the_metrics_table_exactly")),
+    *(f"tests/test_protocol.py::{name}" for name in (
+        "test_a_stratified_subset_gives_each_class_its_share_within_one",
+        "test_quotas_go_by_largest_remainder_ties_to_the_lower_class",
+        "test_a_data_seed_draws_the_subset_its_definition_says_in_every_version",
+        "test_whole_splits_and_the_first_examples")),
+    "tests/test_compat2015.py::test_the_transfer_step_by_hand_fix_by_fix",
+    "tests/test_damaged_files.py",
+]
+
+
+def prepare(out: Path) -> None:
+    """A copy of the tracked tree in ``out`` whose mutmut runs UNIT_TESTS only (train.py, whose tests compile
+    graphs, is left to ``make mutate``)."""
+    if out.exists():
+        shutil.rmtree(out)
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, out / name)
+    config = (out / "pyproject.toml").read_text()
+    selection = "pytest_add_cli_args_test_selection = [" + ", ".join(f'"{t}"' for t in UNIT_TESTS) + "]"
+    config, n = re.subn(r"^pytest_add_cli_args_test_selection = .*$", selection, config, flags=re.M)
+    assert n == 1, "pyproject.toml's [tool.mutmut] has no pytest_add_cli_args_test_selection line"
+    modules = [p for p in tomllib.loads(config)["tool"]["mutmut"]["source_paths"] if not p.endswith("/train.py")]
+    config = re.sub(r"^source_paths = \[.*?\]", "source_paths = [" + ", ".join(f'"{p}"' for p in modules) + "]",
+                    config, count=1, flags=re.M | re.S)
+    (out / "pyproject.toml").write_text(config)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="/tmp/transfer-learning-mutate-unit",
+                        help="where the copy is made and mutmut runs (replaced)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    prepare(out)
+    mutmut = str(Path(sys.executable).parent / "mutmut")
+    subprocess.run([mutmut, "run"], cwd=out, stdout=subprocess.DEVNULL)
+    result = subprocess.run([mutmut, "results", "--all", "true"], cwd=out, capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"mutate_unit: mutmut results failed: {result.stderr.strip()}", file=sys.stderr)
+        return 1
+    by_module = score(result.stdout.splitlines())
+    by_module.pop("transfer_learning.train", None)
+    print(table(by_module))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
