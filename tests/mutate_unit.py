@@ -31,7 +31,7 @@ UNIT_TESTS = [
         "test_shrink_perturb_is_lambda_source_plus_p_fresh",
         "test_taylor_equals_a_node_by_node_backward_pass_under_its_fitted_head", "test_the_rules_edges_by_hand",
         "test_the_taylor_head_is_the_penalized_optimum", "test_utility_uses_the_source_head_for_the_last_hidden_layer",
-        "test_probe_network_by_default_and_in_the_weights_precision")),
+        "test_probe_network_by_default_and_in_the_weights_precision", "test_taylor_on_a_single_hidden_layer_by_hand")),
     *(f"tests/test_arms.py::{name}" for name in (
         "test_every_arm_starts_where_its_definition_says",
         "test_a_kept_rate_of_one_means_no_factors_and_relu_redraws_with_he_bounds",

@@ -376,3 +376,20 @@ def test_probe_network_by_default_and_in_the_weights_precision():
         assert probe.pre_activations[layer].dtype == np.float32
         assert probe.pre_activations[layer].tobytes() == z.tobytes()
         assert_allclose(probe.activations[layer], h, atol=1e-6)
+
+
+def test_taylor_on_a_single_hidden_layer_by_hand():
+    """One hidden layer: the head is fitted on it, and each node's score is |mean_j h_j dL_j/dh_j| under that head
+    (the head's optimality is checked above); the deeper-layer loop is never entered."""
+    weights = {k: v for k, v in hand_weights().items() if not k.startswith("hidden1")}
+    weights["output_W"] = np.random.default_rng(0).normal(size=(4, 3))
+    probe = rules.probe_network(weights, IMAGES, LABELS, 3, "tanh")
+    scored = rules.score("taylor", probe, rules.RuleSettings(taylor_l2=0.05))
+    head = scored.extras["taylor_head"]
+    h = np.tanh(IMAGES @ weights["hidden0_W"] + weights["hidden0_b"])
+    z = h @ head["output_W"] + head["output_b"]
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    grad = (p - np.eye(3)[LABELS]) @ head["output_W"].T
+    assert len(scored.layers) == 1
+    assert_allclose(scored.layers[0], np.abs((h * grad).mean(axis=0)), rtol=1e-6)
