@@ -26,9 +26,11 @@ from pytensor.graph.traversal import toposort
 from pytensor.link.c.op import COp
 from pytensor.scalar import basic as ps
 from pytensor.scalar.basic import UnaryScalarOp
+from pytensor.scalar.math import Sigmoid
 from pytensor.tensor.basic import ARange
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
 from pytensor.tensor.math import Max, Sum
+from pytensor.tensor.shape import Shape
 
 from .config import KERNELS
 
@@ -169,7 +171,7 @@ def _tutorial_nll(var):
     div = _scalar_op(var, ps.TrueDiv)
     neg = div and _scalar_op(div.inputs[0], ps.Neg)
     total = neg and _op(neg.inputs[0], Sum, lambda op: op.axis is None)
-    switch = total and _op(total.inputs[0], Elemwise, lambda op: isinstance(op.scalar_op, ps.Switch))
+    switch = total and _scalar_op(total.inputs[0], ps.Switch)
     if not switch or not _constant(switch.inputs[2], 0):
         return None
     eq = _scalar_op(switch.inputs[0], ps.EQ)
@@ -202,12 +204,10 @@ def _tutorial_nll(var):
 
 def _is_count_of(var, labels):
     """Whether ``var`` is cast(labels.shape[0]), the mean's divisor."""
-    cast = _op(var, Elemwise, lambda op: isinstance(op.scalar_op, ps.Cast))
+    cast = _scalar_op(var, ps.Cast)
     node = cast.inputs[0].owner if cast else None
-    if node is None or node.inputs[0].owner is None:
-        return False
-    shape = node.inputs[0].owner
-    return type(shape.op).__name__ == "Shape" and shape.inputs[0] is labels and _constant(node.inputs[1], 0)
+    shape = node and _op(node.inputs[0], Shape)
+    return bool(shape) and shape.inputs[0] is labels and _constant(node.inputs[1], 0)
 
 
 class RationalTanh(UnaryScalarOp):
@@ -288,7 +288,7 @@ def _fast_tanh_input(var):
     if not sub or not mul or len(mul.inputs) != 2 or not _constant(sub.inputs[1], 1) \
             or not _constant(mul.inputs[0], 2):
         return None
-    sigmoid = _op(mul.inputs[1], Elemwise, lambda op: type(op.scalar_op).__name__ == "Sigmoid")
+    sigmoid = _scalar_op(mul.inputs[1], Sigmoid)
     inner = sigmoid and _scalar_op(sigmoid.inputs[0], ps.Mul)
     if not inner or len(inner.inputs) != 2 or not _constant(inner.inputs[0], 2):
         return None
@@ -307,14 +307,17 @@ def fuse(nll, y_pred, kernels="fused"):
     if match is not None:
         nll = softmax_nll(*match)[0]
     # one tanh at a time, the shallowest first: a replacement's own input is then already the rewritten graph
-    while (var := _first_fast_tanh([nll, y_pred])) is not None:
-        nll, y_pred = graph_replace([nll, y_pred], {var: rational_tanh(_fast_tanh_input(var))}, strict=False)
+    while (found := _first_fast_tanh([nll, y_pred])) is not None:
+        var, z = found
+        nll, y_pred = graph_replace([nll, y_pred], {var: rational_tanh(z)}, strict=False)
     return nll, y_pred
 
 
 def _first_fast_tanh(outputs):
-    """The first 2 sigmoid(2 z) - 1 among ``outputs``' ancestors in topological order, or None."""
+    """(var, z) for the first var = 2 sigmoid(2 z) - 1 among ``outputs``' ancestors in topological order, or
+    None."""
     for node in toposort(outputs):
-        if _fast_tanh_input(node.outputs[0]) is not None:
-            return node.outputs[0]
+        z = _fast_tanh_input(node.outputs[0])
+        if z is not None:
+            return node.outputs[0], z
     return None
