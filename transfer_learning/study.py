@@ -237,20 +237,20 @@ def study_markdown(study: StudyConfig, tests: list) -> str:
             layers = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "layers vs scratch"))
             rules = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "rule vs random"))
             whole = list(dict.fromkeys(t["against"] for t in mine if t["kind"] == "rule vs keep-layers"))
-            for kind, arms, title in (("reference vs scratch", references, "each reference minus scratch"),
-                                      ("layers vs scratch", layers, "each layer arm minus scratch"),
-                                      ("rule vs random", rules, "each rule (pooled over budgets) minus random"),
-                                      ("rule vs best reference", rules, "each rule minus the cell's best reference"),
-                                      *(("rule vs keep-layers", rules, f"each rule at the same share of the nodes "
-                                         f"minus {layer} (nodes or layers)") for layer in whole)):
+            for kind, against, arms, title in (
+                    ("reference vs scratch", None, references, "each reference minus scratch"),
+                    ("layers vs scratch", None, layers, "each layer arm minus scratch"),
+                    ("rule vs random", None, rules, "each rule (pooled over budgets) minus random"),
+                    ("rule vs best reference", None, rules, "each rule minus the cell's best reference"),
+                    *(("rule vs keep-layers", layer, rules, f"each rule at the same share of the nodes minus {layer} "
+                       "(nodes or layers)") for layer in whole)):
                 if not arms:
                     continue
                 lines += [f"{title}:", "", "| target size | " + " | ".join(arms) + " |",
                           "|---|" + "---|" * len(arms)]
                 for size in study.sizes:
-                    cell_tests = {t["arm"]: t for t in mine if t["kind"] == kind and t["cell"].size == size
-                                  and (kind != "rule vs keep-layers" or title.endswith(f"{t['against']} (nodes or "
-                                                                                       "layers)"))}
+                    cell_tests = {t["arm"]: t for t in _members(mine, kind, against=against)
+                                  if t["cell"].size == size}
                     if not cell_tests:
                         continue
                     extra = ""
@@ -261,12 +261,11 @@ def study_markdown(study: StudyConfig, tests: list) -> str:
                 lines.append("")
             for kind, arms in (("reference vs scratch", references), ("layers vs scratch", layers)):
                 for arm in arms:
-                    lines += _helping_sentences(arm, [t for t in mine if t["kind"] == kind and t["arm"] == arm])
-            for kind, what in (("rule vs random", "random"), ("rule vs best reference", "the cell's best reference"),
-                               *(("rule vs keep-layers", layer) for layer in whole)):
-                members = [t for t in mine if t["kind"] == kind and (kind != "rule vs keep-layers"
-                                                                     or t["against"] == what)]
-                lines += _rule_sentences(what, members)
+                    lines += _helping_sentences(arm, _members(mine, kind, arm=arm))
+            lines += _rule_sentences("random", _members(mine, "rule vs random"))
+            lines += _rule_sentences("the cell's best reference", _members(mine, "rule vs best reference"))
+            for layer in whole:
+                lines += _rule_sentences(layer, _members(mine, "rule vs keep-layers", against=layer))
             lines.append("")
     return "\n".join(lines)
 
@@ -285,22 +284,25 @@ def overview(tests) -> list:
         shown = list(dict.fromkeys(t["cell"] for t in members if t[flag]))
         return f"{len(shown)} of {len(found)} cells" + (f" ({'; '.join(map(_cell_label, shown))})" if shown else "")
 
+    def sentence(subject, members):
+        return f"- {subject} in {where(members, 'better')}, and worse in {where(members, 'worse')}."
+
     lines = ["## Over all cells", ""]
     for kind, what in (("rule vs random", "random"), ("rule vs best reference", "the cell's best reference")):
-        members = [t for t in tests if t["kind"] == kind]
-        if members:
-            lines.append(f"- A rule is shown better than {what} in {where(members, 'better')}, and worse in "
-                         f"{where(members, 'worse')}.")
-    for layer in dict.fromkeys(t["against"] for t in tests if t["kind"] == "rule vs keep-layers"):
-        members = [t for t in tests if t["kind"] == "rule vs keep-layers" and t["against"] == layer]
-        lines.append(f"- A rule is shown better than {layer} at the same share of the nodes in "
-                     f"{where(members, 'better')}, and worse in {where(members, 'worse')}.")
+        if _members(tests, kind):
+            lines.append(sentence(f"A rule is shown better than {what}", _members(tests, kind)))
+    for layer in dict.fromkeys(t["against"] for t in _members(tests, "rule vs keep-layers")):
+        lines.append(sentence(f"A rule is shown better than {layer} at the same share of the nodes",
+                              _members(tests, "rule vs keep-layers", against=layer)))
     for kind in ("reference vs scratch", "layers vs scratch"):
-        for arm in dict.fromkeys(t["arm"] for t in tests if t["kind"] == kind):
-            members = [t for t in tests if t["kind"] == kind and t["arm"] == arm]
-            lines.append(f"- {arm} is shown better than scratch in {where(members, 'better')}, and worse in "
-                         f"{where(members, 'worse')}.")
+        for arm in dict.fromkeys(t["arm"] for t in _members(tests, kind)):
+            lines.append(sentence(f"{arm} is shown better than scratch", _members(tests, kind, arm=arm)))
     return lines
+
+
+def _members(tests, kind, arm=None, against=None) -> list:
+    """The tests of one kind of claim, of one arm and against one arm where those are given."""
+    return [t for t in tests if t["kind"] == kind and arm in (None, t["arm"]) and against in (None, t["against"])]
 
 
 def _sizes(sizes):
