@@ -21,6 +21,8 @@ LAYER_ARMS = ("keep-layers", "freeze-layers", "self-layers")
 def is_layer_arm(name) -> bool:
     """keep-layers:1 and the like: an arm that keeps whole layers (tables, the analysis and the study tell them so)."""
     return str(name).partition(":")[0] in LAYER_ARMS
+
+
 #: The control arms a transfer run can train beside the transfer arm (besides the layer arms).
 BASELINES = ("scratch", "finetune", "freeze", "random-reset", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp")
 #: The 2015 threshold, used when neither --threshold nor --keep-fraction is given.
