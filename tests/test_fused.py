@@ -103,7 +103,8 @@ def test_fuse_puts_the_kernels_in_the_step_and_the_error_counter(tiny_data, acti
                                  kernels="fused")
     step = " ".join(_ops(compiled.train_model))
     assert "SoftmaxNLL" in step and "Exp" not in step.replace("Composite", "")
-    counted = model.y_pred  # the counter scores the network the step trains: its tanh is the rational one
+    # the error counter must score the network the step trains: fuse rewrites y_pred's tanh too, not the step's alone
+    counted = model.y_pred
     fused_nll, fused_pred = fused.fuse(model.negative_log_likelihood(y), counted)
     assert ("sigmoid" in str(pytensor.function([x], counted).maker.fgraph.toposort())) == (activation == "tanh")
     counter = pytensor.function([x], fused_pred)
