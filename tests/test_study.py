@@ -229,3 +229,24 @@ def test_the_same_study_on_a_dask_cluster_gives_the_same_rows(tiny_study, tmp_pa
     assert {r.pop("ran_on") for r in on_cluster} <= workers and {r.pop("ran_on") for r in local} == {"local"}
     assert on_cluster == local
     assert (tmp_path / "dask" / "study.md").read_text() == (out / "study.md").read_text()
+
+
+def test_the_study_wall_time_sums_each_cells_last_elapsed_over_its_logs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    first = tmp_path / "first.log"
+    first.write_text("[sweep] /s/cells/a_n100: 10 seeds\n"
+                     "[sweep] 1/2 runs done (x); elapsed 0:00:10, about 0:00:10 left\n"
+                     "[sweep] 2/2 runs done (y); elapsed 0:00:25, about 0:00:00 left\n"
+                     "[sweep] /s/cells/b_n300: 10 seeds\n"
+                     "[sweep] 1/4 runs done (x); elapsed 0:01:00, about 0:03:00 left\n")
+    second = tmp_path / "second.log"
+    second.write_text("[sweep] /s/cells/a_n100: continuing\n[sweep] /s/cells/b_n300: continuing, 1 already done\n"
+                      "[sweep] 4/4 runs done (y); elapsed 1:00:05, about 0:00:00 left\n")
+    script = Path(__file__).resolve().parent.parent / "bench" / "study_wall_time.py"
+    out = subprocess.run([sys.executable, str(script), str(first), str(second)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0].split() == ["a_n100", "0:00:25"] and out[1].split() == ["b_n300", "1:01:05"]
+    assert out[2] == "2 cells, sum 1:01:30"
