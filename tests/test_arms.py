@@ -357,7 +357,9 @@ def test_every_arm_starts_where_its_definition_says():
     assert {k: v.tolist() for k, v in self_layers.lr_scales.items()} == {k: v.tolist() for k, v in
                                                                           frozen.lr_scales.items()}
     own = make_weights(np.random.default_rng(9), sizes=(16, 8, 6), n_out=3)
-    resolved = self_layers.resolve(own).weights
+    start = self_layers.resolve(own)
+    assert start.after is None and start.from_result is None  # resolved once: nothing left to wait for or apply
+    resolved = start.weights
     assert resolved["hidden0_W"].tobytes() == own["hidden0_W"].tobytes()
     assert resolved["hidden1_W"].tobytes() == keep.weights["hidden1_W"].tobytes()  # the same re-draw as keep-layers
 
@@ -372,3 +374,76 @@ def test_a_kept_rate_of_one_means_no_factors_and_relu_redraws_with_he_bounds():
     redrawn = arms["keep-layers:1"].weights["hidden1_W"]
     assert np.abs(redrawn).max() > glorot_bound(8, 6) and np.abs(redrawn).max() <= he
     assert np.abs(arms["scratch"].weights["hidden0_W"]).max() > glorot_bound(16, 8)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_shrink_perturb_and_random_reset_follow_the_runs_settings(activation):
+    """shrink-perturb is shrink x source + perturb x a fresh draw from its own generator with the activation's
+    bound; random-reset re-draws with the activation's bound and, under --reinit-deeper, the rows leaving its
+    reset nodes too. Both under a zero head for the target's 3 classes."""
+    from dataclasses import replace
+
+    from transfer_learning.arms import build_arms
+    from transfer_learning.weights import init_bound
+
+    a = arm_inputs(activation=activation)
+    a.cfg = replace(a.cfg, shrink=0.3, perturb=0.2, reinit_deeper=True)
+    arms = build_arms(a, ("shrink-perturb", "random-reset"))
+    rng = np.random.default_rng(105)
+    for layer, (n_in, n_out) in enumerate(((16, 8), (8, 6))):
+        bound = init_bound(n_in, n_out, activation)
+        fresh = rng.uniform(-bound, bound, size=(n_in, n_out)).astype(np.float32)
+        W = a.trained[f"hidden{layer}_W"]
+        np.testing.assert_allclose(arms["shrink-perturb"].weights[f"hidden{layer}_W"], 0.3 * W + 0.2 * fresh,
+                                   rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(arms["shrink-perturb"].weights[f"hidden{layer}_b"],
+                                   0.3 * a.trained[f"hidden{layer}_b"], rtol=1e-6)
+    for name in ("shrink-perturb", "random-reset"):
+        assert arms[name].weights["output_W"].tolist() == [[0.0] * 3] * 6
+    rng = np.random.default_rng(104)
+    chosen = random_masks(a.masks, rng)
+    want = reinitialize(a.trained, chosen, rng, True, activation)
+    for name in ("hidden0_W", "hidden1_W"):
+        assert arms["random-reset"].weights[name].tobytes() == want[name].tobytes(), name
+    # the rows of layer 2 leaving layer 1's reset nodes were re-drawn, not kept
+    assert not np.isin(arms["random-reset"].weights["hidden1_W"][~chosen[0]], a.trained["hidden1_W"]).any()
+
+
+def test_lp_ft_resolves_to_a_copy_of_the_probes_result():
+    from transfer_learning.arms import build_arms
+
+    start = build_arms(arm_inputs(), ("linear-probe", "lp-ft"))["lp-ft"]
+    result = make_weights(np.random.default_rng(4), sizes=(16, 8, 6), n_out=3)
+    resolved = start.resolve(result)
+    assert resolved.after is None and resolved.from_result is None and resolved.lr_scales is None
+    assert sorted(resolved.weights) == sorted(result)
+    for k, v in result.items():
+        assert resolved.weights[k] is not v and resolved.weights[k].tobytes() == v.tobytes(), k
+
+
+@pytest.mark.parametrize("name", ["keep-layers:x", "keep-layers", "keep-layers:1:2", "freeze-layers:"])
+def test_a_layer_arm_without_a_whole_count_is_refused_by_name(name):
+    from transfer_learning.arms import layer_arm
+
+    kind = name.partition(":")[0]
+    with pytest.raises(ValueError) as error:
+        layer_arm(name)
+    assert str(error.value) == f"{name!r}: expected {kind}:N with N a whole number of hidden layers"
+
+
+def test_keep_first_layers_redraws_the_deeper_layers_in_order_and_nothing_more():
+    """Of three hidden layers, keep-layers:1 keeps layer 1 bit for bit and draws layer 2's columns, then layer 3's,
+    from the generator: no rows leaving the reset nodes are drawn in between."""
+    from transfer_learning.arms import keep_first_layers
+    from transfer_learning.weights import init_bound
+
+    weights = make_weights(np.random.default_rng(2), sizes=(16, 8, 6, 5), n_out=4)
+    kept = keep_first_layers(weights, 1, np.random.default_rng(7), 3, "tanh")
+    rng = np.random.default_rng(7)
+    assert kept["hidden0_W"].tobytes() == weights["hidden0_W"].tobytes()
+    for layer, (n_in, n_out) in ((1, (8, 6)), (2, (6, 5))):
+        bound = init_bound(n_in, n_out)
+        np.testing.assert_array_equal(kept[f"hidden{layer}_W"],
+                                      rng.uniform(-bound, bound, size=(n_in, n_out)).astype(np.float32))
+        assert kept[f"hidden{layer}_b"].tolist() == [0.0] * n_out
+    assert kept["output_W"].shape == (5, 3) and not kept["output_W"].any()

@@ -88,9 +88,10 @@ def test_forward_rules_equal_a_node_by_node_loop(rule, activation):
         assert any(0 < s < 1 for layer in got for s in layer)
 
 
-def loop_taylor(weights, head, images, labels, activation):
-    """|mean_j H_ji dL_j/dH_ji|, the gradient of image j's cross-entropy under ``head`` taken node by node."""
-    H = loop_layers(weights, images, activation)
+def loop_taylor(weights, head, images, labels, activation, H=None):
+    """|mean_j H_ji dL_j/dH_ji|, the gradient of image j's cross-entropy under ``head`` taken node by node (from
+    the activations ``H`` when given, else from a forward pass of its own)."""
+    H = loop_layers(weights, images, activation) if H is None else H
     scores = [[0.0] * 4, [0.0] * 3]
     for j in range(len(images)):
         h1, h2 = H[0][j], H[1][j]
@@ -151,8 +152,33 @@ def test_the_rules_edges_by_hand():
                                                                                                   [1.0, 0.5]]
     assert rules.activation_derivative(np.array([-1.0, 0.0, 2.0]), None, "relu").tolist() == [0.0, 0.0, 1.0]
     assert rules.activation_derivative(None, np.array([0.5, -1.0]), "tanh").tolist() == [0.75, 0.0]
-    with pytest.raises(ValueError, match="needs a seeded generator"):
+    with pytest.raises(ValueError, match="^the random rule needs a seeded generator$"):
         rules.score("random", probe, rules.RuleSettings())
+    post = np.array([0.1, -0.7], np.float32)  # the derivative is taken in float64, not in the activations' float32
+    assert rules.activation_derivative(None, post, "tanh").tolist() == (1.0 - post.astype(np.float64) ** 2).tolist()
+
+
+def test_softmax_and_log_softmax_shift_each_row_by_its_own_maximum():
+    """Logits of 1000 would overflow exp unshifted, and a row 2000 below another underflows to 0/0 if shifted by the
+    whole matrix's maximum."""
+    logits = np.array([[1000.0, 999.0], [-1000.0, -1001.0]])
+    e = np.exp(-1.0)
+    want = np.array([[1 / (1 + e), e / (1 + e)]] * 2)
+    assert_allclose(rules._softmax(logits), want, rtol=1e-15)
+    assert_allclose(rules._log_softmax(logits), np.log(want), rtol=1e-15)
+
+
+def test_taylor_works_in_float64_on_float32_activations():
+    """A float32 network's activations go into the backward pass as float64: the scores equal the node-by-node
+    loop on those same activations in float64."""
+    weights = {k: v.astype(np.float32) for k, v in hand_weights().items()}
+    probe = rules.probe_network(weights, IMAGES, LABELS, 3, "tanh")
+    assert probe.activations[0].dtype == np.float32
+    scored = rules.score("taylor", probe, rules.RuleSettings(taylor_l2=0.05))
+    want = loop_taylor(weights, scored.extras["taylor_head"], IMAGES, LABELS, "tanh",
+                       H=[h.astype(np.float64) for h in probe.activations])
+    for layer in range(2):
+        assert_allclose(scored.layers[layer], want[layer], rtol=1e-12, atol=1e-16)
 
 
 def test_utility_uses_the_source_head_for_the_last_hidden_layer():

@@ -203,3 +203,40 @@ def test_an_unknown_activation_is_an_error_not_a_silent_tanh():
 
     with pytest.raises(ValueError, match="unknown activation 'TANH'"):
         init_bound(3, 4, "TANH")
+
+
+def test_redraws_are_made_in_the_weights_precision():
+    """float64 weights (a run with floatX=float64) get float64 draws, not float32 draws cast back up: reinitialize's
+    columns and the deeper rows it re-draws, and shrink_perturb's fresh term."""
+    from transfer_learning.transfer import shrink_perturb
+    from transfer_learning.weights import init_bound
+
+    weights = {k: v.astype(np.float64) for k, v in make_weights(np.random.default_rng(1)).items()}
+    masks = [np.arange(8) % 3 != 0, np.arange(6) != 2]
+    moved = reinitialize(weights, masks, np.random.default_rng(9), True, "relu")
+    rng = np.random.default_rng(9)
+    b1, b2 = init_bound(16, 8, "relu"), init_bound(8, 6, "relu")
+    cols1 = rng.uniform(-b1, b1, size=(16, 3))
+    rows2 = rng.uniform(-b2, b2, size=(3, 6))
+    cols2 = rng.uniform(-b2, b2, size=(8, 1))
+    assert moved["hidden0_W"].dtype == moved["hidden1_W"].dtype == np.float64
+    assert_array_equal(moved["hidden0_W"][:, [0, 3, 6]], cols1)
+    assert_array_equal(moved["hidden1_W"][np.ix_([0, 3, 6], [0, 1, 3, 4, 5])], rows2[:, [0, 1, 3, 4, 5]])
+    assert_array_equal(moved["hidden1_W"][:, [2]], cols2)
+
+    new = shrink_perturb(weights, 3, np.random.default_rng(5), 0.4, 0.1)
+    rng = np.random.default_rng(5)
+    for layer, (n_in, n_out) in enumerate(((16, 8), (8, 6))):
+        bound = init_bound(n_in, n_out)
+        fresh = rng.uniform(-bound, bound, size=(n_in, n_out))
+        assert_array_equal(new[f"hidden{layer}_W"], 0.4 * weights[f"hidden{layer}_W"] + 0.1 * fresh)
+
+
+def test_masks_are_boolean_and_the_report_refuses_unpaired_layers():
+    from transfer_learning.transfer import top_fraction_masks
+
+    masks = top_fraction_masks([np.array([0.3, 0.9, 0.1], np.float32), np.array([0.5, 0.2])], 0.5)
+    assert [m.dtype for m in masks] == [np.dtype(bool)] * 2
+    assert [m.tolist() for m in masks] == [[True, True, False], [True, False]]  # round(1.5) keeps 2, round(1) 1
+    with pytest.raises(ValueError):
+        layer_report([np.array([0.5])], masks)

@@ -112,9 +112,16 @@ def random_scores(probe: Probe, settings: RuleSettings) -> Scores:
 
 
 def _softmax(logits):
+    """Each row's softmax, shifted by the row's maximum so that no exp overflows or every exp underflows."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     p = np.exp(shifted)
     return p / p.sum(axis=1, keepdims=True)
+
+
+def _log_softmax(logits):
+    """Each row's log-softmax, shifted by the row's maximum as _softmax is."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def fit_probe_head(features: np.ndarray, labels: np.ndarray, n_classes: int, l2: float) -> dict:
@@ -135,9 +142,7 @@ def fit_probe_head(features: np.ndarray, labels: np.ndarray, n_classes: int, l2:
 
     def loss_and_grad(theta):
         W, b = theta[: m * n_classes].reshape(m, n_classes), theta[m * n_classes:]
-        logits = H @ W + b
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = _log_softmax(H @ W + b)
         loss = -(Y * log_p).sum() / n + 0.5 * l2 * (W * W).sum()
         delta = (np.exp(log_p) - Y) / n
         return loss, np.concatenate([(H.T @ delta + l2 * W).ravel(), delta.sum(axis=0)])
