@@ -15,7 +15,8 @@ Cases (float32, one epoch = the MNIST training set, an update after every miniba
 Every trainer starts from the same weights and sees the same minibatches. "ours" is the real
 code path of mlp_transfer.py / logistic_sgd.py: compile_functions() (data in shared variables,
 givens slicing) and its compiled train_model(index). The FLOP floor is the time the epoch's
-matrix products alone take in NumPy's BLAS at the same shapes, measured in the same run.
+matrix products alone take in NumPy's BLAS at the same shapes on one BLAS thread (our default), measured
+in the same run.
 Prints a table and writes it as JSON (--json, default bench/results/epoch.json).
 """
 
@@ -369,6 +370,8 @@ def run_worker(case, trainer, args):
     if trainer in MODES:
         env["PYTENSOR_FLAGS"] = f"mode={MODES[trainer]}"
     pin = None
+    if trainer == "floor":  # the floor of our step, which runs on one BLAS thread (backend.py)
+        env["OPENBLAS_NUM_THREADS"] = "1"
     if trainer in THREADS:
         base, threads = THREADS[trainer]
         env["OPENBLAS_NUM_THREADS"] = threads

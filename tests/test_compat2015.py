@@ -47,17 +47,22 @@ def error_rate_2015(weights, x, y):
     return float(np.mean(rates))
 
 
-def train_2015(weights, splits, lr=0.05, l2=1e-4, epochs=EPOCHS, snapshots=None):
-    """The tutorial's loop in NumPy: layer 2 frozen, the last minibatch's weights kept; returns the
-    weights and the validation error at each epoch's check (``snapshots`` collects each check's weights)."""
+#: the weights 2015's params list trained: layer 2's W2 and c2 were missing (defect A)
+TRAINED_2015 = ("hidden0_W", "hidden0_b", "output_W", "output_b")
+
+
+def train_2015(weights, splits, lr=0.05, l2=1e-4, epochs=EPOCHS, snapshots=None, l1=0.0, trained=TRAINED_2015):
+    """The tutorial's loop in NumPy: layer 2 frozen (unless ``trained`` names it), the last minibatch's weights
+    kept; returns the weights and the validation error at each epoch's check (``snapshots`` collects each
+    check's weights)."""
     weights = {k: v.copy() for k, v in weights.items()}
     (x, y), (vx, vy) = splits[0], splits[1]
     checks = []
     for _ in range(epochs):  # patience (10000) never runs out here
         for i in range(len(y) // BATCH):
             _, grads = numpy_mlp(weights, x[i * BATCH:(i + 1) * BATCH].astype(np.float64), y[i * BATCH:(i + 1) * BATCH],
-                                 0.0, l2)
-            for name in ("hidden0_W", "hidden0_b", "output_W", "output_b"):  # defect A: no hidden1_*
+                                 l1, l2)
+            for name in trained:
                 weights[name] = weights[name] - lr * grads[name]
         checks.append(error_rate_2015(weights, vx.astype(np.float64), vy))
         if snapshots is not None:
@@ -122,6 +127,27 @@ def test_both_phases_equal_the_2015_computation_done_in_numpy(compat_run):
                                atol=1e-12)
     written = [float(v) for v in (out / "outTransfer.txt").read_text().split()]
     assert written == pytest.approx([c * 100 for c in checks2])
+
+
+def test_layer2_trained_with_both_penalties_equals_the_numpy_loop_training_every_layer(tmp_path):
+    """--fix layer2-trained puts W2 and c2 in the trained parameters: with L1 and L2 penalties on every weight
+    matrix (W1, W2 and the output's), the source phase equals the NumPy loop that trains all six arrays."""
+    import contextlib
+
+    splits = make_splits(n_classes=4)
+    pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(splits))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main_transfer([*ARGS, "--fix", "layer2-trained", "--l1-reg", "0.002", "--l2-reg", "0.003",
+                                  "--dataset", str(pickle_path), "--out", str(tmp_path / "run")]) == 0
+    initial, _ = initial_2015(16, 4)
+    every = ("hidden0_W", "hidden0_b", "hidden1_W", "hidden1_b", "output_W", "output_b")
+    trained, checks = train_2015(initial, splits, l1=0.002, l2=0.003, trained=every)
+    saved = load(tmp_path / "run" / "weights_source.npz")
+    for name in every:
+        np.testing.assert_allclose(saved[name], trained[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    assert np.abs(saved["hidden1_b"]).min() > 0  # c2 trained, so its sign in the graph matters
+    assert [float(v) for v in (tmp_path / "run" / "out.txt").read_text().split()] == pytest.approx(
+        [c * 100 for c in checks])
 
 
 def test_out_txt_is_python_2_str_of_each_check(compat_run):
@@ -253,17 +279,33 @@ def test_flags_without_meaning_in_2015_mode_are_refused(argv, message, tmp_path,
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.slow
-def test_the_ladder_adds_one_fix_a_rung_and_each_changes_what_it_names(tmp_path):
+def test_the_ladder_adds_one_fix_a_rung_and_each_changes_what_it_names(tmp_path, capsys):
     """compat2015.ladder (make compat-table) at a small size: each rung switches on one more fix. The fixes
-    that act after phase 1 leave phase 1 bit for bit as the rung before had it; each changes what it names."""
-    from transfer_learning.compat2015 import LADDER, ladder
+    that act after phase 1 leave phase 1 bit for bit as the rung before had it; each changes what it names.
+    Its table is each rung's results.json, row by row; a second call reuses the finished runs."""
+    from transfer_learning.compat2015 import FIXES, LADDER, main
 
     pickle_path = write_pickle(tmp_path / "small.pkl.gz", tuple(make_splits(sizes=(300, 60, 60))))
-    table = ladder(tmp_path / "ladder", dataset=str(pickle_path), n_epochs=2)
-    assert len(table.strip().splitlines()) == 2 + len(LADDER) + 2  # header, 2015, one row a fix, the port
+    argv = ["--ladder", str(tmp_path / "ladder"), "--dataset", str(pickle_path), "--n-epochs", "2"]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert table == (tmp_path / "ladder" / "ladder.md").read_text() + "\n"
     runs = sorted(p for p in (tmp_path / "ladder").iterdir() if p.is_dir() and p.name[0].isdigit())
     assert [p.name for p in runs] == ["0-2015", *(f"{k + 1}-{fix}" for k, fix in enumerate(LADDER))]
+    results = [json.loads((p / "results.json").read_text()) for p in [*runs, tmp_path / "ladder" / "port"]]
+    assert [(r["fixes"], r["source_epochs_run"]) for r in results[:-1]] == [(list(LADDER[:k]), 2)
+                                                                             for k in range(len(runs))]
+    commands = ["`--compat 2015`", *(f"`--compat 2015 --fix {','.join(LADDER[:k + 1])}`" for k in range(len(LADDER))),
+                "`mlp_transfer.py --source mnist --target mnist`"]
+    whats = ["2015", *(f"+ {fix}: {FIXES[fix]}".replace("|", "\\|") for fix in LADDER),
+             "the port's default: every fix, float32, numpy's Generator, every example scored"]
+    rows = [f"| {c} | {w} | {', '.join(map(str, r['nodes_kept']))} | {100 * r['source_test_error']:.2f} | "
+            f"{100 * r['target_test_error']:.2f} |" for c, w, r in zip(commands, whats, results, strict=True)]
+    assert table.splitlines() == ["| run | what changes | nodes kept (H1, H2) | source test error % | "
+                                  "target test error % |", "|---|---|---|---|---|", *rows, ""]
+    stamps = [(p / "results.json").stat().st_mtime_ns for p in runs]
+    assert main(argv) == 0 and capsys.readouterr().out == table  # the finished runs are read back, not redone
+    assert [(p / "results.json").stat().st_mtime_ns for p in runs] == stamps
     source = [load(p / "weights_source.npz") for p in runs]
     moved = [load(p / "weights_transferred.npz") for p in runs]
     report = [json.loads((p / "transfer.json").read_text()) for p in runs]

@@ -85,7 +85,10 @@ def test_evaluation_in_batches_of_5000_with_a_remainder_counts_every_example():
     logits = np.tanh(x @ weights["hidden0_W"] + weights["hidden0_b"]) @ weights["output_W"] + weights["output_b"]
     wrong = logits.argmax(axis=1) != y
     assert compiled.validation_error() == pytest.approx(wrong.mean(), abs=1e-12)
-    assert compiled.validate_model(2) == wrong[10_000:].sum() and wrong[10_000:].sum() > 0
+    assert [compiled.validate_model(i) for i in range(3)] == [wrong[i * 5000:(i + 1) * 5000].sum() for i in range(3)]
+    assert wrong[10_000:].sum() > 0
+    wrong_test = logits[:7].argmax(axis=1) != y[:7]
+    assert compiled.test_model(0) == wrong_test.sum() > 0 and compiled.test_error() == pytest.approx(wrong_test.mean())
     tutorial = replace(compiled, scoring="minibatch")  # 1,234 minibatches of 10; the last 5 examples dropped
     rates = [wrong[i * 10:(i + 1) * 10].mean() for i in range(1_234)]
     assert tutorial.validation_error() == float(np.mean(rates))
@@ -210,11 +213,15 @@ def test_the_graph_cache_compiles_once_a_shape_and_a_reused_graph_computes_what_
     def factors(value):
         return {"hidden0_W": np.full(8, value, np.float32), "hidden0_b": np.full(8, value, np.float32)}
 
+    def anchors(seed):
+        return {"hidden0_W": np.random.default_rng(seed).normal(size=start["hidden0_W"].shape).astype(np.float32)}
+
     shapes = [dict(), dict(L2_reg=1e-3), dict(L1_reg=1e-3), dict(lr_scales=factors(0.5)), dict(kernels="fused"),
-              dict(batch_size=5), dict(scoring="minibatch")]
+              dict(batch_size=5), dict(scoring="minibatch"), dict(l2_sp=1e-2, anchors=anchors(1))]
     later = [dict(learning_rate=0.05), dict(L2_reg=3e-3), dict(L1_reg=2e-3), dict(lr_scales=factors(0.25)),
              dict(kernels="fused", learning_rate=0.2), dict(batch_size=5, learning_rate=0.3),
-             dict(scoring="minibatch", learning_rate=0.07)]
+             dict(scoring="minibatch", learning_rate=0.07), dict(l2_sp=0.5, anchors=anchors(2)),
+             dict(l2_sp=0.0, anchors=anchors(2))]  # strength 0: the graph without the term
     cache = GraphCache()
     for settings in shapes:
         cache.model(build(start), "mlp-8-6", start, tiny_data, **{"batch_size": 10, "learning_rate": 0.1, **settings})
@@ -244,6 +251,22 @@ def test_minibatch_scoring_is_the_tutorials_mean_of_whole_minibatches(tiny_data)
     model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes)
     with pytest.raises(ValueError, match="scoring must be one of"):
         compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, scoring="mean")
+
+
+def test_an_l2_sp_step_is_the_sgd_step_computed_by_hand(tiny_data):
+    """The cost adds l2_sp x ||W - anchor||^2 for each anchored weight: its gradient 2 l2_sp (W - anchor) joins the
+    SGD step of that weight only."""
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes)
+    anchor = np.random.default_rng(3).normal(size=(tiny_data.n_in, 8)).astype(np.float32)
+    compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, l2_sp=0.3,
+                                 anchors={"hidden0_W": anchor})
+    before = {k: v.astype(np.float64) for k, v in model.get_weights().items()}
+    _, grads = numpy_mlp(before, tiny_data.train.x[10:20].astype(np.float64), tiny_data.train.y[10:20], 0.0, 0.0)
+    grads["hidden0_W"] = grads["hidden0_W"] + 2 * 0.3 * (before["hidden0_W"] - anchor)
+    compiled.train_model(1)
+    for name, value in model.get_weights().items():
+        np.testing.assert_allclose(value, before[name] - 0.1 * grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def test_an_l1_step_is_the_sgd_step_computed_by_hand(tiny_data):
