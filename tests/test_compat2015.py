@@ -20,8 +20,10 @@ ARGS = ["--compat", "2015", "--hidden-sizes", str(N_HIDDEN), "--batch-size", str
         "--probe-size", str(PROBE), "--learning-rate", "0.05", "--threshold", str(THRESHOLD)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def compat_run(tmp_path_factory):
+    """A tiny 2015-mode run, made anew for each test: mutmut credits a module-scoped fixture's calls to the first
+    test that uses it, and would then run the other tests against none of compat2015.py's mutants."""
     tmp = tmp_path_factory.mktemp("compat")
     splits = make_splits(n_classes=4)
     pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(splits))

@@ -1,6 +1,7 @@
 """The compiled SGD step and the tutorial's early-stopping loop, on tiny data."""
 
 import io
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -278,3 +279,33 @@ def test_an_l1_step_is_the_sgd_step_computed_by_hand(tiny_data):
     compiled.train_model(1)
     for name, value in model.get_weights().items():
         np.testing.assert_allclose(value, before[name] - 0.1 * grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("stop_after", [1, 3, 4, 8])
+def test_an_interrupted_loop_continues_from_its_json_state_exactly(stop_after):
+    """A stop request ends the loop after that minibatch with Interrupted(the signal's name), its checkpoint
+    written; the history taken through JSON (to_state, from_state) with its best weights continues to the same
+    checks, best and final weights as the loop that was never stopped."""
+    from transfer_learning.train import History, Interrupted
+
+    errors = [0.5, 0.4, 0.45, 0.3, 0.35]
+    settings = dict(n_epochs=5, patience=10000, patience_increase=2, improvement_threshold=0.995, progress=False)
+    whole = Scripted(errors, n_train_batches=3)
+    want = sgd_early_stopping(whole, whole, out=io.StringIO(), **settings)
+    model, saved, steps = Scripted(errors, n_train_batches=3), [], iter(range(1, 100))
+
+    def save(h):
+        saved.append((json.dumps(h.to_state()), None if h.best_weights is None else dict(h.best_weights)))
+
+    with pytest.raises(Interrupted) as stopped:
+        sgd_early_stopping(model, model, out=io.StringIO(), on_checkpoint=save,
+                           stop_requested=lambda: "SIGTERM" if next(steps) == stop_after else None, **settings)
+    assert stopped.value.signal_name == "SIGTERM" and str(stopped.value) == "SIGTERM" and model.steps == stop_after
+    state, best = saved[-1]
+    history = History.from_state(json.loads(state), best_weights=best)
+    assert history.next_minibatch == stop_after % 3 and len(history.checks) == stop_after // 3
+    resumed = Scripted(errors[len(history.checks):], n_train_batches=3)
+    resumed.steps = stop_after
+    got = sgd_early_stopping(resumed, resumed, out=io.StringIO(), history=history, **settings)
+    assert {**got.to_state(), "seconds": 0} == {**want.to_state(), "seconds": 0}
+    assert got.checks == want.checks and resumed.steps == whole.steps and got.best_weights == want.best_weights
