@@ -31,7 +31,7 @@ RULES  := --target-train-size 1000 --rules all --keep-fractions 0.1,0.25,0.5,0.7
 RULES_FIRST := --target-train-size 1000 --subset first --rules all --keep-fractions 0.1,0.25,0.5,0.75 \
 	--baselines scratch,finetune,shrink-perturb --seeds 1-20
 
-.PHONY: run test test-fast lint bench mutate mutate-unit sweeps rule-sweeps rule-sweeps-first study compat-table tutorial-mlp tutorial-mlp-fused copy-sweep data clean
+.PHONY: run test test-fast lint bench mutate mutate-fast sweeps rule-sweeps rule-sweeps-first study compat-table tutorial-mlp tutorial-mlp-fused copy-sweep data clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -91,10 +91,11 @@ mutate: data
 	$(VENV)/bin/mutmut run $(ARGS) || true
 	$(PY) -m tests.mutation_score
 
-# the same mutants against the unit tests alone (tests/mutate_unit.py): minutes, a lower bound of make mutate's scores
-mutate-unit: data
+# the same mutants against each module's fast tests (tests/mutate_fast.py): about an hour, a lower bound of make
+# mutate's scores; `make mutate-fast ARGS='transfer_learning.rules*'` runs one module's
+mutate-fast: data
 	$(PY) -m pip install --quiet --disable-pip-version-check mutmut==3.8.1
-	$(PY) -m tests.mutate_unit
+	$(PY) -m tests.mutate_fast $(ARGS)
 
 # the transfer map (docs/sweeps.md, "Studies"): every task pair x width x target size, 10 replicates a cell; the
 # same command continues a stopped study. Its tables and map are copied to docs/results/study/.

@@ -137,23 +137,23 @@ def test_make_mutate_covers_exactly_the_modules_the_results_rest_on():
     assert "| transfer_learning.train | 1 | 0 | 0 | 1 | - |" in text
 
 
-def test_make_mutate_unit_runs_the_same_mutants_against_the_unit_tests_alone(tmp_path):
+def test_make_mutate_fast_runs_the_same_mutants_against_the_fast_tests(tmp_path):
     import tomllib
 
-    from tests import mutate_unit
+    from tests import mutate_fast
 
-    mutate_unit.prepare(tmp_path / "copy")
+    mutate_fast.prepare(tmp_path / "copy")
     config = tomllib.loads((tmp_path / "copy" / "pyproject.toml").read_text())["tool"]["mutmut"]
     ours = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
-    assert config["source_paths"] == [p for p in ours["source_paths"] if not p.endswith("train.py")]
-    assert config["pytest_add_cli_args_test_selection"] == mutate_unit.UNIT_TESTS
-    for test in mutate_unit.UNIT_TESTS:  # every named test exists
+    assert config["source_paths"] == ours["source_paths"]
+    assert config["pytest_add_cli_args_test_selection"] == mutate_fast.FAST_TESTS
+    for test in mutate_fast.FAST_TESTS:  # every named test exists
         path, _, name = test.partition("::")
         assert (ROOT / path).is_file() and (not name or f"def {name}(" in (ROOT / path).read_text()), test
     assert (tmp_path / "copy" / "transfer_learning" / "fused.py").read_bytes() == \
         (ROOT / "transfer_learning" / "fused.py").read_bytes()
-    recipe = re.search(r"^mutate-unit:.*?(?=^\S)", (ROOT / "Makefile").read_text(), re.M | re.S).group(0)
-    assert "mutmut==3.8.1" in recipe and "tests.mutate_unit" in recipe
+    recipe = re.search(r"^mutate-fast:.*?(?=^\S)", (ROOT / "Makefile").read_text(), re.M | re.S).group(0)
+    assert "mutmut==3.8.1" in recipe and "tests.mutate_fast $(ARGS)" in recipe
 
 
 #: A claim in the generated pattern of conclusions.md: a difference, an equivalence, or an inconclusive test.
