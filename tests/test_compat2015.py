@@ -202,6 +202,23 @@ def test_the_pictures_script_draws_2015s_per_node_figures(compat_run, tmp_path):
     assert not np.array_equal(pixels["wMapInit0.png"], pixels["wMapInit1.png"])
 
 
+def test_each_column_is_drawn_as_a_grey_map_filling_the_figure(tmp_path):
+    """save_pictures: one file a column, the map in Greys (the largest weight black) on axes that fill the figure,
+    so a 4 x 4 map's largest cell is a black square some 90 pixels high in the 640 x 480 image."""
+    from transfer_learning.compat2015 import save_pictures
+
+    save_pictures(np.stack([np.arange(16.0), np.arange(16.0)[::-1]], axis=1), tmp_path, "w")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w0.png", "w1.png"]
+    for name in ("w0.png", "w1.png"):
+        rgb = np.asarray(Image.open(tmp_path / name))[..., :3].astype(int)
+        assert rgb.shape == (480, 640, 3)
+        assert (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()  # grey levels only
+        black = (rgb == 0).all(axis=-1)
+        assert (black.sum(axis=1) >= 80).sum() >= 85  # the black cell's rows (the axes' frame adds a few)
+    first, second = (np.asarray(Image.open(tmp_path / n))[..., 0] for n in ("w0.png", "w1.png"))
+    assert not np.array_equal(first, second)
+
+
 def test_a_phase_ends_with_its_last_weights_and_best_weights_restores_the_best(tmp_path):
     """Data and a learning rate where the validation error rises after its best check (epoch 3 of 6), so the
     last and the best weights differ: 2015 carried the last; --fix best-weights alone carries the best."""
@@ -263,6 +280,33 @@ def test_each_fix_changes_what_it_names(compat_run, tmp_path):
         np.testing.assert_array_equal(moved[f"hidden{layer}_b"][kept], source[f"hidden{layer}_b"][kept])
 
 
+def test_2015_mode_takes_its_own_flags_and_refuses_the_rest_in_one_full_line():
+    """config_from_args: the flags 2015's test_mlp() had become its config; every other flag given is named in
+    the refusal, with what 2015 mode does take; --hidden-sizes is one width, or the same width twice."""
+    from transfer_learning.compat2015 import COMPAT_FLAGS, Compat2015Config, config_from_args
+    from transfer_learning.config import ConfigError, flag
+
+    values = dict(learning_rate=0.05, L1_reg=0.001, L2_reg=0.002, n_epochs=3, batch_size=7, probe_size=10, seed=9,
+                  dataset="d.pkl.gz", out="o", hidden_sizes=(6, 6), threshold="0.3", rule="redo", target="mnist")
+    given = set(values) - {"rule", "target"}
+    assert config_from_args(values, given, ["probe-bias"]) == Compat2015Config(
+        learning_rate=0.05, L1_reg=0.001, L2_reg=0.002, n_epochs=3, batch_size=7, n_hidden=6, threshold=0.3,
+        probe_size=10, seed=9, dataset="d.pkl.gz", out="o", fixes=("probe-bias",))
+    assert config_from_args(values, set(), ()) == Compat2015Config()  # what was not given keeps 2015's value
+    takes = ", ".join(sorted(flag(k) for k in COMPAT_FLAGS))
+    refusals = [(given | {"rule", "target"}, values, "--compat 2015: --rule, --target has no meaning in 2015 mode "
+                 f"(it takes {takes}, --fix and --overwrite)"),
+                (given, {**values, "threshold": "auto"},
+                 "--compat 2015: --threshold auto has no meaning in 2015 mode (give a number)")]
+    refusals += [(given, {**values, "hidden_sizes": h}, "--compat 2015: --hidden-sizes must be one width (2015's "
+                  f"n_hidden, used for both layers), got {','.join(map(str, h))}") for h in ((6, 5), (6, 6, 6))]
+    for named, flags, message in refusals:
+        with pytest.raises(ConfigError) as error:
+            config_from_args(flags, named, ())
+        assert str(error.value) == message
+    assert config_from_args({**values, "hidden_sizes": (8,)}, given, ()).n_hidden == 8
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--compat", "2015", "--rule", "redo"], "--compat 2015: --rule has no meaning in 2015 mode"),
     (["--compat", "2015", "--target", "mnist:5-9"], "--compat 2015: --target has no meaning in 2015 mode"),
@@ -305,9 +349,11 @@ def test_the_ladder_adds_one_fix_a_rung_and_each_changes_what_it_names(tmp_path,
             f"{100 * r['target_test_error']:.2f} |" for c, w, r in zip(commands, whats, results, strict=True)]
     assert table.splitlines() == ["| run | what changes | nodes kept (H1, H2) | source test error % | "
                                   "target test error % |", "|---|---|---|---|---|", *rows, ""]
-    stamps = [(p / "results.json").stat().st_mtime_ns for p in runs]
+    (runs[3] / "results.json").unlink()  # a rung stopped before its end: its folder is there, its results not
+    stamps = [(p / "results.json").stat().st_mtime_ns for p in runs if p != runs[3]]
     assert main(argv) == 0 and capsys.readouterr().out == table  # the finished runs are read back, not redone
-    assert [(p / "results.json").stat().st_mtime_ns for p in runs] == stamps
+    assert [(p / "results.json").stat().st_mtime_ns for p in runs if p != runs[3]] == stamps
+    assert json.loads((runs[3] / "results.json").read_text())["nodes_kept"] == results[3]["nodes_kept"]
     source = [load(p / "weights_source.npz") for p in runs]
     moved = [load(p / "weights_transferred.npz") for p in runs]
     report = [json.loads((p / "transfer.json").read_text()) for p in runs]
