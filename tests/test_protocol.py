@@ -635,3 +635,29 @@ def test_layer_arm_files_have_no_colon_in_their_names(pickle_path, tmp_path):
     assert not [n for n in names if ":" in n]
     assert {"weights_final_keep-layers-1.npz", "checkpoint_target-keep-layers-1@lr0.1.npz",
             "out_keep-layers-1@lr0.1.txt"} <= set(names)
+
+
+def test_a_subset_keeps_the_indexed_examples_and_joins_its_fingerprint():
+    """take_subset: the indexed training and validation rows in the indices' order, the test split whole, and the
+    description with a sha256 of the indices added to the dataset's fingerprint (so a resume with another subset is
+    refused)."""
+    import hashlib
+
+    from transfer_learning.data import Dataset, Split
+    from transfer_learning.data.subsets import take_subset
+
+    rng = np.random.default_rng(0)
+    splits = [Split(rng.normal(size=(n, 4)).astype(np.float32), rng.integers(0, 3, n).astype(np.int32))
+              for n in (30, 12, 9)]
+    task = Dataset("t", *splits, n_classes=3, classes=(0, 1, 2), fingerprint={"file": "x"})
+    indices = {"train": np.array([7, 2, 29, 11]), "valid": np.array([5, 0])}
+    description = {"kind": "stratified", "train": 4, "valid": 2, "data_seed": 3}
+    subset = take_subset(task, indices, description)
+    for got, full, index in ((subset.train, splits[0], indices["train"]), (subset.valid, splits[1], indices["valid"])):
+        assert got.x.tobytes() == full.x[index].tobytes() and got.y.tolist() == full.y[index].tolist()
+    assert subset.test is splits[2] and subset.indices is indices and (subset.n_classes, subset.name) == (3, "t")
+    digest = hashlib.sha256(indices["train"].tobytes() + b"/" + indices["valid"].tobytes()).hexdigest()
+    assert subset.fingerprint == {"file": "x", "subset": {**description, "sha256_of_indices": digest}}
+    assert task.fingerprint == {"file": "x"}  # the full task is left as it was
+    other = take_subset(task, {"train": indices["train"], "valid": np.array([0, 5])}, description)
+    assert other.fingerprint["subset"]["sha256_of_indices"] != digest
