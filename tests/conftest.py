@@ -28,12 +28,27 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        _quickest_first(items)
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: needs --runslow (make test passes it)")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def _quickest_first(items):
+    """Under mutmut (make mutate, make mutate-fast), which stops a mutant's tests at the first failure: run them
+    in the order of the times its first pass over the suite recorded, so that a caught mutant is caught by its
+    quickest test, not after a ten-second one. Elsewhere the order stays the files'."""
+    import json
+
+    stats = Path("mutmut-stats.json")  # in the mutants/ folder mutmut runs pytest from
+    if not stats.is_file():
+        return
+    seconds = json.loads(stats.read_text()).get("duration_by_test", {})
+    items.sort(key=lambda item: seconds.get(item.nodeid, 0.0))
 
 
 def make_splits(seed=0, n_in=16, n_classes=4, sizes=(60, 24, 24)):

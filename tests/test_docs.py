@@ -3,6 +3,7 @@ flag it names exists."""
 
 import contextlib
 import io
+import json
 import re
 from pathlib import Path
 
@@ -181,3 +182,19 @@ def test_every_tested_claim_in_the_findings_is_quoted_from_a_committed_conclusio
         assert claims, "the README's findings quote no test"
     missing = [c for c in claims if c not in generated]
     assert not missing, missing
+
+
+def test_under_mutmut_a_mutants_tests_run_quickest_first(tmp_path, monkeypatch):
+    """conftest's ordering: by the seconds mutmut's stats recorded (unknown tests first), only where mutmut runs."""
+    from types import SimpleNamespace
+
+    from tests.conftest import _quickest_first
+
+    items = [SimpleNamespace(nodeid=n) for n in ("tests/a.py::slow", "tests/b.py::quick", "tests/c.py::new")]
+    monkeypatch.chdir(tmp_path)
+    _quickest_first(items)
+    assert [i.nodeid for i in items] == ["tests/a.py::slow", "tests/b.py::quick", "tests/c.py::new"]  # no stats
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps(
+        {"duration_by_test": {"tests/a.py::slow": 8.5, "tests/b.py::quick": 0.2}}))
+    _quickest_first(items)
+    assert [i.nodeid for i in items] == ["tests/c.py::new", "tests/b.py::quick", "tests/a.py::slow"]
