@@ -331,14 +331,24 @@ def test_the_ladder_adds_one_fix_a_rung_and_each_changes_what_it_names(tmp_path,
     Its table is each rung's results.json, row by row; a second call reuses the finished runs."""
     from transfer_learning.compat2015 import FIXES, LADDER, main
 
-    pickle_path = write_pickle(tmp_path / "small.pkl.gz", tuple(make_splits(sizes=(300, 60, 60))))
+    splits = make_splits(sizes=(300, 60, 60))
+    splits[2] = (splits[2][0], np.where(np.arange(60) % 6 == 0, (splits[2][1] + 1) % 4, splits[2][1]))  # test errors
+    pickle_path = write_pickle(tmp_path / "small.pkl.gz", tuple(splits))
     argv = ["--ladder", str(tmp_path / "ladder"), "--dataset", str(pickle_path), "--n-epochs", "2"]
     assert main(argv) == 0
-    table = capsys.readouterr().out
+    table, progress = capsys.readouterr()
+    names = ["2015", *(f"+{fix}" for fix in LADDER)]
+    timed = re.findall(r"^\[ladder\] (\S+): (\d+) s$", progress, re.M)
+    assert [name for name, _ in timed] == names and all(int(s) < 120 for _, s in timed), progress
     assert table == (tmp_path / "ladder" / "ladder.md").read_text() + "\n"
     runs = sorted(p for p in (tmp_path / "ladder").iterdir() if p.is_dir() and p.name[0].isdigit())
     assert [p.name for p in runs] == ["0-2015", *(f"{k + 1}-{fix}" for k, fix in enumerate(LADDER))]
-    results = [json.loads((p / "results.json").read_text()) for p in [*runs, tmp_path / "ladder" / "port"]]
+    port = tmp_path / "ladder" / "port"
+    results = [json.loads((p / "results.json").read_text()) for p in [*runs, port]]
+    assert all(r["source_test_error"] > 0 and r["target_test_error"] > 0 for r in results)  # so the % is visible
+    # the port: the default port's run on the same file, for as many epochs, without reference arms
+    assert (results[-1]["target_examples"]["train"], results[-1]["source_epochs_run"]) == (300, 2)
+    assert list(results[-1]["arms"]) == ["transfer"]
     assert [(r["fixes"], r["source_epochs_run"]) for r in results[:-1]] == [(list(LADDER[:k]), 2)
                                                                              for k in range(len(runs))]
     commands = ["`--compat 2015`", *(f"`--compat 2015 --fix {','.join(LADDER[:k + 1])}`" for k in range(len(LADDER))),
@@ -350,10 +360,12 @@ def test_the_ladder_adds_one_fix_a_rung_and_each_changes_what_it_names(tmp_path,
     assert table.splitlines() == ["| run | what changes | nodes kept (H1, H2) | source test error % | "
                                   "target test error % |", "|---|---|---|---|---|", *rows, ""]
     (runs[3] / "results.json").unlink()  # a rung stopped before its end: its folder is there, its results not
-    stamps = [(p / "results.json").stat().st_mtime_ns for p in runs if p != runs[3]]
+    stamps = [(p / "results.json").stat().st_mtime_ns for p in [*runs, port] if p != runs[3]]
     assert main(argv) == 0 and capsys.readouterr().out == table  # the finished runs are read back, not redone
-    assert [(p / "results.json").stat().st_mtime_ns for p in runs if p != runs[3]] == stamps
+    assert [(p / "results.json").stat().st_mtime_ns for p in [*runs, port] if p != runs[3]] == stamps
     assert json.loads((runs[3] / "results.json").read_text())["nodes_kept"] == results[3]["nodes_kept"]
+    (port / "results.json").unlink()  # the same for the port's run
+    assert main(argv) == 0 and capsys.readouterr().out == table
     source = [load(p / "weights_source.npz") for p in runs]
     moved = [load(p / "weights_transferred.npz") for p in runs]
     report = [json.loads((p / "transfer.json").read_text()) for p in runs]
@@ -383,6 +395,31 @@ def test_the_ladder_adds_one_fix_a_rung_and_each_changes_what_it_names(tmp_path,
         assert not moved[5][f"hidden{layer}_b"].any()
         np.testing.assert_array_equal(moved[6][f"hidden{layer}_b"][kept], source[6][f"hidden{layer}_b"][kept])
         np.testing.assert_array_equal(moved[6][f"hidden{layer}_W"], moved[5][f"hidden{layer}_W"])
+
+
+def test_the_ladders_command_line(monkeypatch, capsys):
+    """python -m transfer_learning.compat2015: --ladder DIR is required, --n-epochs is 2015's 20 unless given, and
+    --help says so."""
+    from transfer_learning import compat2015
+
+    calls = []
+    monkeypatch.setattr(compat2015, "ladder", lambda *args: calls.append(args) or "the table")
+    assert compat2015.main(["--ladder", "runs"]) == 0 and capsys.readouterr().out == "the table\n"
+    assert compat2015.main(["--ladder", "r", "--dataset", "m.pkl.gz", "--n-epochs", "3"]) == 0
+    assert calls == [("runs", None, 20), ("r", "m.pkl.gz", 3)]
+    with pytest.raises(SystemExit) as stopped:
+        compat2015.main([])
+    assert stopped.value.code == 2 and "the following arguments are required: --ladder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compat2015.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: python -m transfer_learning.compat2015 [-h] --ladder DIR [--dataset PATH] "
+                           "[--n-epochs N_EPOCHS] ``python -m transfer_learning.compat2015 --ladder DIR``: "
+                           "the README's table of fixes.")
+    for line in ("--ladder DIR folder for the runs and ladder.md",
+                 "--dataset PATH your own mnist.pkl.gz (default: the data folder's)",
+                 "--n-epochs N_EPOCHS epochs per phase (default: 20, as in 2015)"):
+        assert line in text, line
 
 
 def test_the_transfer_step_by_hand_fix_by_fix():
