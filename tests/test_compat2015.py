@@ -25,7 +25,7 @@ def compat_run(tmp_path_factory):
     """A tiny 2015-mode run, made anew for each test: mutmut credits a module-scoped fixture's calls to the first
     test that uses it, and would then run the other tests against none of compat2015.py's mutants."""
     tmp = tmp_path_factory.mktemp("compat")
-    splits = make_splits(n_classes=4)
+    splits = tiny_2015_splits()
     pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(splits))
     out = tmp / "run"
     import contextlib
@@ -35,6 +35,15 @@ def compat_run(tmp_path_factory):
     with contextlib.redirect_stdout(stdout):
         assert cli.main_transfer([*ARGS, "--dataset", str(pickle_path), "--out", str(out)]) == 0
     return out, splits, stdout.getvalue(), pickle_path
+
+
+def tiny_2015_splits():
+    """60 training, 28 validation and 21 test images of 16 pixels, 4 classes; a fifth of the test labels moved
+    to the next class, so the test error is not 0 (and the test split is not the validation split's size)."""
+    splits = make_splits(n_classes=4, sizes=(60, 28, 21))
+    x, y = splits[2]
+    splits[2] = (x, np.where(np.arange(len(y)) % 5 == 0, (y + 1) % 4, y).astype(y.dtype))
+    return splits
 
 
 def error_rate_2015(weights, x, y):
@@ -89,8 +98,14 @@ def load(path):
 def test_both_phases_equal_the_2015_computation_done_in_numpy(compat_run):
     out, splits, stdout, _ = compat_run
     initial, rng = initial_2015(16, 4)
-    trained, checks = train_2015(initial, splits)
+    snapshots = []
+    trained, checks = train_2015(initial, splits, snapshots=snapshots)
     saved = load(out / "weights_source.npz")
+    # the test error is the best (first lowest) check's weights' on the test split, scored 2015's way
+    best = int(np.argmin(checks))
+    results = json.loads((out / "results.json").read_text())
+    test_error = error_rate_2015(snapshots[best], splits[2][0].astype(np.float64), splits[2][1])
+    assert results["source_test_error"] == pytest.approx(test_error, abs=1e-12) and test_error > 0
     for name in trained:
         np.testing.assert_allclose(saved[name], trained[name], rtol=1e-9, atol=1e-12, err_msg=name)
     np.testing.assert_array_equal(saved["hidden1_W"], initial["hidden1_W"])  # layer 2 never trained
@@ -186,10 +201,35 @@ def test_the_2015_lines_in_their_order(compat_run):
 
 
 def test_the_pictures_script_draws_2015s_per_node_figures(compat_run, tmp_path):
-    _, _, _, pickle_path = compat_run
+    """mlpV3TransferPictures.py's lines and files: the probe's first images as inputImage (drawn once, in phase 1),
+    the weight maps at initialization, after training and after the transfer."""
+    import contextlib
+
+    from transfer_learning.compat2015 import save_pictures
+
+    _, splits, _, pickle_path = compat_run
     out = tmp_path / "pictures"
-    assert cli.main_transfer([*ARGS, "--n-epochs", "1", "--dataset", str(pickle_path), "--out", str(out)],
-                             pictures=True) == 0
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert cli.main_transfer([*ARGS, "--n-epochs", "1", "--dataset", str(pickle_path), "--out", str(out)],
+                                 pictures=True) == 0
+    lines = [line for line in stdout.getvalue().splitlines() if not line.startswith(("epoch", "     epoch"))]
+    phase = ["... loading data", "... building the model", "...printing input images", "... training"]
+    assert lines[:4] == phase and lines[5] == "...printing weight maps of H1 (hidden nodes in layer 1) after training"
+    assert "...printing H1 weight maps after transfering learning" in lines and lines.count(phase[2]) == 2
+    assert lines[-10:] == ["Thank you for running this transfer program",
+                           "Below are descriptions of files that have been created",
+                           "out.txt         - validation error while training",
+                           "outTransfer.txt - validation error while training after transfer learning", "",
+                           "wMapInit group    -  weight maps after initialization",
+                           "wMapTrained group -  weight maps after training",
+                           "wMapTransfer group    -  weight maps after transfering",
+                           "     relevant weight maps to activated nodes are identical to wMapTrained",
+                           "     non relevant weight maps are re-initialized"]
+    save_pictures(splits[0][0][:PROBE].T, tmp_path, "want")  # the first probe-size training images
+    for i in range(PROBE):
+        assert np.array_equal(np.asarray(Image.open(out / f"inputImage{i}.png")),
+                              np.asarray(Image.open(tmp_path / f"want{i}.png"))), i
     names = {p.name for p in out.glob("*.png")}
     for prefix, n in (("inputImage", PROBE), ("wMapInit", N_HIDDEN), ("wMapTrained", N_HIDDEN),
                       ("wMapTransfer", N_HIDDEN)):
@@ -491,3 +531,25 @@ def test_the_transfer_step_by_hand_fix_by_fix():
     assert report["layers"][1]["kept"] == kept2 and moved["hidden1_W"].tobytes() == W2.tobytes()
     assert moved["hidden1_b"][kept2].tolist() == trained["hidden1_b"][kept2].tolist()
     assert redraw_unkept(np.zeros((2, 2)), [0.1, 0.9], 0.5, np.random.RandomState(0), 1.0) == [1]
+
+
+@pytest.mark.parametrize("fixes", [(), ("best-weights",)])
+def test_each_phase_runs_the_tutorials_loop_with_2015s_settings(fixes, tmp_path, monkeypatch):
+    """test_mlp()'s loop: patience 10000, increase 2, improvement threshold 0.995, no progress bar; phase 1 is the
+    source, phase 2 the target; the last minibatch's weights are carried on unless best-weights is fixed."""
+    import contextlib
+
+    from transfer_learning import compat2015
+
+    calls = []
+    real = compat2015.sgd_early_stopping
+    monkeypatch.setattr(compat2015, "sgd_early_stopping", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(tiny_2015_splits()))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main_transfer([*ARGS, "--dataset", str(pickle_path), "--out", str(tmp_path / "run"),
+                                  *(["--fix", *fixes] if fixes else [])]) == 0
+    settings = [{k: kw[k] for k in ("n_epochs", "patience", "patience_increase", "improvement_threshold", "phase",
+                                    "progress", "restore_best")} for kw in calls]
+    loop = dict(n_epochs=EPOCHS, patience=10000, patience_increase=2, improvement_threshold=0.995, progress=False,
+                restore_best=bool(fixes))
+    assert settings == [{**loop, "phase": "source"}, {**loop, "phase": "target"}]
