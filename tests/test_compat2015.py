@@ -31,9 +31,10 @@ def compat_run(tmp_path_factory):
     import contextlib
     import io
 
-    stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         assert cli.main_transfer([*ARGS, "--dataset", str(pickle_path), "--out", str(out)]) == 0
+    (tmp / "stderr.txt").write_text(stderr.getvalue())
     return out, splits, stdout.getvalue(), pickle_path
 
 
@@ -107,6 +108,7 @@ def test_both_phases_equal_the_2015_computation_done_in_numpy(compat_run):
     results = json.loads((out / "results.json").read_text())
     test_error = error_rate_2015(snapshots[best], splits[2][0].astype(np.float64), splits[2][1])
     assert results["source_test_error"] == pytest.approx(test_error, abs=1e-12) and test_error > 0
+    assert results["source_best_iteration"] == (best + 1) * (60 // BATCH)  # a check after every epoch's last step
     for name in trained:
         np.testing.assert_allclose(saved[name], trained[name], rtol=1e-9, atol=1e-12, err_msg=name)
     np.testing.assert_array_equal(saved["hidden1_W"], initial["hidden1_W"])  # layer 2 never trained
@@ -195,6 +197,15 @@ def test_the_2015_lines_in_their_order(compat_run):
     assert lines[12] == f"A total number of {report['layers'][1]['n_kept']} H2 nodes passed the threshold"
     assert lines[13:19] == phase
     assert re.fullmatch(optimization, lines[19]) and lines[19] != lines[6], lines[19]
+    results = json.loads((compat_run[0] / "results.json").read_text())
+    for line, phase in ((lines[6], "source"), (lines[19], "target")):
+        numbers = (results[f"{phase}_best_validation_error"] * 100., results[f"{phase}_best_iteration"],
+                   results[f"{phase}_test_error"] * 100.)
+        assert line == ("Optimization complete. Best validation score of %f %% obtained at iteration %i, with test "
+                        "performance %f %%" % numbers)
+    timing = (compat_run[0].parent / "stderr.txt").read_text()  # the tutorial's line, per phase, on stderr
+    ran = re.findall(r"^The code for file (\S+) ran for (\d+\.\d\d)m$", timing, re.M)
+    assert [name for name, _ in ran] == ["mlp_transfer.py"] * 2 and all(float(m) < 0.5 for _, m in ran), timing
     assert lines[20:] == ["Thank you for running this transfer program",
                           "Below are descriptions of files that have been created",
                           "out.txt         - validation error while training",
@@ -401,6 +412,8 @@ def test_the_ladder_adds_one_fix_a_rung_and_each_changes_what_it_names(tmp_path,
     assert table.splitlines() == ["| run | what changes | nodes kept (H1, H2) | source test error % | "
                                   "target test error % |", "|---|---|---|---|---|", *rows, ""]
     (runs[3] / "results.json").unlink()  # a rung stopped before its end: its folder is there, its results not
+    assert not [png for rung in runs for png in rung.glob("*.png")]  # the rungs are mlp_transfer.py's: no pictures
+    assert {json.loads((p / "config.json").read_text())["script"] for p in runs} == {"mlp_transfer.py"}
     stamps = [(p / "results.json").stat().st_mtime_ns for p in [*runs, port] if p != runs[3]]
     assert main(argv) == 0 and capsys.readouterr().out == table  # the finished runs are read back, not redone
     assert [(p / "results.json").stat().st_mtime_ns for p in [*runs, port] if p != runs[3]] == stamps
