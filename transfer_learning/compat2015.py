@@ -400,9 +400,10 @@ def config_from_args(values: dict, given: set, fixes) -> Compat2015Config:
 LADDER = ("layer2-trained", "best-weights", "target-probe", "probe-bias", "layer2-scored", "bias-kept")
 
 
-def ladder(out_dir, dataset=None, n_epochs=20) -> str:
+def ladder(out_dir, dataset, n_epochs) -> str:
     """Run 2015 mode with the fixes switched on one at a time (cumulatively), then the default port on
-    MNIST -> MNIST, and return the Markdown table (also written to <out_dir>/ladder.md)."""
+    MNIST -> MNIST, and return the Markdown table (also written to <out_dir>/ladder.md). ``dataset`` None is the
+    data folder's MNIST; main() holds the default number of epochs, 2015's 20."""
     from pathlib import Path
 
     from .config import TransferConfig
