@@ -14,6 +14,7 @@ from tests.conftest import make_splits, write_pickle
 from tests.test_model import numpy_mlp
 from transfer_learning import cli
 from transfer_learning.compat2015 import FIXES
+from transfer_learning.config import ConfigError
 
 N_HIDDEN, BATCH, EPOCHS, PROBE, THRESHOLD = 6, 7, 3, 10, 0.3
 ARGS = ["--compat", "2015", "--hidden-sizes", str(N_HIDDEN), "--batch-size", str(BATCH), "--n-epochs", str(EPOCHS),
@@ -567,3 +568,24 @@ def test_each_phase_runs_the_tutorials_loop_with_2015s_settings(fixes, tmp_path,
     loop = dict(n_epochs=EPOCHS, patience=10000, patience_increase=2, improvement_threshold=0.995, progress=False,
                 restore_best=bool(fixes))
     assert settings == [{**loop, "phase": "source"}, {**loop, "phase": "target"}]
+
+
+def test_2015_modes_run_refuses_what_its_data_cannot_hold(tmp_path, capsys):
+    """A probe or a minibatch larger than the training set, and unknown fixes, each one full line (exit 2);
+    a probe and a minibatch of the whole training set are taken."""
+    import contextlib
+
+    from transfer_learning import compat2015
+
+    pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(tiny_2015_splits()))  # 60 training images
+    base = [*ARGS, "--n-epochs", "1", "--dataset", str(pickle_path)]
+    too_big = "--probe-size / --batch-size: larger than the 60 training images"
+    for k, (flags, message) in enumerate([(["--probe-size", "61"], too_big), (["--batch-size", "61"], too_big)]):
+        assert cli.main_transfer([*base, *flags, "--out", str(tmp_path / f"no{k}")]) == 2
+        assert capsys.readouterr().err.strip().endswith(message)
+    with pytest.raises(ConfigError) as error:
+        compat2015.run(compat2015.Compat2015Config(fixes=("nonsense", "other")), out=io.StringIO())
+    assert str(error.value) == f"--fix: unknown nonsense, other; expected some of {', '.join(FIXES)}"
+    with contextlib.redirect_stdout(io.StringIO()):
+        whole = ["--probe-size", "60", "--batch-size", "60"]
+        assert cli.main_transfer([*base, *whole, "--out", str(tmp_path / "ok")]) == 0
