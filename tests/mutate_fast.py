@@ -12,10 +12,9 @@ import argparse
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.mutation_score import score, table
+from tests.mutation_score import MUTMUT, report
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The fast tests of the mutated modules: each checks what it runs against a computation written in the test.
@@ -82,14 +81,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     prepare(out)
-    mutmut = str(Path(sys.executable).parent / "mutmut")
-    subprocess.run([mutmut, "run", *args.mutants], cwd=out, stdout=subprocess.DEVNULL)
-    result = subprocess.run([mutmut, "results", "--all", "true"], cwd=out, capture_output=True, text=True)
-    if result.returncode != 0:
-        print(f"mutate_fast: mutmut results failed: {result.stderr.strip()}", file=sys.stderr)
-        return 1
-    print(table(score(result.stdout.splitlines())))
-    return 0
+    subprocess.run([MUTMUT, "run", *args.mutants], cwd=out, stdout=subprocess.DEVNULL)
+    return report(out, "mutate_fast")
 
 
 if __name__ == "__main__":

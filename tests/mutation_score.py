@@ -45,14 +45,22 @@ def table(by_module) -> str:
     return "\n".join(rows)
 
 
-def main() -> int:
-    result = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "results", "--all", "true"], cwd=ROOT,
-                            capture_output=True, text=True)
+#: the mutmut of this environment (make mutate installs it beside this Python)
+MUTMUT = str(Path(sys.executable).parent / "mutmut")
+
+
+def report(folder, caller: str) -> int:
+    """Print the per-module table of the mutmut run in ``folder`` (0), or say in one line why not (1)."""
+    result = subprocess.run([MUTMUT, "results", "--all", "true"], cwd=folder, capture_output=True, text=True)
     if result.returncode != 0:
-        print(f"mutation_score: mutmut results failed: {result.stderr.strip()}", file=sys.stderr)
+        print(f"{caller}: mutmut results failed: {result.stderr.strip()}", file=sys.stderr)
         return 1
     print(table(score(result.stdout.splitlines())))
     return 0
+
+
+def main() -> int:
+    return report(ROOT, "mutation_score")
 
 
 if __name__ == "__main__":
