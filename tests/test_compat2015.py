@@ -2,6 +2,7 @@
 draws, training with layer 2 frozen and the final weights kept, the bias-free score, the column-by-column
 re-draws, the defective layer-2 list, the minibatch scoring, out.txt's number format and the printed lines."""
 
+import contextlib
 import io
 import json
 import re
@@ -29,9 +30,6 @@ def compat_run(tmp_path_factory):
     splits = tiny_2015_splits()
     pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(splits))
     out = tmp / "run"
-    import contextlib
-    import io
-
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         assert cli.main_transfer([*ARGS, "--dataset", str(pickle_path), "--out", str(out)]) == 0
@@ -153,7 +151,6 @@ def test_both_phases_equal_the_2015_computation_done_in_numpy(compat_run):
 def test_layer2_trained_with_both_penalties_equals_the_numpy_loop_training_every_layer(tmp_path):
     """--fix layer2-trained puts W2 and c2 in the trained parameters: with L1 and L2 penalties on every weight
     matrix (W1, W2 and the output's), the source phase equals the NumPy loop that trains all six arrays."""
-    import contextlib
 
     splits = make_splits(n_classes=4)
     pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(splits))
@@ -216,7 +213,6 @@ def test_the_2015_lines_in_their_order(compat_run):
 def test_the_pictures_script_draws_2015s_per_node_figures(compat_run, tmp_path):
     """mlpV3TransferPictures.py's lines and files: the probe's first images as inputImage (drawn once, in phase 1),
     the weight maps at initialization, after training and after the transfer."""
-    import contextlib
 
     from transfer_learning.compat2015 import save_pictures
 
@@ -552,7 +548,6 @@ def test_the_transfer_step_by_hand_fix_by_fix():
 def test_each_phase_runs_the_tutorials_loop_with_2015s_settings(fixes, tmp_path, monkeypatch):
     """test_mlp()'s loop: patience 10000, increase 2, improvement threshold 0.995, no progress bar; phase 1 is the
     source, phase 2 the target; the last minibatch's weights are carried on unless best-weights is fixed."""
-    import contextlib
 
     from transfer_learning import compat2015
 
@@ -573,7 +568,6 @@ def test_each_phase_runs_the_tutorials_loop_with_2015s_settings(fixes, tmp_path,
 def test_2015_modes_run_refuses_what_its_data_cannot_hold(tmp_path, capsys):
     """A probe or a minibatch larger than the training set, and unknown fixes, each one full line (exit 2);
     a probe and a minibatch of the whole training set are taken."""
-    import contextlib
 
     from transfer_learning import compat2015
 
