@@ -6,6 +6,8 @@ import contextlib
 import io
 import json
 import re
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -249,6 +251,37 @@ def test_the_pictures_script_draws_2015s_per_node_figures(compat_run, tmp_path):
         same = np.array_equal(pixels[f"wMapTransfer{i}.png"], pixels[f"wMapTrained{i}.png"])
         assert same == (i in kept), i
     assert not np.array_equal(pixels["wMapInit0.png"], pixels["wMapInit1.png"])
+
+
+def test_run_writes_to_its_stream_times_in_minutes_and_names_its_folder(tmp_path, monkeypatch):
+    """compat2015.run, called from Python: every line goes to ``out`` (none to stdout), the timing line to stderr
+    in minutes, an unnamed run into runs/<timestamp>-compat2015, and that folder is not overwritten unasked."""
+
+    from transfer_learning import compat2015
+
+    real = compat2015.sgd_early_stopping
+
+    def ninety_seconds(*args, **kwargs):
+        history = real(*args, **kwargs)
+        history.seconds = 90.0
+        return history
+
+    monkeypatch.setattr(compat2015, "sgd_early_stopping", ninety_seconds)
+    monkeypatch.chdir(tmp_path)
+    pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(tiny_2015_splits()))
+    cfg = compat2015.Compat2015Config(n_hidden=N_HIDDEN, batch_size=BATCH, n_epochs=1, probe_size=PROBE,
+                                      threshold=THRESHOLD, dataset=str(pickle_path))
+    out, stdout, stderr = io.StringIO(), io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        result = compat2015.run(cfg, pictures=True, out=out, script="/somewhere/mlp_transfer_pictures.py")
+    assert stdout.getvalue() == ""
+    lines = out.getvalue().splitlines()
+    assert lines.count("...printing input images") == 2 and lines[-1].endswith("are re-initialized"), lines
+    assert stderr.getvalue().splitlines() == ["The code for file mlp_transfer_pictures.py ran for 1.50m"] * 2
+    run_dir = Path(result["run_dir"])
+    assert re.fullmatch(r"\d{8}-\d{6}-compat2015", run_dir.name) and run_dir.parent == Path("runs"), run_dir
+    with pytest.raises(ConfigError, match="already exists and is not empty; choose another, --resume it or"):
+        compat2015.run(replace(cfg, out=str(run_dir)), out=io.StringIO())
 
 
 def test_each_column_is_drawn_as_a_grey_map_filling_the_figure(tmp_path):

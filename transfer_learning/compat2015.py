@@ -235,7 +235,7 @@ def run(cfg: Compat2015Config, pictures=False, out=None, script="mlp_transfer.py
     unknown = [f for f in cfg.fixes if f not in FIXES]
     if unknown:
         raise ConfigError(f"--fix: unknown {', '.join(unknown)}; expected some of {', '.join(FIXES)}")
-    splits = load_mnist(cfg.dataset, log=lambda m: print(m, file=sys.stderr))
+    splits = load_mnist(cfg.dataset)  # its messages (fetching, a cache not written) go to stderr
     if cfg.probe_size > splits[0].x.shape[0] or cfg.batch_size > splits[0].x.shape[0]:
         raise ConfigError(f"--probe-size / --batch-size: larger than the {splits[0].x.shape[0]} training images")
     rundir = RunDir.create(cfg.out, "-compat2015", overwrite=overwrite)
