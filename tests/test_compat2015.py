@@ -3,10 +3,11 @@ draws, training with layer 2 frozen and the final weights kept, the bias-free sc
 re-draws, the defective layer-2 list, the minibatch scoring, out.txt's number format and the printed lines."""
 
 import contextlib
+import hashlib
 import io
 import json
 import re
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from tests.test_model import numpy_mlp
 from transfer_learning import cli
 from transfer_learning.compat2015 import FIXES
 from transfer_learning.config import ConfigError
+from transfer_learning.inputs import versions
 
 N_HIDDEN, BATCH, EPOCHS, PROBE, THRESHOLD = 6, 7, 3, 10, 0.3
 ARGS = ["--compat", "2015", "--hidden-sizes", str(N_HIDDEN), "--batch-size", str(BATCH), "--n-epochs", str(EPOCHS),
@@ -255,7 +257,8 @@ def test_the_pictures_script_draws_2015s_per_node_figures(compat_run, tmp_path):
 
 def test_run_writes_to_its_stream_times_in_minutes_and_names_its_folder(tmp_path, monkeypatch):
     """compat2015.run, called from Python: every line goes to ``out`` (none to stdout), the timing line to stderr
-    in minutes, an unnamed run into runs/<timestamp>-compat2015, and that folder is not overwritten unasked."""
+    in minutes, an unnamed run into runs/<timestamp>-compat2015 with its config.json, and that folder is not
+    overwritten unasked. The classes are counted on the training split (here the validation split lacks the last)."""
 
     from transfer_learning import compat2015
 
@@ -268,7 +271,9 @@ def test_run_writes_to_its_stream_times_in_minutes_and_names_its_folder(tmp_path
 
     monkeypatch.setattr(compat2015, "sgd_early_stopping", ninety_seconds)
     monkeypatch.chdir(tmp_path)
-    pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(tiny_2015_splits()))
+    splits = tiny_2015_splits()
+    splits[1] = (splits[1][0], splits[1][1] % 3)
+    pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(splits))
     cfg = compat2015.Compat2015Config(n_hidden=N_HIDDEN, batch_size=BATCH, n_epochs=1, probe_size=PROBE,
                                       threshold=THRESHOLD, dataset=str(pickle_path))
     out, stdout, stderr = io.StringIO(), io.StringIO(), io.StringIO()
@@ -277,9 +282,16 @@ def test_run_writes_to_its_stream_times_in_minutes_and_names_its_folder(tmp_path
     assert stdout.getvalue() == ""
     lines = out.getvalue().splitlines()
     assert lines.count("...printing input images") == 2 and lines[-1].endswith("are re-initialized"), lines
+    assert "ending hidden layer 2 calculation" in lines  # the pictures script's wording
     assert stderr.getvalue().splitlines() == ["The code for file mlp_transfer_pictures.py ran for 1.50m"] * 2
     run_dir = Path(result["run_dir"])
     assert re.fullmatch(r"\d{8}-\d{6}-compat2015", run_dir.name) and run_dir.parent == Path("runs"), run_dir
+    assert json.loads((run_dir / "config.json").read_text()) == {
+        "script": "/somewhere/mlp_transfer_pictures.py", "compat": "2015",
+        "config": json.loads(json.dumps(asdict(cfg))), "versions": versions(),
+        "inputs": {"mnist": {"file": str(pickle_path.resolve()),
+                             "sha256": hashlib.sha256(pickle_path.read_bytes()).hexdigest()}}}
+    assert np.load(run_dir / "weights_final.npz")["output_W"].shape == (N_HIDDEN, 4)
     with pytest.raises(ConfigError, match="already exists and is not empty; choose another, --resume it or"):
         compat2015.run(replace(cfg, out=str(run_dir)), out=io.StringIO())
 
@@ -524,7 +536,7 @@ def test_the_transfer_step_by_hand_fix_by_fix():
 
     def step(fixes, threshold=0.3):
         cfg = Compat2015Config(threshold=threshold, probe_size=5, seed=7, fixes=tuple(fixes))
-        return transfer_step(cfg, trained, None, splits, np.random.RandomState(1234), io.StringIO(), False)
+        return transfer_step(cfg, trained, splits, np.random.RandomState(1234), io.StringIO(), False)
 
     def kept_and_redrawn(scores, W, threshold, draw, bound):
         W = W.copy()

@@ -253,7 +253,7 @@ def run(cfg: Compat2015Config, pictures=False, out=None, script="mlp_transfer.py
         if pictures:
             _print("...printing weight maps of H1 (hidden nodes in layer 1) after training", out=out)
             save_pictures(trained["hidden0_W"], rundir.path, "wMapTrained")
-        transferred, report = transfer_step(cfg, trained, initial, splits, rng, out, pictures)
+        transferred, report = transfer_step(cfg, trained, splits, rng, out, pictures)
         rundir.write_weights("weights_transferred.npz", transferred)
         rundir.write_json("transfer.json", report)
         if pictures:
@@ -290,7 +290,7 @@ def redraw_unkept(W, scores, threshold, rng, bound) -> list:
     return kept
 
 
-def transfer_step(cfg, trained, initial, splits, rng, out, pictures):
+def transfer_step(cfg, trained, splits, rng, out, pictures):
     """Score, keep or re-draw, as 2015 did (each --fix changes one part); returns phase 2's start and a report."""
     n_in, n_hidden = trained["hidden0_W"].shape
     fixes = set(cfg.fixes)
