@@ -292,6 +292,14 @@ def test_run_writes_to_its_stream_times_in_minutes_and_names_its_folder(tmp_path
         "inputs": {"mnist": {"file": str(pickle_path.resolve()),
                              "sha256": hashlib.sha256(pickle_path.read_bytes()).hexdigest()}}}
     assert np.load(run_dir / "weights_final.npz")["output_W"].shape == (N_HIDDEN, 4)
+    results = json.loads((run_dir / "results.json").read_text())
+    kept = [layer["n_kept"] for layer in json.loads((run_dir / "transfer.json").read_text())["layers"]]
+    assert result == {**results, "run_dir": str(run_dir)} and results["compat"] == "2015" and results["fixes"] == []
+    assert results["nodes_kept"] == kept and kept[0] != kept[1]
+    assert results["source_epochs_run"] == results["target_epochs_run"] == 1 and results["seconds"] == 180.0
+    assert results["scoring"] == ("2015's: the mean error of the minibatches of batch_size; the test error is that of "
+                                  "the best-validation check, the weights carried on are the last minibatch's unless "
+                                  "fixed")
     with pytest.raises(ConfigError, match="already exists and is not empty; choose another, --resume it or"):
         compat2015.run(replace(cfg, out=str(run_dir)), out=io.StringIO())
 

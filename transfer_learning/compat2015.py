@@ -259,7 +259,7 @@ def run(cfg: Compat2015Config, pictures=False, out=None, script="mlp_transfer.py
         if pictures:
             _print("...printing H1 weight maps after transfering learning", out=out)
             save_pictures(transferred["hidden0_W"], rundir.path, "wMapTransfer")
-        np.random.RandomState(cfg.seed)  # phase 2's RandomState(1234): created again, draws nothing
+        # phase 2: 2015 created RandomState(1234) again, but it drew nothing (both hidden W are given)
         history2, net = _phase(cfg, transferred, splits, "outTransfer.txt", rundir, pictures, False, out, script)
         rundir.write_weights("weights_final.npz", net.get_weights())
     _print(*_closing_lines(pictures), out=out)
