@@ -17,7 +17,7 @@ from PIL import Image
 from tests.conftest import make_splits, write_pickle
 from tests.test_model import numpy_mlp
 from transfer_learning import cli
-from transfer_learning.compat2015 import FIXES
+from transfer_learning.compat2015 import FIXES, py2_str
 from transfer_learning.config import ConfigError
 from transfer_learning.inputs import versions
 
@@ -179,8 +179,18 @@ def test_out_txt_is_python_2_str_of_each_check(compat_run):
     written = (out / "out.txt").read_text().splitlines() + (out / "outTransfer.txt").read_text().splitlines()
     assert len(written) == len(printed) == 2 * EPOCHS
     for text, shown in zip(written, printed, strict=True):
-        assert text == "%.12g" % float(text) and float(text) == pytest.approx(float(shown), abs=5e-7)
-        assert not text.endswith("0") or "." not in text  # 5.5, not 5.500000
+        assert text == py2_str(float(text)) and float(text) == pytest.approx(float(shown), abs=5e-7)
+        assert "." not in text or not text.endswith("0") or text.endswith(".0")  # 5.5, not 5.500000
+
+
+def test_py2_str_is_what_python_2_printed():
+    """Python 2.7's str() of these floats, as its interpreter printed them (12 significant digits, a lower-case
+    exponent, no trailing zeros, but ".0" after a whole number)."""
+
+    python2 = {0.1: "0.1", 1 / 3.: "0.333333333333", 5.5: "5.5", 100.0: "100.0", 0.0: "0.0", -2.0: "-2.0",
+               2.0000000000000004: "2.0", 2.0 / 3e5: "6.66666666667e-06", 123456789012345.0: "1.23456789012e+14",
+               1e16: "1e+16", float("inf"): "inf"}
+    assert {value: py2_str(value) for value in python2} == python2
 
 
 def test_the_2015_lines_in_their_order(compat_run):
@@ -531,9 +541,9 @@ def test_the_transfer_step_by_hand_fix_by_fix():
     out independently for 2015 and for the fixes that change them alone."""
     from types import SimpleNamespace
 
-    from transfer_learning.compat2015 import Compat2015Config, bounds_2015, py2_str, redraw_unkept, transfer_step
+    from transfer_learning.compat2015 import Compat2015Config, bounds_2015, redraw_unkept, transfer_step
 
-    assert py2_str(1 / 3) == "0.333333333333" and py2_str(5.5) == "5.5" and py2_str(12.0) == "12"
+    assert py2_str(1 / 3) == "0.333333333333" and py2_str(5.5) == "5.5" and py2_str(12.0) == "12.0"
     rng = np.random.default_rng(0)
     trained = {"hidden0_W": rng.normal(0, 0.6, (8, 4)), "hidden0_b": rng.normal(0, 0.5, 4),
                "hidden1_W": rng.normal(0, 0.6, (4, 4)), "hidden1_b": rng.normal(0, 0.5, 4),

@@ -64,8 +64,10 @@ class Compat2015Config:
 
 
 def py2_str(value: float) -> str:
-    """Python 2's str() of a float, as the 2015 script wrote it to out.txt: 12 significant digits."""
-    return "%.12g" % value
+    """Python 2's str() of a float, as the 2015 script wrote it to out.txt: 12 significant digits ('%.12g'), and
+    ".0" after a whole number (float_str's Py_DTSF_ADD_DOT_0: str(2.0) was '2.0', str(1e16) '1e+16')."""
+    text = "%.12g" % value
+    return text + ".0" if text.lstrip("-").isdigit() else text
 
 
 class Net2015:
