@@ -577,6 +577,18 @@ def test_the_transfer_step_by_hand_fix_by_fix():
     assert not moved["hidden0_b"].any() and not moved["hidden1_b"].any()
     assert not moved["output_W"].any() and moved["output_W"].shape == (4, 3) and not moved["output_b"].any()
     assert report["probe_indices"] == list(range(5))
+    # the report: layer 2's list is node 0's running mean over the first images, of which the first 4 are read
+    listed = np.cumsum(np.abs(np.tanh(images[:4] @ trained["hidden0_W"][:, 0]))) / 5
+    np.testing.assert_allclose(report["layers"][1]["scores"], listed, rtol=1e-12)
+    kept2 = [i for i in range(4) if listed[i] >= 0.3]
+    assert {k: v for k, v in report.items() if k != "layers"} == {
+        "compat": "2015", "fixes": [], "threshold": 0.3, "probe_size": 5, "probe_indices": [0, 1, 2, 3, 4]}
+    assert {k: v for k, v in report["layers"][0].items() if k != "scores"} == {
+        "layer": 0, "kept": kept1, "n_kept": len(kept1), "n_nodes": 4}
+    assert {k: v for k, v in report["layers"][1].items() if k != "scores"} == {
+        "layer": 1, "kept": kept2, "n_kept": len(kept2), "n_nodes": 4, "score_list_length": 16,
+        "used_by_phase_2": False, "note": "2015's layer-2 list: entry i is the running mean of node 0 of a copy of W1 "
+                                          "over the first i + 1 probe images; the re-drawn copy was thrown away"}
     # a node scoring exactly the threshold is kept (2015 re-drew below it)
     exact = float(scores1[kept1[0]])
     assert kept1[0] in step((), threshold=exact)[1]["layers"][0]["kept"]
@@ -604,6 +616,9 @@ def test_the_transfer_step_by_hand_fix_by_fix():
     kept2, W2 = kept_and_redrawn(scores2, trained["hidden1_W"], 0.3, draw, b2)
     assert report["layers"][1]["kept"] == kept2 and moved["hidden1_W"].tobytes() == W2.tobytes()
     assert moved["hidden1_b"][kept2].tolist() == trained["hidden1_b"][kept2].tolist()
+    assert not np.delete(moved["hidden1_b"], kept2).any() and 0 < len(kept2) < 4
+    assert report["fixes"] == ["bias-kept", "layer2-scored"] and report["layers"][1]["used_by_phase_2"] is True
+    assert "note" not in report["layers"][1] and report["layers"][1]["score_list_length"] == 4
     assert redraw_unkept(np.zeros((2, 2)), [0.1, 0.9], 0.5, np.random.RandomState(0), 1.0) == [1]
 
 
