@@ -84,9 +84,9 @@ class _Graph:
     functions: tuple  # train_model, count_errors_valid, count_errors_test
 
 
-def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_reg, lr_scale_names, l2_sp=0.0,
-             anchor_names=(), kernels="unfused"):
-    """Compile the tutorial's functions over the shared ``data``; see compile_functions."""
+def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_reg, lr_scale_names, l2_sp,
+             anchor_names, kernels):
+    """Compile the tutorial's functions over the shared ``data``; see compile_functions (whose defaults hold)."""
     nll, y_pred = fused.fuse(classifier.negative_log_likelihood(y), classifier.y_pred, kernels)
     cost = nll
     L1, L2_sqr = regularizers(classifier)
