@@ -53,6 +53,9 @@ FAST_TESTS = [
     "tests/test_compat2015.py",
     "tests/test_train.py",
     "tests/test_damaged_files.py",
+    *(f"tests/test_fused.py::{name}" for name in (  # which kernels train.py compiles
+        "test_fuse_puts_the_kernels_in_the_step_and_the_error_counter",
+        "test_the_fused_step_follows_the_unfused_one_over_hundreds_of_steps")),
 ]
 
 

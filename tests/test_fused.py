@@ -111,6 +111,9 @@ def test_fuse_puts_the_kernels_in_the_step_and_the_error_counter(tiny_data, acti
     assert "sigmoid" not in str(counter.maker.fgraph.toposort())
     assert ("rational_tanh" in str(counter.maker.fgraph.toposort())) == (activation == "tanh")
     assert ("rational_tanh" in step) == (activation == "tanh") and "sigmoid" not in step
+    plain = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L2_reg=1e-3,
+                              kernels="unfused")
+    assert not any("SoftmaxNLL" in op or "rational_tanh" in op for op in _ops(plain.train_model))
 
 
 def test_unfused_and_unknown_expressions_are_left_as_they_are(tiny_data):
