@@ -261,7 +261,7 @@ def test_an_l2_sp_step_is_the_sgd_step_computed_by_hand(tiny_data):
     SGD step of that weight only."""
     x, y = pt.matrix("x"), pt.ivector("y")
     model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes)
-    anchor = np.random.default_rng(3).normal(size=(tiny_data.n_in, 8)).astype(np.float32)
+    anchor = np.random.default_rng(3).normal(size=(tiny_data.n_in, 8))  # float64: taken in the weights' precision
     compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, l2_sp=0.3,
                                  anchors={"hidden0_W": anchor})
     before = {k: v.astype(np.float64) for k, v in model.get_weights().items()}
@@ -270,6 +270,34 @@ def test_an_l2_sp_step_is_the_sgd_step_computed_by_hand(tiny_data):
     compiled.train_model(1)
     for name, value in model.get_weights().items():
         np.testing.assert_allclose(value, before[name] - 0.1 * grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_per_node_factors_scale_each_nodes_step_and_the_functions_use_the_c_linker(tiny_data):
+    """lr_scales (here Python lists: float64) multiply node j's incoming column and bias step by factor j, in the
+    weights' precision; a factor 0 leaves the node bit for bit; the other layers take the whole step. The step and
+    the error counter are compiled for the project's linker (backend.compile_mode: C)."""
+    from transfer_learning.train import _compile
+
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes)
+    factors = [0.0, 0.5, 1.0, 2.0, 0.25, 1.0, 3.0, 0.0]
+    compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L2_reg=1e-3,
+                                 lr_scales={"hidden0_W": factors, "hidden0_b": factors[::-1]})
+    start = model.get_weights()
+    before = {k: v.astype(np.float64) for k, v in start.items()}
+    _, grads = numpy_mlp(before, tiny_data.train.x[10:20].astype(np.float64), tiny_data.train.y[10:20], 0.0, 1e-3)
+    grads["hidden0_W"] = grads["hidden0_W"] * np.array(factors)
+    grads["hidden0_b"] = grads["hidden0_b"] * np.array(factors[::-1])
+    compiled.train_model(1)
+    after = model.get_weights()
+    for name, value in after.items():
+        np.testing.assert_allclose(value, before[name] - 0.1 * grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    assert after["hidden0_W"][:, [0, 7]].tobytes() == start["hidden0_W"][:, [0, 7]].tobytes()
+    assert after["hidden0_b"][[0, 7]].tobytes() == start["hidden0_b"][[0, 7]].tobytes()
+    graph = _compile(model, x, y, {"train_x": pytensor.shared(tiny_data.train.x), "train_y": pytensor.shared(
+        tiny_data.train.y)}, batch_size=10, learning_rate=0.1, L1_reg=0.0, L2_reg=0.0, lr_scale_names=set(), l2_sp=0.0,
+        anchor_names=(), kernels="unfused")
+    assert [type(f.maker.linker).__name__ for f in graph.functions] == ["CLinker", "CLinker"]
 
 
 def test_an_l1_step_is_the_sgd_step_computed_by_hand(tiny_data):

@@ -112,7 +112,7 @@ def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_re
         if name in lr_scale_names:
             width = p.get_value(borrow=True).shape[-1]
             scales[name] = pytensor.shared(np.ones(width, dtype=pytensor.config.floatX), name=f"{name}_lr_scale")
-            g = g * (scales[name].dimshuffle("x", 0) if p.ndim == 2 else scales[name])
+            g = g * scales[name]  # broadcast over a weight's rows: its last axis is the node
         updates.append((p, p - lr * g))
 
     index = pt.lscalar("index")
