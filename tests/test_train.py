@@ -185,6 +185,46 @@ def test_patience_stops_training_early(tiny_data):
     assert [c.minibatch for c in history.checks] == [2, 4]
 
 
+def test_a_progress_bar_named_by_its_phase_is_on_by_default_on_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for kwargs, shown in ((dict(), "train: "), (dict(phase="source"), "source: "), (dict(progress=False), None)):
+        terminal = Terminal()
+        monkeypatch.setattr("sys.stderr", terminal)
+        model = Scripted([0.5, 0.4], n_train_batches=3)
+        history = sgd_early_stopping(model, model, n_epochs=2, patience=10000, patience_increase=2,
+                                     improvement_threshold=0.995, out=io.StringIO(), **kwargs)
+        assert history.phase == kwargs.get("phase", "train")
+        assert (shown in terminal.getvalue()) if shown else terminal.getvalue() == "", (kwargs, terminal.getvalue())
+
+
+@pytest.mark.parametrize("scoring", ["all", "minibatch"])
+def test_the_compiled_error_rates_score_the_network_as_scoring_says(tiny_data, scoring):
+    """validation_error and test_error: all examples counted once ("all"), or the tutorial's mean of whole
+    minibatches' error rates ("minibatch", the remainder dropped), checked against a forward pass in NumPy."""
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(2), x, tiny_data.n_in, (8, 6), tiny_data.n_classes)
+    compiled = compile_functions(model, x, y, tiny_data, batch_size=7, learning_rate=0.1, scoring=scoring)
+    for i in range(6):  # part of the way: some examples right, some wrong
+        compiled.train_model(i % compiled.n_train_batches)
+    weights = model.get_weights()
+
+    def wrong(split):
+        h = split.x.astype(np.float64)
+        for i in range(2):
+            h = np.tanh(h @ weights[f"hidden{i}_W"] + weights[f"hidden{i}_b"])
+        return (np.argmax(h @ weights["output_W"] + weights["output_b"], axis=1) != split.y).astype(float)
+
+    for split, got in ((tiny_data.valid, compiled.validation_error()), (tiny_data.test, compiled.test_error())):
+        misses = wrong(split)
+        assert len(misses) % 7 != 0 and 0 < misses.sum() < len(misses)
+        whole = len(misses) // 7 * 7
+        by_scoring = {"all": misses.mean(), "minibatch": misses[:whole].reshape(-1, 7).mean(axis=1).mean()}
+        assert got == pytest.approx(by_scoring[scoring], abs=1e-12) and by_scoring["all"] != by_scoring["minibatch"]
+
+
 def test_a_batch_larger_than_the_training_set_is_refused(tiny_data):
     with pytest.raises(ConfigError, match="--batch-size: 1000 is larger than the 60 training examples"):
         build(tiny_data, batch_size=1000)
