@@ -185,6 +185,27 @@ def test_patience_stops_training_early(tiny_data):
     assert [c.minibatch for c in history.checks] == [2, 4]
 
 
+def test_validation_frequency_history_and_time_by_the_tutorials_rules():
+    """Validation every min(n_batches, patience // 2) minibatches, at least every one; the history records the
+    epoch's minibatches; a resumed loop adds its time to the seconds it was given."""
+    def checked_at(patience, n_train_batches):
+        model = Scripted([1.0 - k / 100 for k in range(20)], n_train_batches=n_train_batches)  # always better
+        history = sgd_early_stopping(model, model, n_epochs=1, patience=patience, patience_increase=2,
+                                     improvement_threshold=0.995, out=io.StringIO(), progress=False)
+        assert history.n_train_batches == n_train_batches
+        return [c.minibatch for c in history.checks]
+
+    assert checked_at(5, 10) == [2, 4, 6, 8, 10]  # 5 // 2, not 2.5
+    assert checked_at(1, 3) == [1, 2, 3]  # 1 // 2 is 0: every minibatch
+    model = Scripted([0.5, 0.4, 0.3], n_train_batches=3)
+    history = sgd_early_stopping(model, model, n_epochs=1, patience=10000, patience_increase=2,
+                                 improvement_threshold=0.995, out=io.StringIO(), progress=False)
+    history.seconds = 100.0  # as a checkpoint records it
+    history = sgd_early_stopping(model, model, n_epochs=1, patience=10000, patience_increase=2,
+                                 improvement_threshold=0.995, out=io.StringIO(), progress=False, history=history)
+    assert history.epochs_run == 1 and 100.0 < history.seconds < 160.0
+
+
 def test_a_progress_bar_named_by_its_phase_is_on_by_default_on_a_terminal(monkeypatch):
     class Terminal(io.StringIO):
         def isatty(self):
