@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -219,6 +220,21 @@ def test_a_progress_bar_named_by_its_phase_is_on_by_default_on_a_terminal(monkey
                                      improvement_threshold=0.995, out=io.StringIO(), **kwargs)
         assert history.phase == kwargs.get("phase", "train")
         assert (shown in terminal.getvalue()) if shown else terminal.getvalue() == "", (kwargs, terminal.getvalue())
+        if not kwargs:  # one state an epoch, out of n_epochs, with the best validation error so far
+            states = re.findall(r"\rtrain: +(\d+)%\|[# ]+\| (\d)/(\d) \[[^]]*?epoch/s(?:, best_valid=([\d.]+)%)?]",
+                                terminal.getvalue())
+            assert states == [("0", "0", "2", ""), ("50", "1", "2", "50.00"), ("100", "2", "2", "40.00")], states
+    # a loop resumed in its second epoch starts its bar at one epoch done
+    from transfer_learning.train import History, Interrupted
+
+    model, history, steps = Scripted([0.5, 0.4], n_train_batches=3), History("train", 3, 10000), iter(range(1, 9))
+    settings = dict(n_epochs=2, patience=10000, patience_increase=2, improvement_threshold=0.995, out=io.StringIO())
+    with pytest.raises(Interrupted):
+        sgd_early_stopping(model, model, progress=False, history=history,
+                           stop_requested=lambda: "SIGTERM" if next(steps) == 4 else None, **settings)
+    monkeypatch.setattr("sys.stderr", terminal := Terminal())
+    sgd_early_stopping(model, model, history=history, **settings)
+    assert terminal.getvalue().startswith("\rtrain:  50%|#####     | 1/2 ["), terminal.getvalue()
 
 
 @pytest.mark.parametrize("scoring", ["all", "minibatch"])
