@@ -207,6 +207,18 @@ def test_validation_frequency_history_and_time_by_the_tutorials_rules():
     assert history.epochs_run == 1 and 100.0 < history.seconds < 160.0
 
 
+def test_a_cost_that_is_not_finite_stops_training_with_where_and_what_to_try():
+    from transfer_learning.train import TrainingDiverged
+
+    model = Scripted([0.5, 0.4], n_train_batches=3)
+    model.train_model = lambda index: np.float32("nan") if model.steps == 3 else model._step(index)
+    with pytest.raises(TrainingDiverged) as diverged:
+        sgd_early_stopping(model, model, n_epochs=2, patience=10000, patience_increase=2, improvement_threshold=0.995,
+                           phase="target", out=io.StringIO(), progress=False)
+    assert str(diverged.value) == ("the target cost became nan at epoch 2, minibatch 1; try a smaller --learning-rate "
+                                   "(the last good checkpoint is kept)")
+
+
 def test_a_progress_bar_named_by_its_phase_is_on_by_default_on_a_terminal(monkeypatch):
     class Terminal(io.StringIO):
         def isatty(self):
@@ -224,17 +236,19 @@ def test_a_progress_bar_named_by_its_phase_is_on_by_default_on_a_terminal(monkey
             states = re.findall(r"\rtrain: +(\d+)%\|[# ]+\| (\d)/(\d) \[[^]]*?epoch/s(?:, best_valid=([\d.]+)%)?]",
                                 terminal.getvalue())
             assert states == [("0", "0", "2", ""), ("50", "1", "2", "50.00"), ("100", "2", "2", "40.00")], states
-    # a loop resumed in its second epoch starts its bar at one epoch done
+            assert re.search(r"\r +\r$", terminal.getvalue())  # and cleared at the end, leaving the log's lines
+    # a loop resumed after its first epoch, or inside its second, starts its bar at one epoch done
     from transfer_learning.train import History, Interrupted
 
-    model, history, steps = Scripted([0.5, 0.4], n_train_batches=3), History("train", 3, 10000), iter(range(1, 9))
-    settings = dict(n_epochs=2, patience=10000, patience_increase=2, improvement_threshold=0.995, out=io.StringIO())
-    with pytest.raises(Interrupted):
-        sgd_early_stopping(model, model, progress=False, history=history,
-                           stop_requested=lambda: "SIGTERM" if next(steps) == 4 else None, **settings)
-    monkeypatch.setattr("sys.stderr", terminal := Terminal())
-    sgd_early_stopping(model, model, history=history, **settings)
-    assert terminal.getvalue().startswith("\rtrain:  50%|#####     | 1/2 ["), terminal.getvalue()
+    for stop_after in (3, 4):
+        model, history, steps = Scripted([0.5, 0.4], n_train_batches=3), History("train", 3, 10000), iter(range(1, 9))
+        settings = dict(n_epochs=2, patience=10000, patience_increase=2, improvement_threshold=0.995, out=io.StringIO())
+        with pytest.raises(Interrupted):
+            sgd_early_stopping(model, model, progress=False, history=history, **settings,
+                               stop_requested=lambda s=steps, n=stop_after: "SIGTERM" if next(s) == n else None)
+        monkeypatch.setattr("sys.stderr", terminal := Terminal())
+        sgd_early_stopping(model, model, history=history, **settings)
+        assert terminal.getvalue().startswith("\rtrain:  50%|#####     | 1/2 ["), (stop_after, terminal.getvalue())
 
 
 @pytest.mark.parametrize("scoring", ["all", "minibatch"])
@@ -406,7 +420,7 @@ def test_an_interrupted_loop_continues_from_its_json_state_exactly(stop_after):
 
     with pytest.raises(Interrupted) as stopped:
         sgd_early_stopping(model, model, out=io.StringIO(), on_checkpoint=save,
-                           stop_requested=lambda: "SIGTERM" if next(steps) == stop_after else None, **settings)
+                           stop_requested=lambda s=steps, n=stop_after: "SIGTERM" if next(s) == n else None, **settings)
     assert stopped.value.signal_name == "SIGTERM" and str(stopped.value) == "SIGTERM" and model.steps == stop_after
     state, best = saved[-1]
     history = History.from_state(json.loads(state), best_weights=best)
