@@ -207,6 +207,21 @@ def test_validation_frequency_history_and_time_by_the_tutorials_rules():
     assert history.epochs_run == 1 and 100.0 < history.seconds < 160.0
 
 
+def test_an_error_exactly_at_the_threshold_is_not_significant_and_the_lines_say_so():
+    """best x improvement_threshold is not yet an improvement that extends patience (the tutorial's strict <), but
+    it is a new best: its test error is printed with the minibatch it came at, and on_improvement gets the history."""
+    model = Scripted([0.5, 0.25, 0.2], n_train_batches=3)  # 0.5 x 0.5 = 0.25 exactly
+    out, seen = io.StringIO(), []
+    history = sgd_early_stopping(model, model, n_epochs=5, patience=6, patience_increase=2, improvement_threshold=0.5,
+                                 out=out, progress=False, on_improvement=lambda h: seen.append(h.best_validation_error))
+    assert history.patience == 6 and (history.epoch, history.next_minibatch) == (3, 1) and seen == [0.5, 0.25]
+    assert out.getvalue().splitlines() == [
+        "epoch 1, minibatch 3/3, validation error 50.000000 %",
+        "     epoch 1, minibatch 3/3, test error of best model 0.300000 %",
+        "epoch 2, minibatch 3/3, validation error 25.000000 %",
+        "     epoch 2, minibatch 3/3, test error of best model 0.600000 %"]
+
+
 def test_a_cost_that_is_not_finite_stops_training_with_where_and_what_to_try():
     from transfer_learning.train import TrainingDiverged
 
