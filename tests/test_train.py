@@ -222,6 +222,30 @@ def test_an_error_exactly_at_the_threshold_is_not_significant_and_the_lines_say_
         "     epoch 2, minibatch 3/3, test error of best model 0.600000 %"]
 
 
+def test_a_checkpoint_follows_each_validation_with_the_time_so_far_and_the_end_is_recorded():
+    """on_checkpoint after every validation (every 3 minibatches here), on a stop request and at the end, done
+    (a resumed run then skips the phase), its history's seconds those elapsed."""
+    from transfer_learning.train import History, Interrupted
+
+    seen = []
+
+    def record(h):
+        seen.append((h.epoch, h.next_minibatch, len(h.checks), h.done, h.seconds))
+
+    model = Scripted([0.5, 0.4, 0.3], n_train_batches=3)
+    history = sgd_early_stopping(model, model, n_epochs=2, patience=10000, patience_increase=2,
+                                 improvement_threshold=0.995, out=io.StringIO(), progress=False, on_checkpoint=record)
+    assert [s[:4] for s in seen] == [(1, 0, 1, False), (2, 0, 2, False), (2, 0, 2, True)], seen
+    assert all(0 <= s[4] < 60 for s in seen) and history.done is True and history.to_state()["done"] is True
+    seen.clear()
+    model, steps = Scripted([0.5, 0.4], n_train_batches=3), iter(range(1, 9))
+    with pytest.raises(Interrupted):
+        sgd_early_stopping(model, model, n_epochs=2, patience=10000, patience_increase=2, improvement_threshold=0.995,
+                           out=io.StringIO(), progress=False, history=History("train", 3, 10000), on_checkpoint=record,
+                           stop_requested=lambda: "SIGINT" if next(steps) == 2 else None)
+    assert [s[:4] for s in seen] == [(1, 2, 0, False)] and 0 <= seen[0][4] < 60, seen
+
+
 def test_a_cost_that_is_not_finite_stops_training_with_where_and_what_to_try():
     from transfer_learning.train import TrainingDiverged
 
