@@ -157,6 +157,23 @@ def test_make_mutate_fast_runs_the_same_mutants_against_the_fast_tests(tmp_path)
     assert "mutmut==3.8.1" in recipe and "tests.mutate_fast $(ARGS)" in recipe
 
 
+def test_a_survivors_change_is_applied_where_its_lines_are_found_once():
+    from tests.mutation_recheck import mutated_source
+
+    source = "class A:\n    def f(self, x):\n        y = x + 1\n        return y\n\n\ndef g():\n    return 2\n"
+    method = ("# m: survived\n--- a.py\n+++ a.py\n@@ -1,3 +1,3 @@\n def f(self, x):\n-    y = x + 1\n+    y = x - 1\n"
+              "     return y\n")
+    assert mutated_source(method, source) == source.replace("x + 1", "x - 1")  # a method, printed dedented
+    moved = method.replace(" def f(self, x):", " def f(self, x, z=0):")  # its context changed since the run
+    assert mutated_source(moved, source) == source.replace("x + 1", "x - 1")  # the changed lines alone still found
+    gone = "# m: survived\n--- a.py\n+++ a.py\n@@ -1,2 +1,2 @@\n def g():\n-    return 3\n+    return 4\n"
+    assert mutated_source(gone, source) is None
+    twice = "# m: survived\n--- a.py\n+++ a.py\n@@ -1,1 +1,1 @@\n-    return 2\n+    return 3\n"
+    assert mutated_source(twice, source + "def h():\n    return 2\n") is None  # two places: not applied at a guess
+    part = "# m: survived\n--- a.py\n+++ a.py\n@@ -1,1 +1,1 @@\n-x + 1\n+x - 1\n"
+    assert mutated_source(part, source) is None  # whole lines only: the tail of a line is not that line
+
+
 #: A claim in the generated pattern of conclusions.md: a difference, an equivalence, or an inconclusive test.
 CLAIMS = (r"[\w:-]+(?: \(reinit-deeper\))? beats [^()*]*?\(paired t over \d+ replicates, Holm-adjusted p [=<] [\d.]+\)",
           r"[\w:-]+(?: \(reinit-deeper\))? and [\w:-]+ are equivalent [^()*]*?\(TOST over \d+ replicates, "
