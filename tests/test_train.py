@@ -459,7 +459,7 @@ def test_an_interrupted_loop_continues_from_its_json_state_exactly(stop_after):
 
     with pytest.raises(Interrupted) as stopped:
         sgd_early_stopping(model, model, out=io.StringIO(), on_checkpoint=save,
-                           stop_requested=lambda s=steps, n=stop_after: "SIGTERM" if next(s) == n else None, **settings)
+                           stop_requested=lambda: "SIGTERM" if next(steps) == stop_after else None, **settings)
     assert stopped.value.signal_name == "SIGTERM" and str(stopped.value) == "SIGTERM" and model.steps == stop_after
     state, best = saved[-1]
     history = History.from_state(json.loads(state), best_weights=best)
