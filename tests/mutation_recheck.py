@@ -38,19 +38,24 @@ def mutated_source(show: str, source: str) -> str | None:
 
 
 def recheck(run: Path, names, tests, copy: Path, out=sys.stdout) -> dict:
-    """{name: caught | survived | gone}, each name's change applied alone to a fresh copy of the tree."""
+    """{name: caught | survived | gone}, each name's change applied alone to one copy of the tree (the file it
+    changed is put back after its tests)."""
+    prepare(copy)
     results = {}
     for name in names:
         show = subprocess.run([MUTMUT, "show", name], cwd=run, capture_output=True, text=True, check=True).stdout
         path = next(line[4:].strip() for line in show.splitlines() if line.startswith("--- "))
-        changed = mutated_source(show, (ROOT / path).read_text())
+        source = (ROOT / path).read_text()
+        changed = mutated_source(show, source)
         if changed is None:
             results[name] = "gone"
         else:
-            prepare(copy)
             (copy / path).write_text(changed)
-            rc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
-                                cwd=copy, capture_output=True).returncode
+            try:
+                rc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+                                    cwd=copy, capture_output=True).returncode
+            finally:
+                (copy / path).write_text(source)
             results[name] = {0: "survived", 1: "caught"}.get(rc, f"pytest exit {rc}")
         print(name, results[name], file=out, flush=True)
     return results
