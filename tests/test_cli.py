@@ -140,7 +140,7 @@ def test_logistic_main_runs_the_tutorial_loop(tiny_run, tmp_path, capsys):
 #: Every flag of the transfer scripts and its default as --help must show it, written out by hand.
 HELP = {"--hidden-sizes": "100,100", "--learning-rate": "0.1", "--l1-reg": "0.0", "--l2-reg": "0.0001",
         "--batch-size": "20", "--n-epochs": "20", "--patience": "10000", "--patience-increase": "2.0",
-        "--improvement-threshold": "0.995", "--activation": "tanh", "--kernels": "unfused", "--rule": "mean-abs",
+        "--improvement-threshold": "0.995", "--activation": "tanh", "--kernels": "fused", "--rule": "mean-abs",
         "--threshold": "0.6",
         "--keep-fraction": None, "--apoz-eps": "0.01", "--taylor-l2": "0.01", "--shrink": "0.4", "--perturb": "0.1",
         "--auto-thresholds": "0.0,0.2,0.4,0.6,0.8,1.0", "--auto-epochs": "3", "--probe-size": "100",

@@ -7,12 +7,14 @@ from .data.subsets import SUBSET_KINDS
 from .rules import RULES
 from .weights import ACTIVATIONS
 
-#: How the training step is compiled (train.compile_functions): "fused" with fused.py's kernels, "unfused"
-#: with the tutorial's ops as written, the escape hatch that computes what every committed table computed
-KERNELS = ("unfused", "fused")
-_KERNELS_HELP = ("how the training step is compiled: unfused (the tutorial's ops as written, what every "
-                 "committed table ran) or fused (fused C kernels for the softmax loss and tanh: faster, results "
-                 "differ in the last bits; docs/speed.md)")
+#: How the training step is compiled (train.compile_functions): "fused" with fused.py's kernels (the default,
+#: what the committed tables ran), "unfused" with the tutorial's ops as written: the escape hatch, whose results
+#: differ from fused's in the last bits
+KERNELS = ("fused", "unfused")
+DEFAULT_KERNELS = "fused"
+_KERNELS_HELP = ("how the training step is compiled: fused (fused C kernels for the softmax loss and tanh, what "
+                 "the committed tables ran) or unfused (the tutorial's ops as written: slower, results differ in "
+                 "the last bits; docs/speed.md)")
 
 #: The arms that keep whole hidden layers, named NAME:N (arms.py).
 LAYER_ARMS = ("keep-layers", "freeze-layers", "self-layers")
@@ -140,7 +142,7 @@ class LogisticConfig:
     )
     seed: int = _opt(1234, "seed of every random draw in the run")
     out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>-logistic)", metavar="DIR")
-    kernels: str = _opt("unfused", _KERNELS_HELP, metavar="KIND", type=_choice("--kernels", KERNELS))
+    kernels: str = _opt(DEFAULT_KERNELS, _KERNELS_HELP, metavar="KIND", type=_choice("--kernels", KERNELS))
 
     def validate(self):
         _check_common(self)
@@ -168,7 +170,7 @@ class TransferConfig:
     )
     activation: str = _opt("tanh", f"hidden-layer nonlinearity: {' or '.join(ACTIVATIONS)} (relu: He-uniform init)",
                            metavar="NAME", type=_choice("--activation", ACTIVATIONS))
-    kernels: str = _opt("unfused", _KERNELS_HELP, metavar="KIND", type=_choice("--kernels", KERNELS))
+    kernels: str = _opt(DEFAULT_KERNELS, _KERNELS_HELP, metavar="KIND", type=_choice("--kernels", KERNELS))
     rule: str = _opt("mean-abs", "how hidden nodes are scored on the probe: " + ", ".join(RULES)
                      + " (mean-abs is 2015's mean |activation|; see the README)",
                      metavar="NAME", type=_choice("--rule", tuple(RULES)))

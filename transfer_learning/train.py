@@ -14,7 +14,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from . import backend, compile_cache, fused
-from .config import ConfigError
+from .config import DEFAULT_KERNELS, ConfigError
 from .data import to_shared
 from .model import regularizers
 
@@ -159,7 +159,7 @@ def _bind(graph, dataset, batch_size, scoring, lr_scales, anchors=None) -> Compi
 
 
 def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
-                      lr_scales=None, scoring="all", l2_sp=0.0, anchors=None, kernels="unfused"):
+                      lr_scales=None, scoring="all", l2_sp=0.0, anchors=None, kernels=DEFAULT_KERNELS):
     """Put ``dataset`` in shared variables and compile the tutorial's three functions.
 
     ``x`` and ``y`` are the symbolic inputs the classifier was built on (a matrix and an int32
@@ -175,8 +175,8 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
     ``anchors`` maps weight names to arrays: with ``l2_sp`` > 0 the cost adds ``l2_sp * ||W - anchor||^2``
     for each (L2-SP, Li et al. 2018); with ``l2_sp`` 0 the term is left out of the graph.
 
-    ``kernels="fused"`` compiles the step with fused.py's kernels (arithmetic that differs in the last
-    bits); "unfused" compiles the tutorial's ops as written.
+    ``kernels="fused"`` (the default) compiles the step with fused.py's kernels; "unfused" compiles the
+    tutorial's ops as written (arithmetic that differs in the last bits).
 
     Every call compiles anew; GraphCache compiles once per graph shape and reuses the functions.
     """
@@ -202,7 +202,7 @@ class GraphCache:
         self.compiles = 0  # how many graphs were compiled (the rest were reused)
 
     def model(self, build, key, weights, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
-              lr_scales=None, scoring="all", l2_sp=0.0, anchors=None, kernels="unfused"):
+              lr_scales=None, scoring="all", l2_sp=0.0, anchors=None, kernels=DEFAULT_KERNELS):
         """(classifier, CompiledModel) for ``dataset``, the classifier holding ``weights``.
 
         ``build(x)`` makes the symbolic classifier on input ``x`` the first time ``key`` (the network's
