@@ -186,8 +186,8 @@ def test_one_fused_step_is_one_sgd_step_computed_by_hand(tiny_data, activation):
 
 
 def test_kernels_is_a_setting_with_a_one_line_error():
-    assert TransferConfig().kernels == "unfused"
-    with pytest.raises(ConfigError, match="--kernels: expected one of unfused, fused"):
+    assert TransferConfig().kernels == "fused"
+    with pytest.raises(ConfigError, match="--kernels: expected one of fused, unfused"):
         TransferConfig(kernels="quick").validate()
 
 
