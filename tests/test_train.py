@@ -349,10 +349,10 @@ def test_the_graph_cache_compiles_once_a_shape_and_a_reused_graph_computes_what_
     def anchors(seed):
         return {"hidden0_W": np.random.default_rng(seed).normal(size=start["hidden0_W"].shape).astype(np.float32)}
 
-    shapes = [dict(), dict(L2_reg=1e-3), dict(L1_reg=1e-3), dict(lr_scales=factors(0.5)), dict(kernels="fused"),
+    shapes = [dict(), dict(L2_reg=1e-3), dict(L1_reg=1e-3), dict(lr_scales=factors(0.5)), dict(kernels="unfused"),
               dict(batch_size=5), dict(scoring="minibatch"), dict(l2_sp=1e-2, anchors=anchors(1))]
     later = [dict(learning_rate=0.05), dict(L2_reg=3e-3), dict(L1_reg=2e-3), dict(lr_scales=factors(0.25)),
-             dict(kernels="fused", learning_rate=0.2), dict(batch_size=5, learning_rate=0.3),
+             dict(kernels="unfused", learning_rate=0.2), dict(batch_size=5, learning_rate=0.3),
              dict(scoring="minibatch", learning_rate=0.07), dict(l2_sp=0.5, anchors=anchors(2)),
              dict(l2_sp=0.0, anchors=anchors(2))]  # strength 0: the graph without the term
     cache = GraphCache()
