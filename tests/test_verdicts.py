@@ -1,0 +1,96 @@
+"""verdicts.py: two analyses matched test by test, and only the tests whose verdict differs reported as moved."""
+
+import json
+
+import pytest
+
+from transfer_learning import verdicts
+
+
+def _test(family, a, b, budget, verdict, *, deeper=0, mean=0.1, half=0.2, p=0.5, p_tost=0.5):
+    return {"family": family, "a": a, "b": b, "budget": budget, "reinit_deeper": deeper, "n": 20, "mean_pp": mean,
+            "half_width_pp": half, "p": p, "p_tost": p_tost, "p_holm": p, "p_tost_holm": p_tost, "verdict": verdict}
+
+
+def _analysis(tests, margin=0.25):
+    return {"equivalence_margin_pp": margin, "tests": tests}
+
+
+BEFORE = _analysis([  # the first test moves, yet is reported after primary (families in order)
+    _test("references", "lp-ft", "l2-sp", None, "a better", deeper=None, mean=-0.9, p=0.021),
+    _test("references", "finetune", "scratch", None, "a better", mean=-1.4, p=0.011),
+    _test("primary", "mean-abs", "random", "pooled", "inconclusive", p=0.6),
+    _test("secondary", "mean-abs", "random", ["keep fraction", 0.5], "b better", mean=0.4, p=0.04),
+    _test("secondary", "mean-abs", "random", ["keep fraction", 0.5], "inconclusive", deeper=1),
+    _test("layers", "apoz", "freeze-layers:1", ["keep fraction", 0.5], "a better", mean=-1.4, p=0.0003),
+])
+AFTER = _analysis([
+    _test("primary", "mean-abs", "random", "pooled", "equivalent", mean=0.01, p=1.0, p_tost=0.035),
+    _test("references", "finetune", "scratch", None, "a better", mean=-1.3, p=0.02),  # same verdict, other numbers
+    _test("secondary", "mean-abs", "random", ["keep fraction", 0.5], "inconclusive"),
+    _test("secondary", "mean-abs", "random", ["keep fraction", 0.5], "inconclusive", deeper=1),
+    _test("rule-pairs-pooled", "utility", "taylor", "pooled", "inconclusive"),  # only in AFTER
+    _test("references", "lp-ft", "l2-sp", None, "inconclusive", deeper=None, mean=-0.3, p=1.0),
+])
+
+
+def test_tests_are_matched_by_family_arms_budget_and_reinit_deeper_and_only_verdict_changes_count():
+    result = verdicts.compare(BEFORE, AFTER)
+    assert result["both"] == 5
+    assert [(t["a"], t["b"]) for t in result["only_before"]] == [("apoz", "freeze-layers:1")]
+    assert [(t["a"], t["b"]) for t in result["only_after"]] == [("utility", "taylor")]
+    # moved, in the order of the families: primary before secondary; finetune/scratch kept its verdict
+    assert [(b["family"], b["verdict"], a["verdict"]) for b, a in result["moved"]] == [
+        ("primary", "inconclusive", "equivalent"), ("secondary", "b better", "inconclusive"),
+        ("references", "a better", "inconclusive")]
+    assert [b["reinit_deeper"] for b, _ in result["moved"]] == [0, 0, None]
+
+
+def test_the_markdown_counts_the_moved_tests_and_the_p_values_of_the_claims_that_moved():
+    text = verdicts.markdown(verdicts.compare(BEFORE, AFTER), BEFORE, AFTER, names=("unfused", "fused"))
+    lines = text.splitlines()
+    assert lines[0] == "5 tests in both; 2 with the same verdict, 3 moved."
+    assert "Tests only in unfused: 1." in lines and "Tests only in fused: 1." in lines
+    # the claims lost are secondary's (p 0.04) and lp-ft's (0.021); the one gained, primary's equivalence (TOST p 0.035)
+    assert "Claims of unfused not made in fused: 2, their adjusted p from 0.021 to 0.04." in lines
+    assert "Claims of fused not made in unfused: 1, their adjusted p from 0.035 to 0.035." in lines
+    rows = [line for line in lines if line.startswith("| primary") or line.startswith("| secondary")]
+    assert rows[0] == (
+        "| primary | mean-abs against random pooled over budgets: inconclusive, difference +0.10 ± 0.20 pp (paired t "
+        "over 20 replicates, Holm-adjusted p = 0.600; TOST within ±0.25 pp, Holm-adjusted p = 0.500) | mean-abs and "
+        "random are equivalent pooled over budgets within ±0.25 pp: difference +0.01 ± 0.20 pp (TOST over 20 "
+        "replicates, Holm-adjusted p = 0.035) |")
+    assert rows[1].startswith("| secondary | random beats mean-abs at keep fraction 0.5 by 0.40 ± 0.20 pp")
+
+
+def test_identical_analyses_move_nothing_and_print_no_table():
+    text = verdicts.markdown(verdicts.compare(BEFORE, BEFORE), BEFORE, BEFORE)
+    assert text == "6 tests in both; 6 with the same verdict, 0 moved.\n"
+
+
+def test_the_command_reads_files_or_sweep_directories(tmp_path, capsys):
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "analysis.json").write_text(json.dumps(BEFORE))
+    (tmp_path / "after.json").write_text(json.dumps(AFTER))
+    assert verdicts.main([str(tmp_path / "sweep"), str(tmp_path / "after.json"), "--names", "a,b"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("5 tests in both; 2 with the same verdict, 3 moved.\n")
+    assert "| family | a | b |" in out
+
+
+@pytest.mark.parametrize("content, names, message", [
+    (None, "a,b", "not a readable analysis.json (FileNotFoundError)"),
+    ("{not json", "a,b", "not a readable analysis.json (JSONDecodeError)"),
+    ('{"title": "x"}', "a,b", "not an analysis.json (no 'tests')"),
+    (json.dumps(AFTER), "a", "--names: expected two names separated by a comma, got 'a'"),
+])
+def test_bad_input_gets_a_one_line_error(tmp_path, capsys, content, names, message):
+    before = tmp_path / "before.json"
+    before.write_text(json.dumps(BEFORE))
+    after = tmp_path / "after.json"
+    if content is not None:
+        after.write_text(content)
+    with pytest.raises(SystemExit) as stop:
+        verdicts.main([str(before), str(after), "--names", names])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)

@@ -1,0 +1,92 @@
+"""Which verdicts two analyses of the same sweep design disagree on.
+
+A check of how firmly a sweep's conclusions hold when something that should not matter changes: the last
+bits of the arithmetic (``--kernels``), the machine, another draw of replicates. Two analysis.json files are
+matched test by test (family, arms, budget, reinit-deeper); a test "moved" where its verdict differs.
+``python -m transfer_learning.verdicts BEFORE AFTER`` prints the comparison as Markdown.
+"""
+
+import json
+
+from .analysis import FAMILIES, sentence
+
+
+def _key(test: dict) -> tuple:
+    budget = test["budget"] if test["budget"] in (None, "pooled") else tuple(test["budget"])
+    return test["family"], test["a"], test["b"], budget, test["reinit_deeper"]
+
+
+def compare(before: dict, after: dict) -> dict:
+    """The tests of two analyses matched by key: those in both, those in one only, and those whose verdict
+    moved as (before's test, after's test) pairs, in the order of FAMILIES then of ``before``."""
+    old = {_key(t): t for t in before["tests"]}
+    new = {_key(t): t for t in after["tests"]}
+    both = [k for k in old if k in new]
+    moved = [(old[k], new[k]) for k in both if old[k]["verdict"] != new[k]["verdict"]]
+    moved.sort(key=lambda pair: FAMILIES.index(pair[0]["family"]))
+    return {"both": len(both), "only_before": [old[k] for k in old if k not in new],
+            "only_after": [new[k] for k in new if k not in old], "moved": moved}
+
+
+def _claimed_p(test: dict) -> float | None:
+    """The adjusted p-value behind a claim (the t-test's for 'beats', TOST's for 'equivalent'); None if none."""
+    if test["verdict"] in ("a better", "b better"):
+        return test["p_holm"]
+    return test["p_tost_holm"] if test["verdict"] == "equivalent" else None
+
+
+def markdown(comparison: dict, before: dict, after: dict, names=("before", "after")) -> str:
+    """The comparison as Markdown: the counts, then each moved test's two sentences."""
+    margin_before, margin_after = before["equivalence_margin_pp"], after["equivalence_margin_pp"]
+    moved = comparison["moved"]
+    lines = [f"{comparison['both']} tests in both; {comparison['both'] - len(moved)} with the same verdict, "
+             f"{len(moved)} moved."]
+    for name, tests in ((names[0], comparison["only_before"]), (names[1], comparison["only_after"])):
+        if tests:
+            lines.append(f"Tests only in {name}: {len(tests)}.")
+    lost = [p for p in (_claimed_p(b) for b, _ in moved) if p is not None]
+    gained = [p for p in (_claimed_p(a) for _, a in moved) if p is not None]
+    if lost:
+        lines.append(f"Claims of {names[0]} not made in {names[1]}: {len(lost)}, their adjusted p from "
+                     f"{min(lost):.3g} to {max(lost):.3g}.")
+    if gained:
+        lines.append(f"Claims of {names[1]} not made in {names[0]}: {len(gained)}, their adjusted p from "
+                     f"{min(gained):.3g} to {max(gained):.3g}.")
+    if moved:
+        lines += ["", f"| family | {names[0]} | {names[1]} |", "|---|---|---|"]
+        lines += [f"| {b['family']} | {sentence(b, margin_before)} | {sentence(a, margin_after)} |"
+                  for b, a in moved]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    """``python -m transfer_learning.verdicts BEFORE AFTER``: the tests whose verdict differs between two
+    analysis.json files of the same sweep design (for example the same sweep run with ``--kernels unfused`` and
+    with the default), as Markdown on standard output."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m transfer_learning.verdicts", description=main.__doc__)
+    parser.add_argument("before", help="an analysis.json (or a sweep directory holding one)")
+    parser.add_argument("after", help="the other analysis.json (or sweep directory)")
+    parser.add_argument("--names", default="before,after", metavar="A,B",
+                        help="what to call the two in the output (default: before,after)")
+    args = parser.parse_args(argv)
+    analyses = []
+    for given in (args.before, args.after):
+        path = Path(given) / "analysis.json" if Path(given).is_dir() else Path(given)
+        try:
+            analyses.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as error:
+            parser.error(f"{path}: not a readable analysis.json ({error.__class__.__name__})")
+        if "tests" not in analyses[-1]:
+            parser.error(f"{path}: not an analysis.json (no 'tests')")
+    names = tuple(args.names.split(","))
+    if len(names) != 2 or not all(names):
+        parser.error(f"--names: expected two names separated by a comma, got {args.names!r}")
+    print(markdown(compare(*analyses), *analyses, names=names), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
