@@ -130,11 +130,11 @@ def test_unfused_and_unknown_expressions_are_left_as_they_are(tiny_data):
         fused.fuse(nll, model.y_pred, "fast")
 
 
-def _twin_steps(data, activation, l2, scales, kernels, steps):
+def _twin_steps(data, activation, l2, scales, kernels, steps, anchors=None):
     x, y = pt.matrix("x"), pt.ivector("y")
     model = MLP(np.random.default_rng(3), x, data.n_in, (12, 10), data.n_classes, activation=activation)
     compiled = compile_functions(model, x, y, data, batch_size=10, learning_rate=0.05, L2_reg=l2,
-                                 lr_scales=scales, kernels=kernels)
+                                 lr_scales=scales, kernels=kernels, l2_sp=0.05 if anchors else 0.0, anchors=anchors)
     errors = []
     with minibatch_steps(compiled) as step:
         for i in range(steps):
@@ -144,9 +144,10 @@ def _twin_steps(data, activation, l2, scales, kernels, steps):
     return model.get_weights(), errors
 
 
-@pytest.mark.parametrize(("activation", "l2", "with_scales"),
-                         [("tanh", 1e-3, True), ("tanh", 0.0, False), ("relu", 1e-3, False), ("relu", 0.0, True)])
-def test_the_fused_step_follows_the_unfused_one_over_hundreds_of_steps(activation, l2, with_scales):
+@pytest.mark.parametrize(("activation", "l2", "with_scales", "l2_sp"),
+                         [("tanh", 1e-3, True, False), ("tanh", 0.0, False, False), ("relu", 1e-3, False, False),
+                          ("relu", 0.0, True, False), ("tanh", 0.0, False, True), ("relu", 1e-3, True, True)])
+def test_the_fused_step_follows_the_unfused_one_over_hundreds_of_steps(activation, l2, with_scales, l2_sp):
     rng = np.random.default_rng(5)
     means = rng.uniform(0, 1, (4, 30))
     labels = np.arange(400) % 4
@@ -156,8 +157,11 @@ def test_the_fused_step_follows_the_unfused_one_over_hundreds_of_steps(activatio
                    n_classes=4, classes=(0, 1, 2, 3))
     scales = {"hidden0_W": rng.choice([0.0, 0.5, 1.0], 12).astype(np.float32),
               "hidden0_b": rng.choice([0.0, 1.0], 12).astype(np.float32)} if with_scales else None
-    plain, plain_errors = _twin_steps(data, activation, l2, scales, "unfused", 300)
-    quick, quick_errors = _twin_steps(data, activation, l2, scales, "fused", 300)
+    # L2-SP pulls toward anchors (the source weights in a run; here other draws)
+    anchors = MLP(np.random.default_rng(4), pt.matrix(), 30, (12, 10), 4, activation=activation).get_weights() \
+        if l2_sp else None
+    plain, plain_errors = _twin_steps(data, activation, l2, scales, "unfused", 300, anchors)
+    quick, quick_errors = _twin_steps(data, activation, l2, scales, "fused", 300, anchors)
     assert quick_errors == plain_errors
     for name, value in plain.items():
         np.testing.assert_allclose(quick[name], value, rtol=1e-4, atol=2e-6, err_msg=name)

@@ -2,13 +2,15 @@
 
 A check of how firmly a sweep's conclusions hold when something that should not matter changes: the last
 bits of the arithmetic (``--kernels``), the machine, another draw of replicates. Two analysis.json files are
-matched test by test (family, arms, budget, reinit-deeper); a test "moved" where its verdict differs.
+matched test by test (family, arms, budget, reinit-deeper); a test "moved" where its verdict differs. Where
+both sweeps' results.csv are at hand, their runs are matched too, to show where the runs themselves differ.
 ``python -m transfer_learning.verdicts BEFORE AFTER`` prints the comparison as Markdown.
 """
 
 import json
+from collections import defaultdict
 
-from .analysis import FAMILIES, sentence
+from .analysis import FAMILIES, read_csv, sentence
 
 
 def _key(test: dict) -> tuple:
@@ -59,34 +61,81 @@ def markdown(comparison: dict, before: dict, after: dict, names=("before", "afte
     return "\n".join(lines) + "\n"
 
 
+def _run_key(row: dict) -> tuple:
+    return tuple(row.get(k) for k in ("seed", "data_seed", "arm", "rule", "threshold", "keep_fraction",
+                                      "reinit_deeper"))
+
+
+def compare_runs(before_rows: list[dict], after_rows: list[dict], by: str = "learning_rate") -> dict:
+    """The runs (rows of results.csv) of two sweeps matched by replicate, arm, rule, budget and reinit-deeper,
+    grouped by the before run's column ``by``. Per group: [runs, runs that chose another learning rate, runs
+    whose test error differs, the largest |difference| in pp] (differing runs counted whatever their rates)."""
+    old = {_run_key(r): r for r in before_rows}
+    groups = defaultdict(lambda: [0, 0, 0, 0.0])
+    for after in after_rows:
+        before = old.get(_run_key(after))
+        if before is None:
+            continue
+        entry = groups[before.get(by)]
+        entry[0] += 1
+        entry[1] += before.get("learning_rate") != after.get("learning_rate")
+        if before["test_error_pct"] != after["test_error_pct"]:
+            entry[2] += 1
+            entry[3] = max(entry[3], abs(after["test_error_pct"] - before["test_error_pct"]))
+    return {g: groups[g] for g in sorted(groups, key=lambda g: (g is None, g))}
+
+
+def runs_markdown(groups: dict, by: str) -> str:
+    """A run comparison as a Markdown table, a row per group."""
+    lines = [f"| {by.replace('_', ' ')} | runs | another learning rate chosen | test error differs | largest "
+             "difference (pp) |", "|---|---|---|---|---|"]
+    lines += [f"| {'-' if g is None else (f'{g:g}' if isinstance(g, float) else g)} | {n} | {other} | {differ} | "
+              f"{largest:.2f} |" for g, (n, other, differ, largest) in groups.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _files(given: str, parser):
+    """(analysis.json, results.csv or None) from a sweep directory or an analysis file; docs/results/ keeps
+    NAME.analysis.json beside NAME.csv."""
+    from pathlib import Path
+
+    path = Path(given)
+    if path.is_dir():
+        analysis, results = path / "analysis.json", path / "results.csv"
+    else:
+        analysis, results = path, path.with_name(path.name.removesuffix(".analysis.json") + ".csv")
+    try:
+        loaded = json.loads(analysis.read_text())
+    except (OSError, ValueError) as error:
+        parser.error(f"{analysis}: not a readable analysis.json ({error.__class__.__name__})")
+    if not isinstance(loaded, dict) or "tests" not in loaded:
+        parser.error(f"{analysis}: not an analysis.json (no 'tests')")
+    return loaded, (results if results.is_file() and results != analysis else None)
+
+
 def main(argv=None) -> int:
     """``python -m transfer_learning.verdicts BEFORE AFTER``: the tests whose verdict differs between two
     analysis.json files of the same sweep design (for example the same sweep run with ``--kernels unfused`` and
     with the default), as Markdown on standard output."""
     import argparse
-    from pathlib import Path
 
     parser = argparse.ArgumentParser(prog="python -m transfer_learning.verdicts", description=main.__doc__)
-    parser.add_argument("before", help="an analysis.json (or a sweep directory holding one)")
-    parser.add_argument("after", help="the other analysis.json (or sweep directory)")
+    parser.add_argument("before", help="a sweep directory, or an analysis.json (NAME.analysis.json: its runs are "
+                        "read from NAME.csv beside it, if there)")
+    parser.add_argument("after", help="the other sweep directory or analysis.json")
     parser.add_argument("--names", default="before,after", metavar="A,B",
                         help="what to call the two in the output (default: before,after)")
     args = parser.parse_args(argv)
-    analyses = []
-    for given in (args.before, args.after):
-        path = Path(given) / "analysis.json" if Path(given).is_dir() else Path(given)
-        try:
-            analyses.append(json.loads(path.read_text()))
-        except (OSError, ValueError) as error:
-            parser.error(f"{path}: not a readable analysis.json ({error.__class__.__name__})")
-        if "tests" not in analyses[-1]:
-            parser.error(f"{path}: not an analysis.json (no 'tests')")
+    (before, before_csv), (after, after_csv) = _files(args.before, parser), _files(args.after, parser)
     names = tuple(args.names.split(","))
     if len(names) != 2 or not all(names):
         parser.error(f"--names: expected two names separated by a comma, got {args.names!r}")
-    print(markdown(compare(*analyses), *analyses, names=names), end="")
+    print(markdown(compare(before, after), before, after, names=names), end="")
+    if before_csv and after_csv:
+        rows = read_csv(before_csv), read_csv(after_csv)
+        for by in ("arm", "learning_rate"):
+            print("\n" + runs_markdown(compare_runs(*rows, by=by), by), end="")
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
