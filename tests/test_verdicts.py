@@ -17,8 +17,8 @@ def _analysis(tests, margin=0.25):
 
 
 BEFORE = _analysis([  # the first test moves, yet is reported after primary (families in order)
-    _test("references", "lp-ft", "l2-sp", None, "a better", deeper=None, mean=-0.9, p=0.021),
-    _test("references", "finetune", "scratch", None, "a better", mean=-1.4, p=0.011),
+    _test("references", "lp-ft", "l2-sp", None, "a better", deeper=None, mean=-0.9, p=0.008),
+    _test("references", "finetune", "scratch", None, "a better", mean=-1.4, p=0.005),
     _test("primary", "mean-abs", "random", "pooled", "inconclusive", p=0.6),
     _test("secondary", "mean-abs", "random", ["keep fraction", 0.5], "b better", mean=0.4, p=0.04),
     _test("secondary", "mean-abs", "random", ["keep fraction", 0.5], "inconclusive", deeper=1),
@@ -51,8 +51,10 @@ def test_the_markdown_counts_the_moved_tests_and_the_p_values_of_the_claims_that
     lines = text.splitlines()
     assert lines[0] == "5 tests in both; 2 with the same verdict, 3 moved."
     assert "Tests only in unfused: 1." in lines and "Tests only in fused: 1." in lines
-    # the claims lost are secondary's (p 0.04) and lp-ft's (0.021); the one gained, primary's equivalence (TOST p 0.035)
-    assert "Claims of unfused not made in fused: 2, their adjusted p from 0.021 to 0.04." in lines
+    # the claims lost are secondary's (p 0.04) and lp-ft's (0.008); the one gained, primary's equivalence (TOST p 0.035)
+    assert "Claims of unfused not made in fused: 2, their adjusted p from 0.008 to 0.04." in lines
+    # firm claims (p < 0.01 in either): finetune's (held, 0.005 then 0.02) and lp-ft's (moved); apoz's is in one only
+    assert "Claims with an adjusted p below 0.01 in either: 2, of which 1 moved." in lines
     assert "Claims of fused not made in unfused: 1, their adjusted p from 0.035 to 0.035." in lines
     rows = [line for line in lines if line.startswith("| primary") or line.startswith("| secondary")]
     assert rows[0] == (
@@ -65,7 +67,8 @@ def test_the_markdown_counts_the_moved_tests_and_the_p_values_of_the_claims_that
 
 def test_identical_analyses_move_nothing_and_print_no_table():
     text = verdicts.markdown(verdicts.compare(BEFORE, BEFORE), BEFORE, BEFORE)
-    assert text == "6 tests in both; 6 with the same verdict, 0 moved.\n"
+    assert text == ("6 tests in both; 6 with the same verdict, 0 moved.\n"
+                    "Claims with an adjusted p below 0.01 in either: 3, of which 0 moved.\n")
 
 
 def test_the_command_reads_files_or_sweep_directories(tmp_path, capsys):
@@ -94,3 +97,50 @@ def test_bad_input_gets_a_one_line_error(tmp_path, capsys, content, names, messa
         verdicts.main([str(before), str(after), "--names", names])
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
+
+
+def _row(seed, arm, rate, error, rule=None, keep=None, deeper=None):
+    return {"seed": seed, "data_seed": seed, "arm": arm, "rule": rule, "threshold": None, "keep_fraction": keep,
+            "reinit_deeper": deeper, "learning_rate": rate, "test_error_pct": error}
+
+
+RUNS_BEFORE = [_row(1, "scratch", 0.1, 8.0), _row(2, "scratch", 0.1, 7.5), _row(1, "finetune", 0.3, 6.0),
+               _row(1, "transfer", 0.3, 6.5, "mean-abs", 0.5, 0), _row(1, "transfer", 0.3, 6.7, "mean-abs", 0.5, 1),
+               _row(3, "scratch", 0.1, 9.0)]  # seed 3 only here: not matched
+RUNS_AFTER = [_row(2, "scratch", 0.1, 7.5), _row(1, "scratch", 0.1, 8.25), _row(1, "finetune", 1.0, 5.0),
+              _row(1, "transfer", 0.3, 6.5, "mean-abs", 0.5, 0), _row(1, "transfer", 0.3, 6.2, "mean-abs", 0.5, 1)]
+
+
+def test_runs_are_matched_by_replicate_arm_rule_budget_and_reinit_deeper_and_grouped():
+    by_arm = verdicts.compare_runs(RUNS_BEFORE, RUNS_AFTER, by="arm")
+    # [runs, another learning rate, test error differs, largest |difference|], arms in sorted order
+    assert by_arm == {"finetune": [1, 1, 1, 1.0], "scratch": [2, 0, 1, 0.25], "transfer": [2, 0, 1, 0.5]}
+    by_rate = verdicts.compare_runs(RUNS_BEFORE, RUNS_AFTER)  # by the before run's learning rate
+    assert by_rate == {0.1: [2, 0, 1, 0.25], 0.3: [3, 1, 2, 1.0]}
+
+
+def test_the_run_table_has_a_row_per_group_and_the_total():
+    text = verdicts.runs_markdown(verdicts.compare_runs(RUNS_BEFORE, RUNS_AFTER), "learning_rate")
+    assert text.splitlines() == [
+        "| learning rate | runs | another learning rate chosen | test error differs | largest difference (pp) |",
+        "|---|---|---|---|---|",
+        "| 0.1 | 2 | 0 | 1 | 0.25 |",
+        "| 0.3 | 3 | 1 | 2 | 1.00 |",
+        "| all | 5 | 1 | 3 | 1.00 |"]
+
+
+def test_the_command_adds_the_run_tables_where_both_csvs_are_beside_the_analyses(tmp_path, capsys):
+    import csv
+
+    for name, analysis, rows in (("a", BEFORE, RUNS_BEFORE), ("b", AFTER, RUNS_AFTER)):
+        (tmp_path / f"{name}.analysis.json").write_text(json.dumps(analysis))
+        with open(tmp_path / f"{name}.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows([{k: "" if v is None else v for k, v in r.items()} for r in rows])
+    verdicts.main([str(tmp_path / "a.analysis.json"), str(tmp_path / "b.analysis.json")])
+    out = capsys.readouterr().out
+    assert "| transfer | 2 | 0 | 1 | 0.50 |" in out and "| 0.3 | 3 | 1 | 2 | 1.00 |" in out
+    (tmp_path / "b.csv").unlink()  # one side without runs: the verdicts alone
+    verdicts.main([str(tmp_path / "a.analysis.json"), str(tmp_path / "b.analysis.json")])
+    assert "| arm |" not in capsys.readouterr().out

@@ -8,6 +8,7 @@ both sweeps' results.csv are at hand, their runs are matched too, to show where 
 """
 
 import json
+import sys
 from collections import defaultdict
 
 from .analysis import FAMILIES, read_csv, sentence
@@ -18,16 +19,8 @@ def _key(test: dict) -> tuple:
     return test["family"], test["a"], test["b"], budget, test["reinit_deeper"]
 
 
-def compare(before: dict, after: dict) -> dict:
-    """The tests of two analyses matched by key: those in both, those in one only, and those whose verdict
-    moved as (before's test, after's test) pairs, in the order of FAMILIES then of ``before``."""
-    old = {_key(t): t for t in before["tests"]}
-    new = {_key(t): t for t in after["tests"]}
-    both = [k for k in old if k in new]
-    moved = [(old[k], new[k]) for k in both if old[k]["verdict"] != new[k]["verdict"]]
-    moved.sort(key=lambda pair: FAMILIES.index(pair[0]["family"]))
-    return {"both": len(both), "only_before": [old[k] for k in old if k not in new],
-            "only_after": [new[k] for k in new if k not in old], "moved": moved}
+#: A claim this firm (adjusted p below it) in either analysis is counted apart: does it hold in both?
+FIRM_P = 0.01
 
 
 def _claimed_p(test: dict) -> float | None:
@@ -35,6 +28,21 @@ def _claimed_p(test: dict) -> float | None:
     if test["verdict"] in ("a better", "b better"):
         return test["p_holm"]
     return test["p_tost_holm"] if test["verdict"] == "equivalent" else None
+
+
+def compare(before: dict, after: dict) -> dict:
+    """The tests of two analyses matched by key: those in both, those in one only, those whose verdict moved as
+    (before's test, after's test) pairs in the order of FAMILIES then of ``before``, and the firm claims (adjusted
+    p below FIRM_P in either) as [how many, how many moved]."""
+    old = {_key(t): t for t in before["tests"]}
+    new = {_key(t): t for t in after["tests"]}
+    both = [k for k in old if k in new]
+    moved = [(old[k], new[k]) for k in both if old[k]["verdict"] != new[k]["verdict"]]
+    moved.sort(key=lambda pair: FAMILIES.index(pair[0]["family"]))
+    firm = [k for k in both if any(p is not None and p < FIRM_P for p in (_claimed_p(old[k]), _claimed_p(new[k])))]
+    return {"both": len(both), "only_before": [old[k] for k in old if k not in new],
+            "only_after": [new[k] for k in new if k not in old], "moved": moved,
+            "firm": [len(firm), sum(old[k]["verdict"] != new[k]["verdict"] for k in firm)]}
 
 
 def markdown(comparison: dict, before: dict, after: dict, names=("before", "after")) -> str:
@@ -54,6 +62,8 @@ def markdown(comparison: dict, before: dict, after: dict, names=("before", "afte
     if gained:
         lines.append(f"Claims of {names[1]} not made in {names[0]}: {len(gained)}, their adjusted p from "
                      f"{min(gained):.3g} to {max(gained):.3g}.")
+    lines.append(f"Claims with an adjusted p below {FIRM_P:g} in either: {comparison['firm'][0]}, of which "
+                 f"{comparison['firm'][1]} moved.")
     if moved:
         lines += ["", f"| family | {names[0]} | {names[1]} |", "|---|---|---|"]
         lines += [f"| {b['family']} | {sentence(b, margin_before)} | {sentence(a, margin_after)} |"
@@ -89,8 +99,10 @@ def runs_markdown(groups: dict, by: str) -> str:
     """A run comparison as a Markdown table, a row per group."""
     lines = [f"| {by.replace('_', ' ')} | runs | another learning rate chosen | test error differs | largest "
              "difference (pp) |", "|---|---|---|---|---|"]
-    lines += [f"| {'-' if g is None else (f'{g:g}' if isinstance(g, float) else g)} | {n} | {other} | {differ} | "
-              f"{largest:.2f} |" for g, (n, other, differ, largest) in groups.items()]
+    total = [sum(v[i] for v in groups.values()) for i in range(3)] + [max((v[3] for v in groups.values()), default=0.0)]
+    for g, (n, other, differ, largest) in [*groups.items(), ("all", total)]:
+        name = "-" if g is None else (f"{g:g}" if isinstance(g, float) else g)
+        lines.append(f"| {name} | {n} | {other} | {differ} | {largest:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -130,11 +142,15 @@ def main(argv=None) -> int:
     names = tuple(args.names.split(","))
     if len(names) != 2 or not all(names):
         parser.error(f"--names: expected two names separated by a comma, got {args.names!r}")
-    print(markdown(compare(before, after), before, after, names=names), end="")
+    text = markdown(compare(before, after), before, after, names=names)
     if before_csv and after_csv:
         rows = read_csv(before_csv), read_csv(after_csv)
-        for by in ("arm", "learning_rate"):
-            print("\n" + runs_markdown(compare_runs(*rows, by=by), by), end="")
+        text += "".join("\n" + runs_markdown(compare_runs(*rows, by=by), by) for by in ("arm", "learning_rate"))
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader (head, a pager) stopped early: not an error of ours
+        sys.stdout = None
     return 0
 
 if __name__ == "__main__":
