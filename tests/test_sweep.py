@@ -91,6 +91,26 @@ def test_a_restarted_sweep_skips_finished_runs(swept, capsys):
     assert "holds a sweep with other settings" in capsys.readouterr().err
 
 
+def test_a_sweep_recorded_before_kernels_existed_ran_unfused_and_is_continued_only_as_such(swept, capsys):
+    """Sweeps started before --kernels was a setting ran the unfused step: the default flipped to fused later, so
+    such a record must not pass for a fused sweep (its runs would mix the two arithmetics)."""
+    import json
+    import shutil
+
+    tmp, args = swept
+    old = tmp / "recorded-before-kernels"
+    shutil.copytree(tmp / "sw", old)
+    record = json.loads((old / "sweep.json").read_text())
+    for part in ("sweep", "base"):
+        record["settings"][part].pop("kernels", None)
+    (old / "sweep.json").write_text(json.dumps(record))
+    capsys.readouterr()
+    assert sweep.main([*args, "--jobs", "1", "--out", str(old)]) == 2  # the default, fused: refused
+    assert "holds a sweep with other settings" in capsys.readouterr().err
+    assert sweep.main([*args, "--jobs", "1", "--kernels", "unfused", "--out", str(old)]) == 0
+    assert "continuing, 8 already done" in capsys.readouterr().err
+
+
 def test_dask_cluster_gives_the_same_rows(swept):
     distributed = pytest.importorskip("distributed")
     tmp, args = swept

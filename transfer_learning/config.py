@@ -7,14 +7,13 @@ from .data.subsets import SUBSET_KINDS
 from .rules import RULES
 from .weights import ACTIVATIONS
 
-#: How the training step is compiled (train.compile_functions): "fused" with fused.py's kernels (the default,
-#: what the committed tables ran), "unfused" with the tutorial's ops as written: the escape hatch, whose results
-#: differ from fused's in the last bits
+#: How the training step is compiled (train.compile_functions): "fused" with fused.py's kernels (the default),
+#: "unfused" with the tutorial's ops as written: the escape hatch, whose results differ from fused's in the last
+#: bits (the Makefile passes it to the tables that were made with it)
 KERNELS = ("fused", "unfused")
 DEFAULT_KERNELS = "fused"
-_KERNELS_HELP = ("how the training step is compiled: fused (fused C kernels for the softmax loss and tanh, what "
-                 "the committed tables ran) or unfused (the tutorial's ops as written: slower, results differ in "
-                 "the last bits; docs/speed.md)")
+_KERNELS_HELP = ("how the training step is compiled: fused (fused C kernels for the softmax loss and tanh) or "
+                 "unfused (the tutorial's ops as written: slower, results differ in the last bits; docs/speed.md)")
 
 #: The arms that keep whole hidden layers, named NAME:N (arms.py).
 LAYER_ARMS = ("keep-layers", "freeze-layers", "self-layers")

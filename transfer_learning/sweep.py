@@ -257,15 +257,21 @@ class Sweep:
         return rows
 
 
+#: What a sweep recorded before a setting existed ran as, where that is not the setting's default today: the
+#: fused kernels became the default after --kernels was added, so a record without it ran unfused.
+BEFORE_RECORDED = {"kernels": "unfused"}
+
+
 def _same_settings(now, before) -> bool:
-    """Settings equal, where fields added since the sweep was started still have their defaults."""
+    """Settings equal, where fields added since the sweep was started still have the value the code then used
+    (their defaults, but for BEFORE_RECORDED)."""
     if not isinstance(before, dict):
         return False
     defaults = json.loads(json.dumps({"sweep": asdict(SweepConfig()), "base": asdict(TransferConfig())}))
     for part in ("sweep", "base"):
         old = before.get(part, {})
         for key, value in now[part].items():
-            if old.get(key, defaults[part].get(key)) != value:
+            if old.get(key, BEFORE_RECORDED.get(key, defaults[part].get(key))) != value:
                 return False
     return True
 
