@@ -61,7 +61,8 @@ def layer_names(n_hidden):
 
 
 class OursTrainer:
-    """The project's compiled PyTensor train function, exactly as the scripts build it."""
+    """The project's compiled PyTensor train function as the scripts build it with --kernels unfused (the
+    tutorial's ops as written; FusedTrainer is the default step)."""
 
     name = "ours (PyTensor)"
     kernels = "unfused"
@@ -92,7 +93,7 @@ class OursTrainer:
 
 
 class FusedTrainer(OursTrainer):
-    """The same, compiled with the fused kernels (--kernels fused, transfer_learning/fused.py)."""
+    """The same, compiled with the fused kernels (the default, --kernels fused; transfer_learning/fused.py)."""
 
     name = "ours, fused kernels"
     kernels = "fused"
