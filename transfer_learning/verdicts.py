@@ -32,8 +32,9 @@ def _claimed_p(test: dict) -> float | None:
 
 def compare(before: dict, after: dict) -> dict:
     """The tests of two analyses matched by key: those in both, those in one only, those whose verdict moved as
-    (before's test, after's test) pairs in the order of FAMILIES then of ``before``, and the firm claims (adjusted
-    p below FIRM_P in either) as [how many, how many moved]."""
+    (before's test, after's test) pairs in the order of FAMILIES then of ``before``, the adjusted p-values of the
+    claims lost and gained among those, and the firm claims (adjusted p below FIRM_P in either) as [how many, how
+    many moved]."""
     old = {_key(t): t for t in before["tests"]}
     new = {_key(t): t for t in after["tests"]}
     both = [k for k in old if k in new]
@@ -42,6 +43,8 @@ def compare(before: dict, after: dict) -> dict:
     firm = [k for k in both if any(p is not None and p < FIRM_P for p in (_claimed_p(old[k]), _claimed_p(new[k])))]
     return {"both": len(both), "only_before": [old[k] for k in old if k not in new],
             "only_after": [new[k] for k in new if k not in old], "moved": moved,
+            "lost_p": [p for p in (_claimed_p(b) for b, _ in moved) if p is not None],
+            "gained_p": [p for p in (_claimed_p(a) for _, a in moved) if p is not None],
             "firm": [len(firm), sum(old[k]["verdict"] != new[k]["verdict"] for k in firm)]}
 
 
@@ -54,8 +57,7 @@ def markdown(comparison: dict, before: dict, after: dict, names=("before", "afte
     for name, tests in ((names[0], comparison["only_before"]), (names[1], comparison["only_after"])):
         if tests:
             lines.append(f"Tests only in {name}: {len(tests)}.")
-    lost = [p for p in (_claimed_p(b) for b, _ in moved) if p is not None]
-    gained = [p for p in (_claimed_p(a) for _, a in moved) if p is not None]
+    lost, gained = comparison["lost_p"], comparison["gained_p"]
     if lost:
         lines.append(f"Claims of {names[0]} not made in {names[1]}: {len(lost)}, their adjusted p from "
                      f"{min(lost):.3g} to {max(lost):.3g}.")
@@ -122,7 +124,7 @@ def _files(given: str, parser):
         parser.error(f"{analysis}: not a readable analysis.json ({error.__class__.__name__})")
     if not isinstance(loaded, dict) or "tests" not in loaded:
         parser.error(f"{analysis}: not an analysis.json (no 'tests')")
-    return loaded, (results if results.is_file() and results != analysis else None)
+    return loaded, (results if results.is_file() else None)
 
 
 def main(argv=None) -> int:
@@ -152,6 +154,7 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # the reader (head, a pager) stopped early: not an error of ours
         sys.stdout = None
     return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())
