@@ -4,14 +4,18 @@ A check of how firmly a sweep's conclusions hold when something that should not 
 bits of the arithmetic (``--kernels``), the machine, another draw of replicates. Two analysis.json files are
 matched test by test (family, arms, budget, reinit-deeper); a test "moved" where its verdict differs. Where
 both sweeps' results.csv are at hand, their runs are matched too, to show where the runs themselves differ.
+Two studies (``python -m transfer_learning.study``) are matched cell by cell, and their study-level claims (each
+cell's test Holm-adjusted across the cells, as study.md states them) claim by claim.
 ``python -m transfer_learning.verdicts BEFORE AFTER`` prints the comparison as Markdown.
 """
 
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 from .analysis import FAMILIES, read_csv, sentence
+from .study import KINDS, study_tests
 
 
 def _key(test: dict) -> tuple:
@@ -74,7 +78,7 @@ def markdown(comparison: dict, before: dict, after: dict, names=("before", "afte
 
 
 def _run_key(row: dict) -> tuple:
-    return tuple(row.get(k) for k in ("seed", "data_seed", "arm", "rule", "threshold", "keep_fraction",
+    return tuple(row.get(k) for k in ("cell", "seed", "data_seed", "arm", "rule", "threshold", "keep_fraction",
                                       "reinit_deeper"))
 
 
@@ -108,11 +112,80 @@ def runs_markdown(groups: dict, by: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _shown(test: dict) -> str:
+    return "better" if test["better"] else "worse" if test["worse"] else "inconclusive"
+
+
+def _claim_key(test: dict) -> tuple:
+    # a rule is tested against its cell's best reference, whichever that is in each study
+    against = None if test["kind"] == "rule vs best reference" else test["against"]
+    return test["cell"], test["kind"], test["arm"], against
+
+
+def compare_studies(before: dict, after: dict) -> dict:
+    """Two studies' cells ({cell: (its rows, its analysis)}) matched by name. The cells in both are compared one by
+    one ({cell: compare() of their analyses}), and the study-level claims are recomputed over those cells alone
+    (Holm across the same cells on both sides) and matched by (cell, kind, arm, against): per kind [claims, shown
+    in before, shown in after, moved], and the moved ones as (before's, after's) pairs."""
+    common = [c for c in before if c in after]
+    claims = []
+    for side in (before, after):
+        tests = study_tests([(cell, *side[cell]) for cell in common])
+        claims.append({_claim_key(t): t for t in tests if t["result"] is not None})
+    old, new = claims
+    both = [k for k in old if k in new]
+    moved = [(old[k], new[k]) for k in both if _shown(old[k]) != _shown(new[k])]
+    kinds = {kind: [sum(k[1] == kind for k in both),
+                    sum(k[1] == kind and _shown(old[k]) != "inconclusive" for k in both),
+                    sum(k[1] == kind and _shown(new[k]) != "inconclusive" for k in both),
+                    sum(b["kind"] == kind for b, _ in moved)] for kind in KINDS}
+    return {"cells": {c: compare(before[c][1], after[c][1]) for c in common},
+            "only_before": [c for c in before if c not in after], "only_after": [c for c in after if c not in before],
+            "kinds": {k: v for k, v in kinds.items() if v[0]}, "moved": moved}
+
+
+def _study_claim(test: dict) -> str:
+    mean, half, _ = test["result"]
+    return f"{test['arm']} - {test['against']}: {mean:+.2f} ± {half:.2f} pp, p {test['p_holm']:.3f}, {_shown(test)}"
+
+
+def studies_markdown(comparison: dict, names=("before", "after")) -> str:
+    """A study comparison as Markdown: the study-level claims per kind and those that moved, then per cell how
+    many of its own tests moved."""
+    moved = comparison["moved"]
+    lines = []
+    for name, cells in ((names[0], comparison["only_before"]), (names[1], comparison["only_after"])):
+        if cells:
+            lines.append(f"Cells only in {name}: {', '.join(cells)}.")
+    lines += ["Study-level claims (each cell's test, Holm-adjusted across the cells in both):", "",
+              f"| kind | claims | shown in {names[0]} | shown in {names[1]} | moved |", "|---|---|---|---|---|"]
+    kinds = comparison["kinds"]
+    total = [sum(v[i] for v in kinds.values()) for i in range(4)]
+    lines += [f"| {kind} | {' | '.join(map(str, v))} |" for kind, v in [*kinds.items(), ("all", total)]]
+    if moved:
+        lines += ["", f"| cell | kind | {names[0]} | {names[1]} |", "|---|---|---|---|"]
+        lines += [f"| {b['cell']} | {b['kind']} | {_study_claim(b)} | {_study_claim(a)} |" for b, a in moved]
+    cells = comparison["cells"]
+    lines += ["", "Each cell's own tests (its analysis, Holm-adjusted within the cell):", "",
+              f"| cell | tests in both | moved | claims with p < {FIRM_P:g} in either | of which moved |",
+              "|---|---|---|---|---|"]
+    rows = [(c, r["both"], len(r["moved"]), *r["firm"]) for c, r in cells.items()]
+    rows.append(("all", *(sum(r[i] for r in rows) for i in range(1, 5))))
+    lines += [f"| {' | '.join(map(str, r))} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _study_cells(folder) -> dict:
+    """{cell: its analysis file or folder} of a study: its --out folder (cells/<cell>/) or the copy the Makefile
+    keeps in docs/results/study/ (<cell>.analysis.json beside <cell>.csv); empty if the folder holds no study."""
+    if (folder / "cells").is_dir():
+        return {p.parent.name: p.parent for p in sorted((folder / "cells").glob("*/analysis.json"))}
+    return {p.name.removesuffix(".analysis.json"): p for p in sorted(folder.glob("*.analysis.json"))}
+
+
 def _files(given: str, parser):
     """(analysis.json, results.csv or None) from a sweep directory or an analysis file; docs/results/ keeps
     NAME.analysis.json beside NAME.csv."""
-    from pathlib import Path
-
     path = Path(given)
     if path.is_dir():
         analysis, results = path / "analysis.json", path / "results.csv"
@@ -127,6 +200,23 @@ def _files(given: str, parser):
     return loaded, (results if results.is_file() else None)
 
 
+def _read_studies(before_cells: dict, after_cells: dict, names, parser) -> str:
+    """Both studies' cells read, compared (claims, then each cell's tests), and their runs matched within cells."""
+    studies = []
+    for cells in (before_cells, after_cells):
+        study = {}
+        for cell, path in cells.items():
+            analysis, results = _files(str(path), parser)
+            if results is None:
+                parser.error(f"{path}: its results.csv is missing (a study's claims need its runs)")
+            study[cell] = ([{**row, "cell": cell} for row in read_csv(results)], analysis)
+        studies.append(study)
+    text = studies_markdown(compare_studies(*studies), names)
+    rows = [[row for cell in study if cell in other for row in study[cell][0]]
+            for study, other in ((studies[0], studies[1]), (studies[1], studies[0]))]
+    return text + "".join("\n" + runs_markdown(compare_runs(*rows, by=by), by) for by in ("arm", "learning_rate"))
+
+
 def main(argv=None) -> int:
     """``python -m transfer_learning.verdicts BEFORE AFTER``: the tests whose verdict differs between two
     analysis.json files of the same sweep design (for example the same sweep run with ``--kernels unfused`` and
@@ -135,19 +225,25 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m transfer_learning.verdicts", description=main.__doc__)
     parser.add_argument("before", help="a sweep directory, or an analysis.json (NAME.analysis.json: its runs are "
-                        "read from NAME.csv beside it, if there)")
-    parser.add_argument("after", help="the other sweep directory or analysis.json")
+                        "read from NAME.csv beside it, if there), or a study: its --out folder or a folder of its "
+                        "cells' NAME.analysis.json and NAME.csv (docs/results/study/)")
+    parser.add_argument("after", help="the other sweep directory, analysis.json or study")
     parser.add_argument("--names", default="before,after", metavar="A,B",
                         help="what to call the two in the output (default: before,after)")
     args = parser.parse_args(argv)
-    (before, before_csv), (after, after_csv) = _files(args.before, parser), _files(args.after, parser)
     names = tuple(args.names.split(","))
     if len(names) != 2 or not all(names):
         parser.error(f"--names: expected two names separated by a comma, got {args.names!r}")
-    text = markdown(compare(before, after), before, after, names=names)
-    if before_csv and after_csv:
-        rows = read_csv(before_csv), read_csv(after_csv)
-        text += "".join("\n" + runs_markdown(compare_runs(*rows, by=by), by) for by in ("arm", "learning_rate"))
+    studies = [_study_cells(Path(p)) if Path(p).is_dir() and not (Path(p) / "analysis.json").is_file() else {}
+               for p in (args.before, args.after)]
+    if all(studies):
+        text = _read_studies(*studies, names, parser)
+    else:
+        (before, before_csv), (after, after_csv) = _files(args.before, parser), _files(args.after, parser)
+        text = markdown(compare(before, after), before, after, names=names)
+        if before_csv and after_csv:
+            rows = read_csv(before_csv), read_csv(after_csv)
+            text += "".join("\n" + runs_markdown(compare_runs(*rows, by=by), by) for by in ("arm", "learning_rate"))
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
