@@ -207,7 +207,7 @@ def test_the_command_compares_a_study_folder_with_a_copy_of_one_and_its_runs_wit
     _write_study(tmp_path / "new", after, "copy")
     assert verdicts.main([str(tmp_path / "old"), str(tmp_path / "new"), "--names", "unfused,fused"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "Cells only in unfused: c2."
+    assert lines[0] == "Cells only in unfused (1): c2."
     assert "| rule vs best reference | 1 | 1 | 0 | 1 |" in lines and "| all | 4 | 2 | 1 | 1 |" in lines
     assert ("| c1 | rule vs best reference | mean-abs - finetune: +0.30 ± 0.20 pp, p 0.010, worse | mean-abs - "
             "finetune: +0.30 ± 0.20 pp, p 0.500, inconclusive |") in lines

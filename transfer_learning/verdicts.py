@@ -156,7 +156,7 @@ def studies_markdown(comparison: dict, names=("before", "after")) -> str:
     lines = []
     for name, cells in ((names[0], comparison["only_before"]), (names[1], comparison["only_after"])):
         if cells:
-            lines.append(f"Cells only in {name}: {', '.join(cells)}.")
+            lines.append(f"Cells only in {name} ({len(cells)}): {', '.join(cells)}.")
     lines += ["Study-level claims (each cell's test, Holm-adjusted across the cells in both):", "",
               f"| kind | claims | shown in {names[0]} | shown in {names[1]} | moved |", "|---|---|---|---|---|"]
     kinds = comparison["kinds"]
