@@ -146,33 +146,36 @@ def test_the_command_adds_the_run_tables_where_both_csvs_are_beside_the_analyses
     assert "| arm |" not in capsys.readouterr().out
 
 
-def _cell(finetune_p, rule_p, best_p, *, lp_ft_error=7.0):
+def _cell(finetune_p, rule_p, best_p, *, lp_ft_error=7.0, scratch_error=8.0, lp_ft_tested=True):
     """A study cell: finetune and lp-ft against scratch, mean-abs against random and against the best reference
     (finetune at 6.5 % test error, lp-ft at ``lp_ft_error``), each at its own raw p, which is also its p within the
-    cell."""
+    cell; ``lp_ft_tested`` False leaves lp-ft's test against scratch out, as a cell whose analysis lacks it."""
     analysis = _analysis([
         _test("references", "finetune", "scratch", None, "a better", deeper=None, mean=-1.0, p=finetune_p),
-        _test("references", "lp-ft", "scratch", None, "inconclusive", deeper=None, mean=-0.2, p=0.5),
+        *([_test("references", "lp-ft", "scratch", None, "inconclusive", deeper=None, mean=-0.2, p=0.5)]
+          if lp_ft_tested else []),
         _test("primary", "mean-abs", "random", "pooled", "a better" if rule_p < 0.05 else "inconclusive", mean=-0.5,
               p=rule_p),
         _test("references", "mean-abs", "finetune", "pooled", "b better" if best_p < 0.05 else "inconclusive",
               mean=0.3, p=best_p),
         _test("references", "mean-abs", "lp-ft", "pooled", "inconclusive", mean=0.4, p=best_p)])
     analysis.update(references=["scratch", "finetune", "lp-ft"], rules=["mean-abs", "random"], duplicates=[])
-    rows = [_row(1, "scratch", 0.1, 8.0), _row(1, "finetune", 0.1, 6.5), _row(1, "lp-ft", 0.1, lp_ft_error),
+    rows = [_row(1, "scratch", 0.1, scratch_error), _row(1, "finetune", 0.1, 6.5), _row(1, "lp-ft", 0.1, lp_ft_error),
             _row(1, "transfer", 0.1, 7.0, "mean-abs", 0.5, 0), _row(1, "transfer", 0.1, 7.5, "random", 0.5, 0)]
     return rows, analysis
 
 
 def test_study_claims_are_holm_adjusted_over_the_cells_in_both_and_matched_whatever_the_best_reference():
     before = {"c1": _cell(0.01, 0.5, 0.01), "c2": _cell(0.01, 0.5, 0.5)}
-    # c3 is only in after. Holm runs over finetune's and lp-ft's tests in the cells in both, four: finetune's 0.01
-    # become 0.04 and are shown; with c3's two tests as well they would be 0.06, and not
-    after = {"c1": _cell(0.01, 0.5, 0.5, lp_ft_error=6.0), "c2": _cell(0.01, 0.001, 0.5), "c3": _cell(0.03, 0.5, 0.5)}
+    # c3 is only in after. Holm runs over finetune's and lp-ft's tests in the cells in both: four before, three after
+    # (c2's analysis lacks lp-ft's test, a claim not made): finetune's 0.01 become 0.04 and 0.03 and are shown; with
+    # c3's two tests as well they would be 0.05 or more, and not
+    after = {"c1": _cell(0.01, 0.5, 0.5, lp_ft_error=6.0), "c2": _cell(0.01, 0.001, 0.5, lp_ft_tested=False),
+             "c3": _cell(0.01, 0.5, 0.5)}
     result = verdicts.compare_studies(before, after)
     assert result["only_before"] == [] and result["only_after"] == ["c3"]
-    # per kind: [claims, shown before, shown after, moved]
-    assert result["kinds"] == {"reference vs scratch": [4, 2, 2, 0], "rule vs random": [2, 0, 1, 1],
+    # per kind: [claims in both, shown before, shown after, moved]
+    assert result["kinds"] == {"reference vs scratch": [3, 2, 2, 0], "rule vs random": [2, 0, 1, 1],
                                "rule vs best reference": [2, 1, 0, 1]}
     moved = {(b["cell"], b["kind"]): (b["against"], verdicts._shown(b), a["against"], verdicts._shown(a))
              for b, a in result["moved"]}
@@ -180,7 +183,7 @@ def test_study_claims_are_holm_adjusted_over_the_cells_in_both_and_matched_whate
     assert moved == {("c1", "rule vs best reference"): ("finetune", "worse", "lp-ft", "inconclusive"),
                      ("c2", "rule vs random"): ("random", "inconclusive", "random", "better")}
     # each cell's own analysis compared as for a sweep: one test moved in each
-    assert {c: (r["both"], len(r["moved"])) for c, r in result["cells"].items()} == {"c1": (5, 1), "c2": (5, 1)}
+    assert {c: (r["both"], len(r["moved"])) for c, r in result["cells"].items()} == {"c1": (5, 1), "c2": (4, 1)}
 
 
 def _write_study(folder, cells, layout):
@@ -201,18 +204,21 @@ def _write_study(folder, cells, layout):
 
 
 def test_the_command_compares_a_study_folder_with_a_copy_of_one_and_its_runs_within_cells(tmp_path, capsys):
-    before, after = {"c1": _cell(0.01, 0.5, 0.01), "c2": _cell(0.01, 0.5, 0.5)}, {"c1": _cell(0.01, 0.5, 0.5)}
-    after["c1"][0][0]["test_error_pct"] = 8.5  # c1's scratch run differs; c2's identical runs are not matched to it
+    # the runs are matched within cells: c1's scratch run differs (8.5 against 8.0), c2's (9.0) does not
+    before = {"c1": _cell(0.01, 0.5, 0.005), "c2": _cell(0.01, 0.5, 0.5, scratch_error=9.0),
+              "c3": _cell(0.01, 0.5, 0.5)}
+    after = {"c1": _cell(0.01, 0.5, 0.5, scratch_error=8.5), "c2": _cell(0.01, 0.5, 0.5, scratch_error=9.0)}
     _write_study(tmp_path / "old", before, "out")
     _write_study(tmp_path / "new", after, "copy")
     assert verdicts.main([str(tmp_path / "old"), str(tmp_path / "new"), "--names", "unfused,fused"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "Cells only in unfused (1): c2."
-    assert "| rule vs best reference | 1 | 1 | 0 | 1 |" in lines and "| all | 4 | 2 | 1 | 1 |" in lines
+    assert lines[0] == "Cells only in unfused (1): c3."
+    assert "| rule vs best reference | 2 | 1 | 0 | 1 |" in lines and "| all | 8 | 3 | 2 | 1 |" in lines
     assert ("| c1 | rule vs best reference | mean-abs - finetune: +0.30 ± 0.20 pp, p 0.010, worse | mean-abs - "
-            "finetune: +0.30 ± 0.20 pp, p 0.500, inconclusive |") in lines
-    assert "| c1 | 5 | 1 | 0 | 0 |" in lines  # c1's own test of mean-abs against finetune moved (p 0.01: not firm)
-    assert "| scratch | 1 | 0 | 1 | 0.50 |" in lines and "| all | 5 | 0 | 1 | 0.50 |" in lines
+            "finetune: +0.30 ± 0.20 pp, p 1.000, inconclusive |") in lines
+    # c1's own test of mean-abs against finetune moved, a claim at p 0.005 (firm)
+    assert {"| c1 | 5 | 1 | 1 | 1 |", "| c2 | 5 | 0 | 0 | 0 |", "| all | 10 | 1 | 1 | 1 |"} <= set(lines)
+    assert "| scratch | 2 | 0 | 1 | 0.50 |" in lines and "| all | 10 | 0 | 1 | 0.50 |" in lines
 
 
 def test_a_study_without_its_runs_gets_a_one_line_error(tmp_path, capsys):

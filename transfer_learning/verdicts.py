@@ -212,8 +212,7 @@ def _read_studies(before_cells: dict, after_cells: dict, names, parser) -> str:
             study[cell] = ([{**row, "cell": cell} for row in read_csv(results)], analysis)
         studies.append(study)
     text = studies_markdown(compare_studies(*studies), names)
-    rows = [[row for cell in study if cell in other for row in study[cell][0]]
-            for study, other in ((studies[0], studies[1]), (studies[1], studies[0]))]
+    rows = [[row for cell in study.values() for row in cell[0]] for study in studies]  # matched by cell and run
     return text + "".join("\n" + runs_markdown(compare_runs(*rows, by=by), by) for by in ("arm", "learning_rate"))
 
 
