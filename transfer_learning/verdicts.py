@@ -175,9 +175,13 @@ def studies_markdown(comparison: dict, names=("before", "after")) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _study_cells(folder) -> dict:
+def _study_cells(given: str) -> dict:
     """{cell: its analysis file or folder} of a study: its --out folder (cells/<cell>/) or the copy the Makefile
-    keeps in docs/results/study/ (<cell>.analysis.json beside <cell>.csv); empty if the folder holds no study."""
+    keeps in docs/results/study/ (<cell>.analysis.json beside <cell>.csv); empty if ``given`` is no study (a file,
+    or a sweep's folder with its analysis.json)."""
+    folder = Path(given)
+    if not folder.is_dir() or (folder / "analysis.json").is_file():
+        return {}
     if (folder / "cells").is_dir():
         return {p.parent.name: p.parent for p in sorted((folder / "cells").glob("*/analysis.json"))}
     return {p.name.removesuffix(".analysis.json"): p for p in sorted(folder.glob("*.analysis.json"))}
@@ -211,9 +215,14 @@ def _read_studies(before_cells: dict, after_cells: dict, names, parser) -> str:
                 parser.error(f"{path}: its results.csv is missing (a study's claims need its runs)")
             study[cell] = ([{**row, "cell": cell} for row in read_csv(results)], analysis)
         studies.append(study)
-    text = studies_markdown(compare_studies(*studies), names)
     rows = [[row for cell in study.values() for row in cell[0]] for study in studies]  # matched by cell and run
-    return text + "".join("\n" + runs_markdown(compare_runs(*rows, by=by), by) for by in ("arm", "learning_rate"))
+    return studies_markdown(compare_studies(*studies), names) + _runs_tables(*rows)
+
+
+def _runs_tables(before_rows: list, after_rows: list) -> str:
+    """The runs of two sweeps or studies matched, as two tables: by arm, then by learning rate."""
+    return "".join("\n" + runs_markdown(compare_runs(before_rows, after_rows, by=by), by)
+                   for by in ("arm", "learning_rate"))
 
 
 def main(argv=None) -> int:
@@ -233,16 +242,14 @@ def main(argv=None) -> int:
     names = tuple(args.names.split(","))
     if len(names) != 2 or not all(names):
         parser.error(f"--names: expected two names separated by a comma, got {args.names!r}")
-    studies = [_study_cells(Path(p)) if Path(p).is_dir() and not (Path(p) / "analysis.json").is_file() else {}
-               for p in (args.before, args.after)]
+    studies = [_study_cells(args.before), _study_cells(args.after)]
     if all(studies):
         text = _read_studies(*studies, names, parser)
     else:
         (before, before_csv), (after, after_csv) = _files(args.before, parser), _files(args.after, parser)
         text = markdown(compare(before, after), before, after, names=names)
         if before_csv and after_csv:
-            rows = read_csv(before_csv), read_csv(after_csv)
-            text += "".join("\n" + runs_markdown(compare_runs(*rows, by=by), by) for by in ("arm", "learning_rate"))
+            text += _runs_tables(read_csv(before_csv), read_csv(after_csv))
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
