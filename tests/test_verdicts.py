@@ -231,3 +231,17 @@ def test_a_study_without_its_runs_gets_a_one_line_error(tmp_path, capsys):
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
         "c1.analysis.json: its results.csv is missing (a study's claims need its runs)")
+
+
+@pytest.mark.parametrize("study_first", [True, False])
+def test_a_study_beside_a_sweep_gets_a_one_line_error_naming_which_is_the_study(tmp_path, capsys, study_first):
+    _write_study(tmp_path / "study", {"c1": _cell(0.02, 0.5, 0.5)}, "copy")
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "analysis.json").write_text(json.dumps(_cell(0.02, 0.5, 0.5)[1]))
+    given = [str(tmp_path / "study"), str(tmp_path / "sweep")]
+    with pytest.raises(SystemExit) as stop:
+        verdicts.main(given if study_first else given[::-1])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        f"{tmp_path / 'study'} is a study and {tmp_path / 'sweep'} is not: compare a study with a study, "
+        "or a sweep with a sweep")

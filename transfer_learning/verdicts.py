@@ -243,6 +243,9 @@ def main(argv=None) -> int:
     if len(names) != 2 or not all(names):
         parser.error(f"--names: expected two names separated by a comma, got {args.names!r}")
     studies = [_study_cells(args.before), _study_cells(args.after)]
+    if any(studies) and not all(studies):
+        study, other = (args.before, args.after) if studies[0] else (args.after, args.before)
+        parser.error(f"{study} is a study and {other} is not: compare a study with a study, or a sweep with a sweep")
     if all(studies):
         text = _read_studies(*studies, names, parser)
     else:
