@@ -189,10 +189,13 @@ CLAIMS = (r"[\w:-]+(?: \(reinit-deeper\))? beats [^()*]*?\(paired t over \d+ rep
 @pytest.mark.parametrize("page", [ROOT / "README.md", ROOT / "docs" / "results.md"], ids=lambda p: p.name)
 def test_every_tested_claim_in_the_findings_is_quoted_from_a_committed_conclusions_file(page):
     """The findings say nothing stronger than a test: each claim written in the conclusions' pattern is, word
-    for word, a sentence (or the start of one) of a committed conclusions.md."""
+    for word, a sentence (or the start of one) of a committed conclusions.md or study.md, not of the superseded
+    ones kept in docs/results/unfused/."""
     results = ROOT / "docs" / "results"
+    superseded = results / "unfused"  # the tables remade since (kept to compare): not what the findings may quote
     generated = " ".join(" ".join(p.read_text().split()) for p in
-                         [*results.rglob("*.conclusions.md"), *results.rglob("study.md")])
+                         [*results.rglob("*.conclusions.md"), *results.rglob("study.md")]
+                         if superseded not in p.parents)
     text = " ".join(page.read_text().split())
     claims = [c for pattern in CLAIMS for c in re.findall(pattern, text)]
     if page.name == "README.md":
