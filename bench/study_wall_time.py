@@ -6,6 +6,7 @@ A study stopped and continued is several invocations; each prints, per cell, ``[
 ``[sweep] k/n runs done (...); elapsed H:MM:SS``. A cell's time is the sum of its last elapsed in each log.
 """
 
+import argparse
 import re
 import sys
 
@@ -30,12 +31,19 @@ def clock(seconds) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def main(paths) -> int:
+def main(argv) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("logs", nargs="+", metavar="LOG", help="the log of each invocation of the study")
     total = {}
-    for path in paths:
-        with open(path, errors="replace") as f:
-            for cell, s in cell_seconds(f.read().splitlines()).items():
-                total[cell] = total.get(cell, 0) + s
+    for path in parser.parse_args(argv).logs:
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError as e:
+            print(f"study_wall_time.py: cannot read {path}: {e.strerror}", file=sys.stderr)
+            return 2
+        for cell, s in cell_seconds(text.splitlines()).items():
+            total[cell] = total.get(cell, 0) + s
     for cell, s in sorted(total.items()):
         print(f"{cell:60s} {clock(s)}")
     print(f"{len(total)} cells, sum {clock(sum(total.values()))}")

@@ -250,3 +250,7 @@ def test_the_study_wall_time_sums_each_cells_last_elapsed_over_its_logs(tmp_path
                          check=True).stdout.splitlines()
     assert out[0].split() == ["a_n100", "0:00:25"] and out[1].split() == ["b_n300", "1:01:05"]
     assert out[2] == "2 cells, sum 1:01:30"
+    missing = subprocess.run([sys.executable, str(script), str(first), str(tmp_path / "none.log")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr == f"study_wall_time.py: cannot read {tmp_path / 'none.log'}: No such file or directory\n"
