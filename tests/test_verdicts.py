@@ -174,9 +174,10 @@ def test_study_claims_are_holm_adjusted_over_the_cells_in_both_and_matched_whate
              "c3": _cell(0.01, 0.5, 0.5)}
     result = verdicts.compare_studies(before, after)
     assert result["only_before"] == [] and result["only_after"] == ["c3"]
-    # per kind: [claims in both, shown before, shown after, moved]
-    assert result["kinds"] == {"reference vs scratch": [3, 2, 2, 0], "rule vs random": [2, 0, 1, 1],
-                               "rule vs best reference": [2, 1, 0, 1]}
+    # per kind: [claims in both, shown before, shown after, moved, adjusted p < 0.01 in either, of which moved]:
+    # c2's mean-abs against random is firm after only (0.002); c1's against finetune is not (0.02 before)
+    assert result["kinds"] == {"reference vs scratch": [3, 2, 2, 0, 0, 0], "rule vs random": [2, 0, 1, 1, 1, 1],
+                               "rule vs best reference": [2, 1, 0, 1, 0, 0]}
     moved = {(b["cell"], b["kind"]): (b["against"], verdicts._shown(b), a["against"], verdicts._shown(a))
              for b, a in result["moved"]}
     # c1's best reference is finetune before and lp-ft after (its error fell below finetune's): still one claim
@@ -213,7 +214,7 @@ def test_the_command_compares_a_study_folder_with_a_copy_of_one_and_its_runs_wit
     assert verdicts.main([str(tmp_path / "old"), str(tmp_path / "new"), "--names", "unfused,fused"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "Cells only in unfused (1): c3."
-    assert "| rule vs best reference | 2 | 1 | 0 | 1 |" in lines and "| all | 8 | 3 | 2 | 1 |" in lines
+    assert "| rule vs best reference | 2 | 1 | 0 | 1 | 0 | 0 |" in lines and "| all | 8 | 3 | 2 | 1 | 0 | 0 |" in lines
     assert ("| c1 | rule vs best reference | mean-abs - finetune: +0.30 ± 0.20 pp, p 0.010, worse | mean-abs - "
             "finetune: +0.30 ± 0.20 pp, p 1.000, inconclusive |") in lines
     # c1's own test of mean-abs against finetune moved, a claim at p 0.005 (firm)

@@ -126,7 +126,8 @@ def compare_studies(before: dict, after: dict) -> dict:
     """Two studies' cells ({cell: (its rows, its analysis)}) matched by name. The cells in both are compared one by
     one ({cell: compare() of their analyses}), and the study-level claims are recomputed over those cells alone
     (Holm across the same cells on both sides) and matched by (cell, kind, arm, against): per kind [claims, shown
-    in before, shown in after, moved], and the moved ones as (before's, after's) pairs."""
+    in before, shown in after, moved, claims with an adjusted p below FIRM_P in either, of which moved], and the
+    moved ones as (before's, after's) pairs."""
     common = [c for c in before if c in after]
     claims = []
     for side in (before, after):
@@ -135,10 +136,13 @@ def compare_studies(before: dict, after: dict) -> dict:
     old, new = claims
     both = [k for k in old if k in new]
     moved = [(old[k], new[k]) for k in both if _shown(old[k]) != _shown(new[k])]
+    firm = [k for k in both if min(old[k]["p_holm"], new[k]["p_holm"]) < FIRM_P]
     kinds = {kind: [sum(k[1] == kind for k in both),
                     sum(k[1] == kind and _shown(old[k]) != "inconclusive" for k in both),
                     sum(k[1] == kind and _shown(new[k]) != "inconclusive" for k in both),
-                    sum(b["kind"] == kind for b, _ in moved)] for kind in KINDS}
+                    sum(b["kind"] == kind for b, _ in moved),
+                    sum(k[1] == kind for k in firm),
+                    sum(k[1] == kind and _shown(old[k]) != _shown(new[k]) for k in firm)] for kind in KINDS}
     return {"cells": {c: compare(before[c][1], after[c][1]) for c in common},
             "only_before": [c for c in before if c not in after], "only_after": [c for c in after if c not in before],
             "kinds": {k: v for k, v in kinds.items() if v[0]}, "moved": moved}
@@ -158,9 +162,10 @@ def studies_markdown(comparison: dict, names=("before", "after")) -> str:
         if cells:
             lines.append(f"Cells only in {name} ({len(cells)}): {', '.join(cells)}.")
     lines += ["Study-level claims (each cell's test, Holm-adjusted across the cells in both):", "",
-              f"| kind | claims | shown in {names[0]} | shown in {names[1]} | moved |", "|---|---|---|---|---|"]
+              f"| kind | claims | shown in {names[0]} | shown in {names[1]} | moved | claims with p < {FIRM_P:g} in "
+              "either | of which moved |", "|---|---|---|---|---|---|---|"]
     kinds = comparison["kinds"]
-    total = [sum(v[i] for v in kinds.values()) for i in range(4)]
+    total = [sum(v[i] for v in kinds.values()) for i in range(6)]
     lines += [f"| {kind} | {' | '.join(map(str, v))} |" for kind, v in [*kinds.items(), ("all", total)]]
     if moved:
         lines += ["", f"| cell | kind | {names[0]} | {names[1]} |", "|---|---|---|---|"]
