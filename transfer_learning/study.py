@@ -291,6 +291,7 @@ def overview(tests) -> list:
     for kind, what in (("rule vs random", "random"), ("rule vs best reference", "the cell's best reference")):
         if _members(tests, kind):
             lines.append(sentence(f"A rule is shown better than {what}", _members(tests, kind)))
+    lines += _resolution(_members(tests, "rule vs random"))
     for layer in dict.fromkeys(t["against"] for t in _members(tests, "rule vs keep-layers")):
         lines.append(sentence(f"A rule is shown better than {layer} at the same share of the nodes",
                               _members(tests, "rule vs keep-layers", against=layer)))
@@ -298,6 +299,20 @@ def overview(tests) -> list:
         for arm in dict.fromkeys(t["arm"] for t in _members(tests, kind)):
             lines.append(sentence(f"{arm} is shown better than scratch", _members(tests, kind, arm=arm)))
     return lines
+
+
+def _resolution(rule_tests) -> list:
+    """How small a difference from random the cells can see: per target size, the median 95 % half-width of a rule
+    minus random over the cells' rules (a sentence, or none without results)."""
+    halves = {}
+    for t in rule_tests:
+        if t.get("result") is not None:
+            halves.setdefault(t["cell"].size, []).append(t["result"][1])
+    if not halves:
+        return []
+    sizes = [f"{float(np.median(halves[size])):.2f} pp at {size}" for size in sorted(halves)]
+    return [f"- What a cell can see: the median 95 % half-width of a rule minus random (pooled over budgets, over "
+            f"the cells' rules) is {', '.join(sizes)} target examples; smaller differences are not seen."]
 
 
 def _members(tests, kind, arm=None, against=None) -> list:
