@@ -1,0 +1,69 @@
+"""One cell of the transfer map timed with each step (--kernels fused and unfused), side by side in one run.
+
+    python bench/study_cell.py                         # Fashion-MNIST 0-4 -> 5-9, width 100, 300 examples, 3 repeats
+    python bench/study_cell.py --sizes 1000 --widths 500,500 --repeats 2
+
+Each repeat runs the cell once per kernel, alternating which goes first, as the study runs it
+(``python -m transfer_learning.study`` with one pair, width and size, into a fresh folder, so nothing is
+resumed). The wall time of the whole command is measured; medians and ranges are printed as a Markdown table
+and written to bench/results/study_cell.json. Why: the fused map took about 1.9x the unfused map's time cell
+by cell, on other days, while the fused step is faster per epoch (bench/epoch.py); only a run of both in
+the same minutes tells the step from the machine's load. Timings on a shared machine vary: compare rows of one
+run only.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNELS = ("fused", "unfused")
+
+
+def time_cell(args, kernels: str) -> float:
+    """Seconds of wall time for the cell with ``kernels``, run from scratch."""
+    with tempfile.TemporaryDirectory(prefix="study-cell-") as out:
+        command = [sys.executable, "-m", "transfer_learning.study", "--pairs", args.pairs, "--widths", args.widths,
+                   "--sizes", args.sizes, "--replicates", str(args.replicates), "--jobs", str(args.jobs),
+                   "--kernels", kernels, "--out", out]
+        start = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", default="fashion-mnist:0-4>fashion-mnist:5-9", help="the cell's task pair")
+    parser.add_argument("--widths", default="100,100", help="the cell's hidden sizes (default: 100,100)")
+    parser.add_argument("--sizes", default="300", help="the cell's target training size (default: 300)")
+    parser.add_argument("--replicates", type=int, default=10, help="replicates, as in the map (default: 10)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes, as in the map (default: 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the cell per kernel (default: 3)")
+    parser.add_argument("--json", default="bench/results/study_cell.json", help="where to write the table")
+    args = parser.parse_args(argv)
+
+    seconds = {k: [] for k in KERNELS}
+    for repeat in range(args.repeats):
+        for kernels in (KERNELS if repeat % 2 == 0 else KERNELS[::-1]):
+            seconds[kernels].append(time_cell(args, kernels))
+            print(f"[bench] repeat {repeat + 1}/{args.repeats}, --kernels {kernels}: {seconds[kernels][-1]:.1f} s",
+                  file=sys.stderr, flush=True)
+    cell = f"{args.pairs}, {args.widths}, {args.sizes} examples, {args.replicates} replicates, --jobs {args.jobs}"
+    print(f"| --kernels | cell wall time (s), median [min, max] of {args.repeats} |\n|---|---|")
+    for kernels in KERNELS:
+        s = seconds[kernels]
+        print(f"| {kernels} | {statistics.median(s):.1f} [{min(s):.1f}, {max(s):.1f}] |")
+    ratio = statistics.median(seconds["fused"]) / statistics.median(seconds["unfused"])
+    print(f"\n{cell}: fused / unfused = {ratio:.2f} (medians)")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"cell": cell, "seconds": seconds, "fused_over_unfused": ratio}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
