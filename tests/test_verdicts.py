@@ -187,6 +187,12 @@ def test_study_claims_are_holm_adjusted_over_the_cells_in_both_and_matched_whate
     assert {c: (r["both"], len(r["moved"])) for c, r in result["cells"].items()} == {"c1": (5, 1), "c2": (4, 1)}
 
 
+def test_a_study_claim_without_a_p_value_on_one_side_is_firm_if_the_other_sides_p_is():
+    # finetune's test in c1 has no p before (NaN after Holm) and 0.001 after (0.002 adjusted): firm, and moved
+    result = verdicts.compare_studies({"c1": _cell(None, 0.5, 0.5)}, {"c1": _cell(0.001, 0.5, 0.5)})
+    assert result["kinds"]["reference vs scratch"] == [2, 0, 1, 1, 1, 1]
+
+
 def _write_study(folder, cells, layout):
     import csv
 

@@ -135,14 +135,16 @@ def compare_studies(before: dict, after: dict) -> dict:
         claims.append({_claim_key(t): t for t in tests if t["result"] is not None})
     old, new = claims
     both = [k for k in old if k in new]
-    moved = [(old[k], new[k]) for k in both if _shown(old[k]) != _shown(new[k])]
-    firm = [k for k in both if min(old[k]["p_holm"], new[k]["p_holm"]) < FIRM_P]
+    moved_keys = [k for k in both if _shown(old[k]) != _shown(new[k])]
+    # any(), not min(): a claim without a p-value (NaN) on one side is firm if the other side's p is
+    firm = [k for k in both if any(t[k]["p_holm"] < FIRM_P for t in (old, new))]
     kinds = {kind: [sum(k[1] == kind for k in both),
                     sum(k[1] == kind and _shown(old[k]) != "inconclusive" for k in both),
                     sum(k[1] == kind and _shown(new[k]) != "inconclusive" for k in both),
-                    sum(b["kind"] == kind for b, _ in moved),
+                    sum(k[1] == kind for k in moved_keys),
                     sum(k[1] == kind for k in firm),
-                    sum(k[1] == kind and _shown(old[k]) != _shown(new[k]) for k in firm)] for kind in KINDS}
+                    sum(k[1] == kind and k in moved_keys for k in firm)] for kind in KINDS}
+    moved = [(old[k], new[k]) for k in moved_keys]
     return {"cells": {c: compare(before[c][1], after[c][1]) for c in common},
             "only_before": [c for c in before if c not in after], "only_after": [c for c in after if c not in before],
             "kinds": {k: v for k, v in kinds.items() if v[0]}, "moved": moved}
