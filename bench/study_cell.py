@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sweep import describe  # noqa: E402
+
 KERNELS = ("fused", "unfused")
 
 
@@ -32,7 +36,9 @@ def time_cell(args, kernels: str) -> float:
                    "--sizes", args.sizes, "--replicates", str(args.replicates), "--jobs", str(args.jobs),
                    "--kernels", kernels, "--out", out]
         start = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode:  # a bad flag: the study's own one-line message, not a traceback from here
+            raise SystemExit(f"study_cell.py: {(done.stderr.strip().splitlines() or ['the study failed'])[-1]}")
         return time.perf_counter() - start
 
 
@@ -54,10 +60,9 @@ def main(argv=None) -> int:
             print(f"[bench] repeat {repeat + 1}/{args.repeats}, --kernels {kernels}: {seconds[kernels][-1]:.1f} s",
                   file=sys.stderr, flush=True)
     cell = f"{args.pairs}, {args.widths}, {args.sizes} examples, {args.replicates} replicates, --jobs {args.jobs}"
-    print(f"| --kernels | cell wall time (s), median [min, max] of {args.repeats} |\n|---|---|")
+    print(f"| --kernels | cell wall time (s), median [min-max] of {args.repeats} |\n|---|---|")
     for kernels in KERNELS:
-        s = seconds[kernels]
-        print(f"| {kernels} | {statistics.median(s):.1f} [{min(s):.1f}, {max(s):.1f}] |")
+        print(f"| {kernels} | {describe(seconds[kernels], 1)} |")
     ratio = statistics.median(seconds["fused"]) / statistics.median(seconds["unfused"])
     print(f"\n{cell}: fused / unfused = {ratio:.2f} (medians)")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

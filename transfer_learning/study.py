@@ -306,7 +306,7 @@ def _resolution(rule_tests) -> list:
     minus random over the cells' rules (a sentence, or none without results)."""
     halves = {}
     for t in rule_tests:
-        if t.get("result") is not None:
+        if t["result"] is not None:
             halves.setdefault(t["cell"].size, []).append(t["result"][1])
     if not halves:
         return []
