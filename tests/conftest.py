@@ -23,6 +23,14 @@ from transfer_learning.config import TransferConfig  # noqa: E402
 from transfer_learning.data import Dataset, Split  # noqa: E402
 
 
+def pytest_report_header(config):
+    """The BLAS kernel the in-process runs compute with (tests/test_golden.py's bits depend on it)."""
+    from transfer_learning import blas
+
+    facts = blas.facts()
+    return f"BLAS: {blas.describe(facts)} (reproduce with {blas.reproduce_with(facts)})"
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="also run slow real-data tests")
 

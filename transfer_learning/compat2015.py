@@ -241,10 +241,12 @@ def run(cfg: Compat2015Config, pictures=False, out=None, script="mlp_transfer.py
     if cfg.probe_size > splits[0].x.shape[0] or cfg.batch_size > splits[0].x.shape[0]:
         raise ConfigError(f"--probe-size / --batch-size: larger than the {splits[0].x.shape[0]} training images")
     rundir = RunDir.create(cfg.out, "-compat2015", overwrite=overwrite)
+    from . import blas
     from .inputs import versions
 
     rundir.write_json("config.json", {"script": script, "compat": "2015", "config": asdict(cfg),
-                                      "versions": versions(), "inputs": {"mnist": mnist_fingerprint(cfg.dataset)}})
+                                      "versions": versions(), "arithmetic": blas.facts(),
+                                      "inputs": {"mnist": mnist_fingerprint(cfg.dataset)}})
     n_in, n_out, n_hidden = splits[0].x.shape[1], int(splits[0].y.max()) + 1, cfg.n_hidden
     with pytensor.config.change_flags(floatX="float64"):
         rng = np.random.RandomState(cfg.seed)

@@ -4,8 +4,10 @@ config.json holds, beside every setting, a fingerprint of everything the run rea
 (sha256 of the MNIST pickle or of the Fashion-MNIST IDX files, or of an image folder's sorted list of
 files with their sizes and hashes) and the source weights it started from. ``--resume`` reads the
 inputs again and refuses, with one line naming the input, to continue a run whose inputs changed; a
-run started by the other script (pictures or not) is refused too. Other library versions only warn:
-the run continues, but is then not guaranteed to end bit for bit as it would have.
+run started by the other script (pictures or not) is refused too. Other library versions, and another
+BLAS kernel (blas.py), only warn: the run continues, but is then not guaranteed to end bit for bit as it
+would have. A warning, not a refusal, because the result is as valid as any other run's; only its last bits
+are another kernel's, and the warning names the variables that pick the first kernel again.
 """
 
 import json
@@ -70,10 +72,10 @@ def describe(cfg, datasets: dict, source_weights=None) -> dict:
 
 
 def write_config(rundir, cfg, script, recorded) -> None:
-    from . import backend
+    from . import backend, blas
 
     rundir.write_json("config.json", {"script": script, "config": asdict(cfg), "versions": versions(),
-                                      "pytensor": backend.describe(), "inputs": recorded})
+                                      "pytensor": backend.describe(), "arithmetic": blas.facts(), "inputs": recorded})
     print("config: " + json.dumps(asdict(cfg)), file=sys.stderr)
 
 
@@ -120,6 +122,12 @@ def check_resume(rundir, script, recorded: dict, log=None) -> None:
     if different and log:
         log(f"--resume: other library versions than when the run started ({', '.join(different)}); it continues, "
             "but is not guaranteed to end bit for bit as an uninterrupted run would have")
+    from . import blas
+
+    other_kernel = blas.differs(saved.get("arithmetic"))
+    if other_kernel and log:
+        log(f"--resume: another BLAS kernel than when the run started ({other_kernel}); it continues, but is not "
+            "guaranteed to end bit for bit as an uninterrupted run would have")
 
 
 def check_source_split(cfg, log=None) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import blas
 from .analysis import analyze, conclusions_markdown, holm, mean_ci, paired_p, read_csv  # noqa: F401 (holm, paired_p)
 from .atomic import DiskFull
 from .cli import (
@@ -205,12 +206,16 @@ class Sweep:
                 raise DataError(f"{saved}: not a readable sweep record ({err})") from err
             if not _same_settings(json.loads(json.dumps(settings)), before.get("settings")):
                 raise ConfigError(f"--out: {self.path} holds a sweep with other settings; choose another --out")
+            other_kernel = blas.differs(before.get("arithmetic"))
+            if other_kernel:
+                print(f"[sweep] warning: another BLAS kernel than when this sweep started ({other_kernel}); it "
+                      "continues, and each run's config.json records its own", file=sys.stderr, flush=True)
             return True
         if self.path.exists() and any(p.name != ".lock" for p in self.path.iterdir()):
             raise ConfigError(f"--out: {self.path} already exists, is not empty and holds no sweep.json")
         for folder in ("results", "sources"):
             (self.path / folder).mkdir(parents=True, exist_ok=True)
-        self.files.write_json("sweep.json", {"settings": settings, "argv": argv})
+        self.files.write_json("sweep.json", {"settings": settings, "argv": argv, "arithmetic": blas.facts()})
         return False
 
     def rows(self):
@@ -387,7 +392,16 @@ def _protocol_text(sweep: SweepConfig, base: TransferConfig, rows) -> list:
     return lines
 
 
-def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis=None, rows=()) -> str:
+def arithmetic_text(arithmetic) -> list:
+    """The kernel line of a summary: which BLAS made these numbers, and how to make them again bit for bit."""
+    if not arithmetic:
+        return []
+    return [f"Arithmetic: {blas.describe(arithmetic)} (reproduce bit for bit with `{blas.reproduce_with(arithmetic)}`; "
+            "each run's config.json records its own).", ""]
+
+
+def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis=None, rows=(),
+                     arithmetic=None) -> str:
     rules = sweep.rule_names
     several = len(rules) > 1 or len(sweep.reinit_deeper) > 1
     kinds = {kind for kind, _ in sweep.selections}
@@ -401,6 +415,7 @@ def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis
         "source network, data subsets, probe and scratch init).",
         "",
         *_protocol_text(sweep, base, rows),
+        *arithmetic_text(arithmetic),
     ]
     if analysis is not None and analysis["hypotheses"]:
         lines += ["## Hypotheses and tests (declared before the results)", ""]
@@ -569,7 +584,8 @@ def write_outputs(state: "Sweep", out=None) -> dict:
     state.files.write_json("analysis.json", analysis)
     state.files.write_text("conclusions.md", conclusions_markdown(analysis))
     summary = summarize(rows)
-    text = summary_markdown(summary, sweep, base, analysis, rows)
+    started = json.loads((state.path / "sweep.json").read_text()).get("arithmetic")
+    text = summary_markdown(summary, sweep, base, analysis, rows, arithmetic=started)
     state.files.write_text("summary.md", text)
     plots.sweep_plot(summary, state.path / "sweep.png", title)
     print(text, file=out or sys.stdout)
