@@ -1,5 +1,6 @@
 # make run   : set up everything (venv, pinned dependencies, MNIST) and run the default experiment
 # make test  : the same set-up, then the lint (ruff) and the whole test suite (slow real-MNIST runs included)
+# make test-exact: the tests whose numbers depend on the BLAS kernel (CI runs them under a second kernel too)
 # make bench : time training epochs against NumPy, PyTorch and JAX, start-up, and a sweep's fixed costs (bench/)
 # make sweeps: the three threshold sweeps of the README's results
 # make rule-sweeps: the selection rules and the reference arms compared on data replicates (README, "Which nodes should be kept?")
@@ -15,11 +16,18 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 MNIST  := data/mnist.pkl.gz
 ARGS   ?=
+# The BLAS kernel every committed result was made with (transfer_learning/blas.py, COMMITTED; docs/testing.md,
+# "Exact where"). The targets that remake committed results pass it, so they reproduce bit for bit on any x86-64
+# CPU with AVX2; `make study PINNED=` runs with the kernel OpenBLAS picks for this CPU instead.
+PINNED ?= OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512
+# the benchmarks time the kernel OpenBLAS picks for this CPU, as a user's machine runs it (the developers'
+# machines set the two variables, for older OpenBLAS builds; they slow this one)
+UNPINNED := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 # sweeps write outside the checkout, so that `git clean` or a fresh clone never loses one; the same
 # command continues an interrupted sweep. Their tables and plots are copied to docs/results/.
 SWEEPS ?= $(abspath ..)/transfer-learning-sweeps
 RUNS   ?= $(abspath ..)/transfer-learning-runs
-SWEEP  := $(PY) -m transfer_learning.sweep
+SWEEP  := $(PINNED) $(PY) -m transfer_learning.sweep
 # the rule sweeps' protocol: 20 replicates, each its own stratified 1,000-example subset (validation 200) and
 # initialization; every arm's learning rate chosen by validation; both --reinit-deeper values; the references
 # of the transfer literature and Yosinski et al.'s layer arms
@@ -32,7 +40,7 @@ RULES  := --target-train-size 1000 --rules all --keep-fractions 0.1,0.25,0.5,0.7
 RULES_FIRST := --target-train-size 1000 --subset first --rules all --keep-fractions 0.1,0.25,0.5,0.75 \
 	--baselines scratch,finetune,shrink-perturb --seeds 1-20 --kernels unfused
 
-.PHONY: run test test-fast lint bench mutate mutate-fast sweeps rule-sweeps rule-sweeps-first study compat-table tutorial-mlp copy-sweep data clean
+.PHONY: run test test-exact test-fast lint bench mutate mutate-fast sweeps rule-sweeps rule-sweeps-first study compat-table tutorial-mlp copy-sweep data clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,15 +61,20 @@ lint: $(STAMP)
 test: data lint
 	$(PY) -m pytest --runslow -rs $(ARGS)
 
+# the golden files, resume and sweep exactness, and a committed sweep row made again (docs/testing.md)
+EXACT := tests/test_golden.py tests/test_committed_results.py tests/test_resume.py tests/test_sweep.py tests/test_blas.py
+test-exact: data
+	$(PY) -m pytest --runslow -rs $(EXACT) $(ARGS)
+
 test-fast: $(STAMP)
 	$(PY) -m pytest -rs $(ARGS)
 
 bench: data
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0 || echo "torch not installed: PyTorch rows skipped"
 	$(PY) -m pip install --quiet --disable-pip-version-check jax==0.10.2 jaxlib==0.10.2 || echo "JAX rows skipped"
-	$(PY) bench/epoch.py --modes --threads $(ARGS)
-	$(PY) bench/startup.py
-	$(PY) bench/sweep.py
+	$(UNPINNED) $(PY) bench/epoch.py --modes --threads $(ARGS)
+	$(UNPINNED) $(PY) bench/startup.py
+	$(UNPINNED) $(PY) bench/sweep.py
 
 sweeps: data
 	$(SWEEP) --source mnist:0-4 --target mnist:5-9 --target-train-size 1000 --subset first --seeds 1-5 \
@@ -103,22 +116,22 @@ mutate-fast: data
 # with the unfused step, --kernels unfused, is kept in docs/results/unfused/study/ for comparison)
 STUDY ?= --sizes 100,300,1000,3000 --replicates 10
 study: data
-	$(PY) -m transfer_learning.study $(STUDY) --out $(SWEEPS)/study
+	$(PINNED) $(PY) -m transfer_learning.study $(STUDY) --out $(SWEEPS)/study
 	mkdir -p docs/results/study
 	cp $(SWEEPS)/study/results.csv $(SWEEPS)/study/study.md $(SWEEPS)/study/study.png docs/results/study/
 	for c in $(SWEEPS)/study/cells/*/; do n=$$(basename $$c); cp $$c/analysis.json docs/results/study/$$n.analysis.json; \
 		cp $$c/conclusions.md docs/results/study/$$n.conclusions.md; cp $$c/results.csv docs/results/study/$$n.csv; done
 
 compat-table: data
-	$(PY) -m transfer_learning.compat2015 --ladder $(RUNS)/compat-ladder
+	$(PINNED) $(PY) -m transfer_learning.compat2015 --ladder $(RUNS)/compat-ladder
 	cp $(RUNS)/compat-ladder/ladder.md docs/results/compat-ladder.md
 
 # the tutorial's mlp.py with its draws (--init-rng legacy) and with ours; each run's record is committed to
 # docs/results/tutorial-mlp-<init>/ (docs/compat-2015.md)
 TUTORIAL_MLP := --hidden-sizes 500 --learning-rate 0.01 --n-epochs 1000 --source mnist --no-transfer
 tutorial-mlp: data
-	$(PY) mlp_transfer.py $(TUTORIAL_MLP) --init-rng legacy --out $(RUNS)/tutorial-mlp-legacy
-	$(PY) mlp_transfer.py $(TUTORIAL_MLP) --out $(RUNS)/tutorial-mlp-default
+	$(PINNED) $(PY) mlp_transfer.py $(TUTORIAL_MLP) --init-rng legacy --out $(RUNS)/tutorial-mlp-legacy
+	$(PINNED) $(PY) mlp_transfer.py $(TUTORIAL_MLP) --out $(RUNS)/tutorial-mlp-default
 	for r in legacy default; do mkdir -p docs/results/tutorial-mlp-$$r; \
 		cp $(RUNS)/tutorial-mlp-$$r/out.txt $(RUNS)/tutorial-mlp-$$r/results.json $(RUNS)/tutorial-mlp-$$r/config.json \
 		$(RUNS)/tutorial-mlp-$$r/curves.png docs/results/tutorial-mlp-$$r/; done

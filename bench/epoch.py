@@ -40,7 +40,7 @@ USER_ENV = dict(os.environ)
 import numpy as np  # noqa: E402
 
 import transfer_learning  # noqa: E402,F401  (PyTensor set-up)
-from transfer_learning import backend  # noqa: E402
+from transfer_learning import backend, blas  # noqa: E402
 from transfer_learning.data import Dataset, Split, load_task  # noqa: E402
 from transfer_learning.weights import initial_weights  # noqa: E402
 
@@ -423,7 +423,7 @@ def main(argv=None):
     threads = [name for name in THREADS if args.threads and not name.startswith("jax")]
     trainers = ["ours", "ours-fused", *(MODES if args.modes else []), "numpy", *threads]
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-               "pytensor": backend.describe(), "numpy": np.__version__,
+               "pytensor": backend.describe(), "blas": blas.facts(), "numpy": np.__version__,
                "train_images": 2000 if args.tiny else 50000, "epochs_timed": args.epochs, "cases": {}}
     if not args.no_torch:
         if importlib.util.find_spec("torch") is None:
@@ -465,7 +465,8 @@ def main(argv=None):
 
 
 def format_table(results):
-    lines = [f"seconds per epoch ({results['train_images']} training images), median [min-max] of timed epochs",
+    lines = [f"seconds per epoch ({results['train_images']} training images), median [min-max] of timed epochs; "
+             f"BLAS: {blas.describe(results.get('blas'))}",
              "| case | trainer | median s | min-max s | time / ours | valid. error |",
              "|---|---|---|---|---|---|"]
     for row in results["cases"].values():

@@ -35,11 +35,26 @@ def seconds_to_training(env, out_dir, cwd=ROOT):
     raise SystemExit(f"mlp_transfer.py exited with {proc.returncode} before training")
 
 
+def blas_in_use(env=None, cwd=ROOT) -> dict:
+    """The BLAS kernel a run started with ``env`` computes with (a fresh process: OpenBLAS picks it when it loads).
+    Every benchmark prints it, since timings (and last bits) are that kernel's."""
+    probe = "import json; from transfer_learning import blas; print(json.dumps(blas.facts()))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode:  # a checkout from before the kernel was recorded (bench/sweep.py --baseline)
+        print(f"[bench] BLAS: {cwd} does not report its kernel", file=sys.stderr, flush=True)
+        return {}
+    facts = json.loads(done.stdout)
+    blas = facts["pytensor_blas"] or {}
+    print(f"[bench] BLAS: kernel {blas.get('kernel')}, {blas.get('threads')} thread(s), {blas.get('build')} "
+          f"(OPENBLAS_CORETYPE={facts['environment']['OPENBLAS_CORETYPE'] or 'unset'})", file=sys.stderr, flush=True)
+    return facts
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", help="PyTensor mode to compile with (default: the project's, see backend.py)")
     args = parser.parse_args(argv)
-    results = {}
+    results = {"blas": blas_in_use()}
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as runs:
         flags = [os.environ.get("PYTENSOR_FLAGS"), f"base_compiledir={cache}", args.mode and f"mode={args.mode}"]
         env = dict(os.environ, PYTENSOR_FLAGS=",".join(filter(None, flags)))

@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from startup import blas_in_use  # noqa: E402
 from sweep import describe  # noqa: E402
 
 KERNELS = ("fused", "unfused")
@@ -53,6 +54,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default="bench/results/study_cell.json", help="where to write the table")
     args = parser.parse_args(argv)
 
+    blas = blas_in_use()
     seconds = {k: [] for k in KERNELS}
     for repeat in range(args.repeats):
         for kernels in (KERNELS if repeat % 2 == 0 else KERNELS[::-1]):
@@ -66,7 +68,8 @@ def main(argv=None) -> int:
     ratio = statistics.median(seconds["fused"]) / statistics.median(seconds["unfused"])
     print(f"\n{cell}: fused / unfused = {ratio:.2f} (medians)")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"cell": cell, "seconds": seconds, "fused_over_unfused": ratio}, indent=1))
+    Path(args.json).write_text(json.dumps({"cell": cell, "seconds": seconds, "fused_over_unfused": ratio,
+                                                "blas": blas}, indent=1))
     return 0
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from startup import seconds_to_training  # noqa: E402
+from startup import blas_in_use, seconds_to_training  # noqa: E402
 
 
 def env_for(checkout: Path) -> dict:
@@ -102,6 +102,7 @@ def main(argv=None):
     checkouts = {"this checkout": ROOT}
     if args.baseline:
         checkouts = {"baseline": args.baseline.resolve(), **checkouts}
+    blas = {name: blas_in_use(cwd=checkout) for name, checkout in checkouts.items()}
     found = {name: {"wall_per_run": [], "beyond_training_per_run": [], "marginal_per_run": [], "first_minibatch": [],
                     "arm_epochs_per_s": []} for name in checkouts}
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,7 +130,7 @@ def main(argv=None):
           "subtracted, per extra run; arm-epochs: MNIST 0-4 -> 5-9, all 24,754 target examples")
     path = ROOT / "bench" / "results" / "sweep.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(found, indent=2))
+    path.write_text(json.dumps({**found, "blas": blas}, indent=2))
     return 0
 
 
