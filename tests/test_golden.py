@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -169,14 +168,24 @@ def kernel_spread(run_dirs) -> str:
 def main(argv=None) -> int:
     """Record every golden file anew from real MNIST runs of this version. 2015 mode's weight digests are kept per
     BLAS kernel: a run under another kernel (OPENBLAS_CORETYPE=...) adds its own beside the others."""
+    import argparse
     import tempfile
 
-    argv = argv if argv is not None else sys.argv[1:]
-    if argv[:1] == ["--kernel-spread"]:
-        print(kernel_spread(argv[1:]))
+    parser = argparse.ArgumentParser(prog="python -m tests.test_golden", description=main.__doc__)
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"the golden files to record (default: all of {', '.join(CASES)})")
+    parser.add_argument("--kernel-spread", nargs="+", metavar="RUN_DIR",
+                        help="instead, print how far the weights of these --compat 2015 runs (made under other "
+                             "OPENBLAS_CORETYPE kernels) are apart, the first against each other")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in CASES]
+    if unknown:
+        parser.error(f"no golden file {', '.join(unknown)} (choose from {', '.join(CASES)})")
+    if args.kernel_spread:
+        print(kernel_spread(args.kernel_spread))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        for name in argv or list(CASES):
+        for name in args.names or list(CASES):
             record = CASES[name](Path(tmp) / name)
             path = GOLDEN / f"{name}.json"
             if "sha256_by_kernel" in record and path.is_file():
