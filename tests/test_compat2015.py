@@ -16,10 +16,10 @@ from PIL import Image
 
 from tests.conftest import make_splits, write_pickle
 from tests.test_model import numpy_mlp
-from transfer_learning import cli
+from transfer_learning import blas, cli
 from transfer_learning.compat2015 import FIXES, py2_str
-from transfer_learning.config import ConfigError
 from transfer_learning.inputs import versions
+from transfer_learning.vocab import ConfigError
 
 N_HIDDEN, BATCH, EPOCHS, PROBE, THRESHOLD = 6, 7, 3, 10, 0.3
 ARGS = ["--compat", "2015", "--hidden-sizes", str(N_HIDDEN), "--batch-size", str(BATCH), "--n-epochs", str(EPOCHS),
@@ -299,7 +299,7 @@ def test_run_writes_to_its_stream_times_in_minutes_and_names_its_folder(tmp_path
     assert json.loads((run_dir / "config.json").read_text()) == {
         "script": "/somewhere/mlp_transfer_pictures.py", "compat": "2015",
         "config": json.loads(json.dumps(asdict(cfg))), "versions": versions(),
-        "inputs": {"mnist": {"file": str(pickle_path.resolve()),
+        "arithmetic": json.loads(json.dumps(blas.facts())), "inputs": {"mnist": {"file": str(pickle_path.resolve()),
                              "sha256": hashlib.sha256(pickle_path.read_bytes()).hexdigest()}}}
     assert np.load(run_dir / "weights_final.npz")["output_W"].shape == (N_HIDDEN, 4)
     results = json.loads((run_dir / "results.json").read_text())
@@ -396,7 +396,8 @@ def test_2015_mode_takes_its_own_flags_and_refuses_the_rest_in_one_full_line():
     """config_from_args: the flags 2015's test_mlp() had become its config; every other flag given is named in
     the refusal, with what 2015 mode does take; --hidden-sizes is one width, or the same width twice."""
     from transfer_learning.compat2015 import COMPAT_FLAGS, Compat2015Config, config_from_args
-    from transfer_learning.config import ConfigError, flag
+    from transfer_learning.config import flag
+    from transfer_learning.vocab import ConfigError
 
     values = dict(learning_rate=0.05, L1_reg=0.001, L2_reg=0.002, n_epochs=3, batch_size=7, probe_size=10, seed=9,
                   dataset="d.pkl.gz", out="o", hidden_sizes=(6, 6), threshold="0.3", rule="redo", target="mnist")
