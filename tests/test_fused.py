@@ -8,10 +8,11 @@ import pytest
 
 from tests.test_model import numpy_mlp
 from transfer_learning import backend, fused
-from transfer_learning.config import ConfigError, TransferConfig
+from transfer_learning.config import TransferConfig
 from transfer_learning.data.core import Dataset, Split
 from transfer_learning.model import MLP, LogisticRegression
 from transfer_learning.train import compile_functions, minibatch_steps
+from transfer_learning.vocab import ConfigError
 
 
 def softmax_nll_by_hand(z, y):

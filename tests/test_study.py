@@ -12,7 +12,8 @@ from numpy.testing import assert_array_equal
 from tests.conftest import holm_by_hand, make_splits, write_pickle
 from transfer_learning import study
 from transfer_learning.analysis import read_csv
-from transfer_learning.config import ConfigError, StudyConfig
+from transfer_learning.config import StudyConfig
+from transfer_learning.vocab import ConfigError
 
 ARGS = ["--pairs", "mnist:0-1>mnist:2-3", "--widths", "6,5", "--sizes", "20,40", "--replicates", "3",
         "--rules", "mean-abs,utility,random", "--keep-fractions", "0.5", "--baselines",

@@ -11,9 +11,9 @@ import pytensor.tensor as pt
 import pytest
 
 from tests.test_model import numpy_mlp
-from transfer_learning.config import ConfigError
 from transfer_learning.model import MLP
 from transfer_learning.train import compile_functions, minibatch_steps, sgd_early_stopping
+from transfer_learning.vocab import ConfigError
 
 
 def build(tiny_data, batch_size=10, lr=0.1, l2=1e-3, seed=0, activation="tanh"):

@@ -33,10 +33,8 @@ import math
 
 import numpy as np
 
-from .config import is_layer_arm
+from .vocab import REFERENCES, is_layer_arm
 
-#: The reference arms a rule is compared with, in the order tables list them.
-REFERENCES = ("scratch", "finetune", "linear-probe", "lp-ft", "l2-sp", "shrink-perturb")
 #: The default margin of the equivalence tests, in percentage points of test error.
 EQUIVALENCE_MARGIN_PP = 0.25
 ALPHA = 0.05

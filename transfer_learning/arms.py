@@ -31,8 +31,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .config import LAYER_ARMS
 from .transfer import fresh_output_layer, random_masks, reinitialize, shrink_perturb
+from .vocab import LAYER_ARMS
 from .weights import hidden_names, initial_weights
 
 

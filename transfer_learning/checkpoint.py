@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import DataError
+from .vocab import DataError
 from .weights import check_weights
 
 FORMAT = 1

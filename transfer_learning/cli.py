@@ -17,9 +17,9 @@ import typing
 from dataclasses import MISSING, fields, replace
 
 from .atomic import DiskFull
-from .config import ConfigError, LogisticConfig, TransferConfig, config_fields, flag
-from .data import DataError
+from .config import LogisticConfig, TransferConfig, config_fields, flag
 from .train import Interrupted, TrainingDiverged
+from .vocab import ConfigError, DataError
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3

@@ -15,8 +15,8 @@ import time
 from dataclasses import asdict
 
 from . import __version__
-from .config import ConfigError
 from .data.cache import CHECKOUT
+from .vocab import ConfigError
 
 #: Seconds a cluster check may take before the sweep stops saying which step did not answer.
 CHECK_TIMEOUT = 120

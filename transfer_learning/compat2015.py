@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import compile_cache
-from .config import ConfigError
 from .data import load_mnist, mnist_fingerprint
 from .data.core import SPLIT_NAMES
 from .rundir import RunDir
 from .train import CompiledModel, sgd_early_stopping
+from .vocab import ConfigError
 
 #: Each defect of the 2015 script that --fix can switch off, and what fixing it does.
 FIXES = {

@@ -5,35 +5,16 @@ from dataclasses import dataclass, field, fields, replace
 from .data import RESIZE_MODES, spec_name
 from .data.subsets import SUBSET_KINDS
 from .rules import RULES
+from .vocab import BASELINES, DEFAULT_KERNELS, KERNELS, ConfigError, is_layer_arm
 from .weights import ACTIVATIONS
 
-#: How the training step is compiled (train.compile_functions): "fused" with fused.py's kernels (the default),
-#: "unfused" with the tutorial's ops as written: the escape hatch, whose results differ from fused's in the last
-#: bits (the Makefile passes it to the tables that were made with it)
-KERNELS = ("fused", "unfused")
-DEFAULT_KERNELS = "fused"
 _KERNELS_HELP = ("how the training step is compiled: fused (fused C kernels for the softmax loss and tanh) or "
                  "unfused (the tutorial's ops as written: slower, results differ in the last bits; docs/speed.md)")
 
-#: The arms that keep whole hidden layers, named NAME:N (arms.py).
-LAYER_ARMS = ("keep-layers", "freeze-layers", "self-layers")
-
-
-def is_layer_arm(name) -> bool:
-    """keep-layers:1 and the like: an arm that keeps whole layers (tables, the analysis and the study tell them so)."""
-    return str(name).partition(":")[0] in LAYER_ARMS
-
-
-#: The control arms a transfer run can train beside the transfer arm (besides the layer arms).
-BASELINES = ("scratch", "finetune", "freeze", "random-reset", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp")
 #: The 2015 threshold, used when neither --threshold nor --keep-fraction is given.
 DEFAULT_THRESHOLD = 0.6
 #: How the initial weights are drawn: numpy's Generator split from --seed, or the tutorial's RandomState.
 INIT_RNGS = ("default", "legacy")
-
-
-class ConfigError(ValueError):
-    """A setting has a value the run cannot use; the message names the flag and the value."""
 
 
 def parse_threshold(value) -> float | str:

@@ -11,14 +11,14 @@ from . import arms as arm_builders
 from . import inputs, rules
 from .auto_threshold import choose_threshold
 from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
-from .config import ConfigError
-from .data import DataError, load_task, spec_name
+from .data import load_task, spec_name
 from .data.subsets import subset_indices, take_subset
 from .metrics import arm_metrics, error_rate, metrics_table
 from .model import MLP, LogisticRegression
 from .rundir import RunDir, file_label
 from .train import History, Interrupted, TrainingDiverged, sgd_early_stopping
 from .transfer import fresh_output_layer, keep_masks, layer_report, reinitialize, top_fraction_masks
+from .vocab import ConfigError, DataError
 from .weights import check_weights, expected_shapes, initial_weights, legacy_initial_weights, load_weights
 from .workspace import Workspace
 

@@ -32,7 +32,7 @@ from pytensor.tensor.elemwise import DimShuffle, Elemwise
 from pytensor.tensor.math import Max, Sum
 from pytensor.tensor.shape import Shape
 
-from .config import KERNELS
+from .vocab import KERNELS
 
 
 class SoftmaxNLL(COp):

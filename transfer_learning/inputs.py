@@ -16,8 +16,8 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .config import ConfigError
-from .data import DataError, parse_spec, spec_name
+from .data import parse_spec, spec_name
+from .vocab import ConfigError, DataError
 from .weights import weights_digest
 
 #: The settings that name files; made absolute before config.json is written, so a resume from

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .atomic import write_atomically
-from .config import is_layer_arm
+from .vocab import ARM_COLORS, PER_SELECTION, is_layer_arm
 
 
 def pyplot():
@@ -105,9 +105,6 @@ def learning_curves(histories, path) -> None:
     plt.close(fig)
 
 
-ARM_COLORS = {"transfer": "tab:blue", "freeze": "tab:purple", "random-reset": "tab:orange",
-              "scratch": "tab:gray", "finetune": "tab:green", "shrink-perturb": "tab:brown",
-              "linear-probe": "darkkhaki", "lp-ft": "teal", "l2-sp": "goldenrod"}
 LAYER_COLORS = {"keep-layers": "darkgreen", "freeze-layers": "navy", "self-layers": "darkred"}
 RULE_COLORS = {"mean-abs": "tab:blue", "centered": "tab:cyan", "redo": "tab:red", "utility": "tab:purple",
                "apoz": "tab:olive", "taylor": "tab:pink", "random": "black"}
@@ -132,7 +129,7 @@ def sweep_plot(summary, path, title) -> None:
         lines = [(("transfer", rule), rule, RULE_COLORS.get(rule)) for rule in rules]
     else:
         lines = [((arm, rules[0] if rules else None), arm, ARM_COLORS[arm])
-                 for arm in ("transfer", "freeze", "random-reset")]
+                 for arm in PER_SELECTION]
     values = sorted({sel[1] for (_, _, sel) in summary if sel is not None and sel[0] == kind})
     free = sorted({arm for (arm, rule, sel) in summary if sel is None and rule is None},
                   key=lambda a: list(ARM_COLORS).index(a) if a in ARM_COLORS else 99)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_bytes_atomically
-from .config import ConfigError
+from .vocab import ConfigError
 
 
 def file_label(name: str) -> str:

@@ -43,24 +43,21 @@ from .cli import (
     script_name,
 )
 from .cluster import ClusterRunner, LocalRunner
-from .config import SWEEP_BASELINES, SWEEP_OWNS, ConfigError, SweepConfig, TransferConfig
-from .data import DataError
+from .config import SWEEP_BASELINES, SWEEP_OWNS, SweepConfig, TransferConfig
 from .rundir import RunDir
+from .vocab import ARM_COLORS, PER_SELECTION, SELECTION_FREE, ConfigError, DataError, difference_column, table_rank
 from .weights import expected_shapes, load_weights
 
-#: Arms whose result depends on the kept nodes (trained in every run) and those that do not (once per replicate; the
-#: layer arms, keep-layers:N and the like, are selection-free too).
-PER_SELECTION = ("transfer", "freeze", "random-reset")
 #: Exit status when runs failed on the cluster after their retry (the rest is recorded and tabled).
 EXIT_RUNS_FAILED = 5
-SELECTION_FREE = ("scratch", "finetune", "shrink-perturb", "linear-probe", "lp-ft", "l2-sp")
+#: A transfer row's test error minus that of its random-reset arm, of the random rule, and of each reference.
+PAIRED_COLUMNS = [difference_column("random-reset"), difference_column("random-rule"),
+                  *(difference_column(arm) for arm in SELECTION_FREE if arm != "scratch")]
 CSV_COLUMNS = ["seed", "data_seed", "rule", "threshold", "keep_fraction", "reinit_deeper", "arm", "selection_digest",
                "fraction_kept", "kept_layers", "learning_rate", "best_epoch", "test_error_pct",
                "best_validation_error_pct", "first_epoch_validation_error_pct", "auc", "epochs_run",
-               "source_retention_after_pct", "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio",
-               "test_error_minus_random_reset_pp", "test_error_minus_random_rule_pp", "test_error_minus_finetune_pp",
-               "test_error_minus_shrink_perturb_pp", "test_error_minus_linear_probe_pp", "test_error_minus_lp_ft_pp",
-               "test_error_minus_l2_sp_pp", "ran_on"]
+               "source_retention_after_pct", difference_column("scratch"), "jumpstart_pp", "transfer_ratio",
+               *PAIRED_COLUMNS, "ran_on"]
 
 
 def _quiet(log_path):
@@ -307,7 +304,7 @@ def _paired_differences(rows):
             "test_error_minus_random_reset_pp":
                 random_reset.get((replicate_of(r), r["rule"], *at)) if transfer else None,
             "test_error_minus_random_rule_pp": random_rule.get((replicate_of(r), *at)) if transfer else None,
-            **{f"test_error_minus_{arm.replace('-', '_')}_pp": by_arm.get((replicate_of(r), arm)) if transfer else None
+            **{difference_column(arm): by_arm.get((replicate_of(r), arm)) if transfer else None
                for arm in SELECTION_FREE if arm != "scratch"},
         }
         for key, other in pairs.items():
@@ -322,10 +319,8 @@ def _selection_of(row):
     return None
 
 
-METRICS = ("fraction_kept", "test_error_pct", "test_error_minus_scratch_pp", "jumpstart_pp", "transfer_ratio", "auc",
-           "test_error_minus_random_reset_pp", "test_error_minus_random_rule_pp", "test_error_minus_finetune_pp",
-           "test_error_minus_shrink_perturb_pp", "test_error_minus_linear_probe_pp", "test_error_minus_lp_ft_pp",
-           "test_error_minus_l2_sp_pp", "best_epoch", "learning_rate")
+METRICS = ("fraction_kept", "test_error_pct", difference_column("scratch"), "jumpstart_pp", "transfer_ratio", "auc",
+           *PAIRED_COLUMNS, "best_epoch", "learning_rate")
 
 
 def rule_label(row):
@@ -430,14 +425,12 @@ def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis
         "| best epoch | learning rate |",
         "|---|" + ("---|" if several else "") + "---|---|---|---|---|---|---|---|",
     ]
-    order = {arm: i for i, arm in enumerate(("scratch", "finetune", "linear-probe", "lp-ft", "l2-sp", "shrink-perturb",
-                                              "layer arms", "transfer", "freeze", "random-reset"))}
     rule_order = {rule: i for i, rule in enumerate(rules)}
 
     def sort_key(item):
         (arm, rule, selection), _ = item
         base_rule, _, deeper = (rule or "").partition(" ")
-        return (order.get(arm, order["layer arms"]), arm if arm not in order else "", bool(deeper),
+        return (table_rank(arm), "" if arm in ARM_COLORS else arm, bool(deeper),
                 (selection or ("", 0))[0], (selection or ("", 0))[1], rule_order.get(base_rule, -1))
 
     for (arm, rule, selection), s in sorted(summary.items(), key=sort_key):

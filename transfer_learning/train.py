@@ -14,9 +14,9 @@ import pytensor
 import pytensor.tensor as pt
 
 from . import backend, compile_cache, fused
-from .config import DEFAULT_KERNELS, ConfigError
 from .data import to_shared
 from .model import regularizers
+from .vocab import DEFAULT_KERNELS, ConfigError
 
 #: Examples per call of the evaluation functions: big enough that a validation pass costs a few
 #: calls, small enough to stay light on memory. Every example is scored; no remainder is dropped.

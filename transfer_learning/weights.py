@@ -117,7 +117,7 @@ def expected_shapes(n_in: int, hidden_sizes, n_out: int) -> dict:
 
 def load_weights(path, shapes: dict) -> dict:
     """Weights saved by a run (an .npz of named arrays), checked against the network's shapes."""
-    from .data import DataError
+    from .vocab import DataError
 
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -135,7 +135,7 @@ def check_weights(path, weights: dict, shapes: dict, prefix: str = "") -> None:
 
     ``prefix`` is how the arrays are named inside the file (a checkpoint stores current/<name>).
     """
-    from .data import DataError
+    from .vocab import DataError
 
     if set(weights) != set(shapes):
         raise DataError(f"{path}: holds arrays {sorted(prefix + k for k in weights)}, "

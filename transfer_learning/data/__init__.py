@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .cache import data_dir
-from .core import SPLIT_NAMES, Dataset, DataError, Split, check_splits
+from ..vocab import DataError
+from .core import SPLIT_NAMES, Dataset, Split, check_splits
 from .fashion import fashion_dirs, fashion_files, load_fashion_mnist, read_idx
 from .imagefolder import RESIZE_MODES, load_image_folder
 from .mnist import (MNIST_SHA256, MNIST_SIZE, MNIST_WHEEL, fetch_mnist, load_mnist, mnist_fingerprint,

