@@ -1,9 +1,7 @@
-"""Shared fixtures: tiny rng-made data, the flags of a tiny transfer run, and the --runslow switch for
-real-MNIST runs."""
+"""Shared fixtures (tiny rng-made data, written once or per test), the --runslow switch for real-MNIST runs, and
+the BLAS kernel in pytest's header. The helpers tests import are in tests/helpers.py."""
 
-import gzip
 import os
-import pickle
 from pathlib import Path
 
 #: The tests compile many small graphs of their own. They keep them in a cache of their own (set before
@@ -18,8 +16,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import transfer_learning  # noqa: E402,F401  (applies the PyTensor set-up before any graph is built)
-from transfer_learning import cli  # noqa: E402
-from transfer_learning.config import TransferConfig  # noqa: E402
+from tests.helpers import make_splits, write_pickle
 from transfer_learning.data import Dataset, Split  # noqa: E402
 
 
@@ -59,29 +56,11 @@ def _quickest_first(items):
     items.sort(key=lambda item: seconds.get(item.nodeid, 0.0))
 
 
-def make_splits(seed=0, n_in=16, n_classes=4, sizes=(60, 24, 24)):
-    """Separable-ish synthetic data: class means apart, noise on top, float32 in [0, 1)."""
-    rng = np.random.default_rng(seed)
-    means = rng.uniform(0, 1, size=(n_classes, n_in))
-    splits = []
-    for n in sizes:
-        y = np.arange(n) % n_classes
-        x = np.clip(means[y] + rng.normal(0, 0.1, size=(n, n_in)), 0, 0.999).astype(np.float32)
-        splits.append((x, y.astype(np.int64)))
-    return splits
-
-
 @pytest.fixture
 def tiny_data():
     splits = make_splits(n_classes=3)
     train, valid, test = (Split(x, y.astype(np.int32)) for x, y in splits)
     return Dataset("tiny", train, valid, test, n_classes=3, classes=(0, 1, 2))
-
-
-def write_pickle(path, content):
-    with gzip.open(path, "wb") as f:
-        pickle.dump(content, f, protocol=2)
-    return path
 
 
 @pytest.fixture
@@ -90,29 +69,9 @@ def tiny_pickle(tmp_path):
     return write_pickle(tmp_path / "tiny.pkl.gz", tuple(make_splits()))
 
 
-#: A transfer run on tiny_pickle's 4x4 images that takes a fraction of a second: two classes each way,
-#: hidden layers of 6 and 5 nodes, 3 epochs per phase, a 10-image probe.
-TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
-        "--n-epochs", "3", "--probe-size", "10"]
-
-
 @pytest.fixture(scope="module")
 def pickle_path(tmp_path_factory):
     """tiny_pickle, written once for a whole test module."""
     return write_pickle(tmp_path_factory.mktemp("tiny") / "tiny.pkl.gz", tuple(make_splits()))
 
 
-def transfer_config(argv) -> TransferConfig:
-    """The settings mlp_transfer.py runs with for ``argv``: its parser, the flags that are not settings left out."""
-    parser = cli.build_parser(TransferConfig, "t", "")
-    return cli._config_from_args(TransferConfig, parser, parser.parse_args(argv))
-
-
-def holm_by_hand(p):
-    """Holm's step-down adjustment written out, independently of transfer_learning.analysis.holm."""
-    order = np.argsort(p)
-    adjusted, running = np.empty(len(p)), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted

@@ -7,18 +7,14 @@ import pytensor.tensor as pt
 import pytest
 from numpy.testing import assert_array_equal
 
-from tests.conftest import make_splits, write_pickle
-from tests.test_model import numpy_mlp
-from tests.test_transfer import make_weights
+from tests.helpers import TINY_KEEPING_SOME as TINY
+from tests.helpers import fake_history, make_splits, make_weights, numpy_mlp, write_pickle
 from transfer_learning import cli
 from transfer_learning.metrics import area_under_curve, arm_metrics, epoch_curve, time_to_threshold
 from transfer_learning.model import MLP
 from transfer_learning.train import Check, History, compile_functions
 from transfer_learning.transfer import random_masks, reinitialize
 from transfer_learning.weights import glorot_bound
-
-TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
-        "--n-epochs", "3", "--probe-size", "10", "--threshold", "0.5"]
 
 
 def test_reinit_deeper_redraws_the_rows_leaving_reset_nodes():
@@ -61,14 +57,6 @@ def test_per_node_learning_rate_is_inside_the_compiled_update(tiny_data, scale):
     if scale == 0:
         assert_array_equal(after["hidden0_W"][:, :3], before["hidden0_W"][:, :3])
         assert_array_equal(after["hidden0_b"][:3], before["hidden0_b"][:3])
-
-
-def fake_history(errors, best=None):
-    history = History(phase="x", checks=[Check(e + 1, 3, 0, err, 0.1) for e, err in enumerate(errors)])
-    history.best_validation_error = min(errors) if best is None else best
-    history.epoch = len(errors)
-    history.test_error = 0.1
-    return history
 
 
 def test_metrics_by_hand():

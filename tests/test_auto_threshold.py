@@ -6,9 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import make_splits, transfer_config, write_pickle
-from tests.test_arms import TINY, fake_history
-from tests.test_transfer import make_weights
+from tests.helpers import TINY_KEEPING_SOME as TINY
+from tests.helpers import fake_history, make_splits, make_weights, transfer_config, write_pickle
 from transfer_learning import cli
 from transfer_learning.auto_threshold import choose_threshold
 from transfer_learning.transfer import hidden_activity
@@ -92,7 +91,7 @@ def test_bad_auto_flags(tmp_path, capsys, argv, message):
 
 
 def test_an_interrupted_auto_choice_resumes_to_the_same_run(auto_run, tmp_path):
-    from tests.test_resume import assert_same_results, stop_after
+    from tests.helpers import assert_same_results, stop_after
     from transfer_learning.experiment import run_transfer
     from transfer_learning.train import Interrupted
 

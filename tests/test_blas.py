@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY
-from tests.test_faults import interrupted
+from tests.helpers import TINY, interrupted
 from tests.test_sweep import GRID
 from transfer_learning import blas, cli, sweep
 

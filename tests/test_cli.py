@@ -18,7 +18,7 @@ TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from tests.conftest import make_splits, write_pickle
+    from tests.helpers import make_splits, write_pickle
 
     tmp = tmp_path_factory.mktemp("run")
     pickle_path = write_pickle(tmp / "tiny.pkl.gz", tuple(make_splits()))

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import make_splits, write_pickle
-from tests.test_model import numpy_mlp
+from tests.helpers import make_splits, numpy_mlp, write_pickle
 from transfer_learning import blas, cli
 from transfer_learning.compat2015 import FIXES, py2_str
 from transfer_learning.inputs import versions

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import make_splits
+from tests.helpers import make_splits
 from transfer_learning.checkpoint import load_checkpoint, save_checkpoint
 from transfer_learning.data import DataError, read_idx, read_mnist_pickle
 from transfer_learning.rundir import RunDir

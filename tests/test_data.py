@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import make_splits, write_pickle
+from tests.helpers import make_splits, write_pickle
 from transfer_learning import data
 from transfer_learning.data import DataError, load_task, parse_spec, read_mnist_pickle
 

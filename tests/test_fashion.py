@@ -1,29 +1,16 @@
 """Fashion-MNIST from IDX files: the parser on files made in the test, and the real files if installed."""
 
-import gzip
 
 import numpy as np
 import pytest
 
+from tests.helpers import idx_bytes, write_fashion
 from transfer_learning import data
 from transfer_learning.data import DataError, load_task, read_idx
 
 REAL = next((d for d in data.fashion_dirs() if (d / "train-images-idx3-ubyte.gz").is_file()), None)
 needs_real = pytest.mark.skipif(REAL is None, reason="Fashion-MNIST is not installed "
                                 "(apt-get install dataset-fashion-mnist; CI installs it)")
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def write_fashion(directory, n_train=10_012, n_test=6, seed=0):
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    for (images, labels), n in zip(data.fashion.FASHION_FILES.values(), (n_train, n_test), strict=True):
-        (directory / f"{images}.gz").write_bytes(gzip.compress(idx_bytes(rng.integers(0, 256, (n, 4, 4)))))
-        (directory / f"{labels}.gz").write_bytes(gzip.compress(idx_bytes(np.arange(n) % 10)))
 
 
 def test_idx_round_trip(tmp_path):

@@ -15,9 +15,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TINY, make_splits, transfer_config, write_pickle
-from tests.test_imagefolder import save
-from tests.test_resume import assert_same_results, stop_after
+from tests.helpers import (
+    TINY,
+    assert_same_results,
+    interrupted,
+    make_splits,
+    save,
+    stop_after,
+    transfer_config,
+    write_pickle,
+)
 from transfer_learning import atomic, cli, sweep
 from transfer_learning.config import TransferConfig
 from transfer_learning.data import load_task
@@ -127,14 +134,6 @@ def test_a_real_full_disk_then_freeing_space_and_resuming(pickle_path, reference
 
 # --- resume with changed inputs --------------------------------------------------------------------------
 
-def interrupted(args, out):
-    """A run of ``args`` stopped by a signal inside its target phase."""
-    cfg = transfer_config([*args, "--out", str(out)])
-    with pytest.raises(Interrupted):
-        run_transfer(cfg, stop_requested=stop_after(9 + 4))
-    assert (out / "checkpoint_target.npz").is_file()
-
-
 def resume_refused(out, capsys, *words):
     assert cli.main_transfer(["--resume", str(out)]) == 2
     line = one_line(capsys.readouterr().err)
@@ -162,7 +161,7 @@ def test_a_replaced_source_weights_file_is_refused_on_resume(pickle_path, refere
 
 
 def test_changed_fashion_files_are_refused_on_resume(tmp_path, capsys):
-    from tests.test_fashion import write_fashion
+    from tests.helpers import write_fashion
 
     folder = tmp_path / "fm"
     write_fashion(folder, n_train=10_150)  # 150 training images beyond the 10,000 held out: 30 of classes 0-1

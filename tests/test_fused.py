@@ -6,7 +6,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from tests.test_model import numpy_mlp
+from tests.helpers import numpy_mlp
 from transfer_learning import backend, fused
 from transfer_learning.config import TransferConfig
 from transfer_learning.data.core import Dataset, Split
@@ -202,7 +202,7 @@ FUSED = ["--kernels", "fused"]
 @pytest.fixture(scope="module")
 def fused_run(tmp_path_factory):
     """A tiny transfer run with the fused kernels, and the same run unfused."""
-    from tests.conftest import TINY, make_splits, write_pickle
+    from tests.helpers import TINY, make_splits, write_pickle
     from transfer_learning import cli
 
     tmp = tmp_path_factory.mktemp("fused")
@@ -226,8 +226,7 @@ def test_a_fused_run_records_its_kernels_and_differs_only_in_the_last_bits(fused
 
 
 def test_a_fused_run_resumed_equals_the_uninterrupted_one(fused_run, tmp_path):
-    from tests.conftest import TINY, transfer_config
-    from tests.test_resume import assert_same_results, stop_after
+    from tests.helpers import TINY, assert_same_results, stop_after, transfer_config
     from transfer_learning import cli
     from transfer_learning.experiment import run_transfer
     from transfer_learning.train import Interrupted
@@ -242,7 +241,7 @@ def test_a_fused_run_resumed_equals_the_uninterrupted_one(fused_run, tmp_path):
 
 
 def test_a_fused_sweep_run_is_the_fused_single_run(fused_run, tmp_path):
-    from tests.conftest import TINY
+    from tests.helpers import TINY
     from transfer_learning import sweep
 
     tmp, pickle_path = fused_run

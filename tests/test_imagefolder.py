@@ -4,18 +4,12 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from tests.test_arms import TINY
+from tests.helpers import TINY_KEEPING_SOME as TINY
+from tests.helpers import save
 from transfer_learning import cli
 from transfer_learning.data import DataError, load_task, parse_spec
 from transfer_learning.data.imagefolder import load_image_folder, read_image, split_counts
-
-
-def save(path, pixels, fmt=None, mode=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels, mode).save(path, format=fmt)
-    return path
 
 
 def make_folder(root, classes=("A", "B", "C"), per_class=10, seed=0):

@@ -5,38 +5,8 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
+from tests.helpers import numpy_mlp
 from transfer_learning.model import MLP, LogisticRegression, regularizers
-
-
-def numpy_mlp(weights, x, y, l1, l2, activation="tanh"):
-    """Forward and backward by hand: tanh (or relu) layers, softmax, mean NLL + L1 + L2 on weight matrices."""
-    n_layers = sum(k.endswith("_W") for k in weights) - 1
-    acts, h = [x], x
-    for i in range(n_layers):
-        z = h @ weights[f"hidden{i}_W"] + weights[f"hidden{i}_b"]
-        h = np.tanh(z) if activation == "tanh" else np.maximum(z, 0)
-        acts.append(h)
-    z = h @ weights["output_W"] + weights["output_b"]
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    n = len(y)
-    matrices = [v for k, v in weights.items() if k.endswith("_W")]
-    cost = -np.log(p[np.arange(n), y]).mean() + l1 * sum(np.abs(W).sum() for W in matrices) \
-        + l2 * sum((W ** 2).sum() for W in matrices)
-    grads = {}
-    delta = p.copy()
-    delta[np.arange(n), y] -= 1
-    delta /= n
-    names = [(f"hidden{i}_W", f"hidden{i}_b") for i in range(n_layers)] + [("output_W", "output_b")]
-    for layer in reversed(range(n_layers + 1)):
-        w_name, b_name = names[layer]
-        W = weights[w_name]
-        grads[w_name] = acts[layer].T @ delta + l1 * np.sign(W) + 2 * l2 * W
-        grads[b_name] = delta.sum(axis=0)
-        if layer:
-            slope = (1 - acts[layer] ** 2) if activation == "tanh" else (acts[layer] > 0)
-            delta = (delta @ W.T) * slope
-    return cost, grads
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_array_equal
 from scipy import stats
 
-from tests.conftest import holm_by_hand, make_splits, write_pickle
+from tests.helpers import holm_by_hand, make_splits, write_pickle
 from transfer_learning import analysis, cli, experiment, sweep
 from transfer_learning.config import TransferConfig
 from transfer_learning.data import Dataset, Split
@@ -298,13 +298,13 @@ def protocol_reference(pickle_path, tmp_path_factory, request):
 @pytest.mark.parametrize("stop_at", [35, pytest.param(60, marks=pytest.mark.slow), 100, 180,
                                      pytest.param(200, marks=pytest.mark.slow)])
 def test_a_protocol_run_resumes_bit_for_bit(pickle_path, protocol_reference, tmp_path, stop_at):
-    from tests.test_resume import assert_same_results, stop_after
+    from tests.helpers import assert_same_results, stop_after
     from transfer_learning.train import Interrupted
 
     expected, activation = protocol_reference
     out = tmp_path / "run"
     argv = [*TINY, *PROTOCOL, "--activation", activation, "--dataset", str(pickle_path), "--out", str(out)]
-    from tests.conftest import transfer_config
+    from tests.helpers import transfer_config
 
     with pytest.raises(Interrupted):
         experiment.run_transfer(transfer_config(argv), stop_requested=stop_after(stop_at))

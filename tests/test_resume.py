@@ -10,17 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import make_splits, transfer_config, write_pickle
+from tests.helpers import TINY_KEEPING_SOME as TINY
+from tests.helpers import assert_same_results, make_splits, stop_after, transfer_config, write_pickle
 from transfer_learning import cli
 from transfer_learning.experiment import run_transfer
 from transfer_learning.train import Interrupted
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
-        "--n-epochs", "3", "--probe-size", "10", "--threshold", "0.5"]
-TIMING_KEYS = {"source_seconds", "target_seconds", "seconds"}
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("resume")
@@ -28,47 +24,6 @@ def reference(tmp_path_factory):
     out = tmp / "uninterrupted"
     assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out)]) == 0
     return out, pickle_path
-
-
-def assert_same_results(a: Path, b: Path):
-    names = sorted(p.name for p in a.iterdir())
-    assert names == sorted(p.name for p in b.iterdir())
-    for name in names:
-        if name.endswith(".npz"):
-            with np.load(a / name) as x, np.load(b / name) as y:
-                assert x.files == y.files, name
-                for key in x.files:
-                    if name.startswith("checkpoint") and key == "state":
-                        continue  # holds wall-clock seconds; its training state is compared below
-                    np.testing.assert_array_equal(x[key], y[key], err_msg=f"{name}:{key}")
-        elif name.endswith(".json"):
-            x, y = json.loads((a / name).read_text()), json.loads((b / name).read_text())
-            if name == "config.json":
-                x["config"].pop("out"), y["config"].pop("out")
-            for d in (x, y):
-                for key in TIMING_KEYS & set(d):
-                    d.pop(key)
-                d.get("auto", {}).pop("seconds", None)  # --threshold auto's wall-clock cost
-            assert x == y, name
-        elif name.endswith((".txt", ".csv", ".npy")):
-            assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    checkpoints = [name for name in names if name.startswith("checkpoint_")]
-    assert checkpoints
-    for name in checkpoints:
-        states = [json.loads(np.load(d / name)["state"].tobytes()) for d in (a, b)]
-        for state in states:
-            state["history"].pop("seconds")
-        assert states[0] == states[1]
-
-
-def stop_after(n_minibatches):
-    calls = {"n": 0}
-
-    def requested():
-        calls["n"] += 1
-        return "SIGINT" if calls["n"] >= n_minibatches else None
-
-    return requested
 
 
 # 30 training examples per task / batch 10 = 3 minibatches an epoch, 3 epochs: 9 per phase;

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from tests.conftest import TINY, transfer_config
+from tests.helpers import TINY, transfer_config
 from transfer_learning import cli, rules
 from transfer_learning.transfer import n_to_keep, shrink_perturb, top_fraction_masks
 from transfer_learning.weights import glorot_uniform, init_bound
@@ -302,7 +302,7 @@ def test_random_rule_runs_are_reproducible_by_seed(pickle_path, tmp_path):
 
 @pytest.mark.parametrize("rule", list(rules.RULES))
 def test_a_run_with_each_rule_resumes_bit_for_bit(rule, pickle_path, tmp_path):
-    from tests.test_resume import assert_same_results, stop_after
+    from tests.helpers import assert_same_results, stop_after
     from transfer_learning.experiment import run_transfer
     from transfer_learning.train import Interrupted
 
@@ -387,7 +387,7 @@ def test_a_relu_run_redraws_with_he_bounds(pickle_path, tmp_path):
 def test_probe_network_by_default_and_in_the_weights_precision():
     """tanh, no labels (zeros, int64), no classes by default; the images kept as given and pushed through in the
     weights' own dtype (float32 here, from float64 images), layer by layer."""
-    from tests.test_transfer import make_weights
+    from tests.helpers import make_weights
 
     weights = make_weights(np.random.default_rng(0), sizes=(16, 8, 6))  # float32
     images = np.random.default_rng(1).uniform(size=(5, 16))  # float64

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from tests.conftest import holm_by_hand, make_splits, write_pickle
+from tests.helpers import holm_by_hand, make_splits, write_pickle
 from transfer_learning import study
 from transfer_learning.analysis import read_csv
 from transfer_learning.config import StudyConfig

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from tests.conftest import TINY, make_splits, write_pickle
+from tests.helpers import TINY, make_splits, write_pickle
 from transfer_learning import cli, sweep
 
 GRID = ["--thresholds", "0,0.5,1.5", "--seeds", "1,2", "--baselines", "scratch,random-reset"]

@@ -10,7 +10,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from tests.test_model import numpy_mlp
+from tests.helpers import numpy_mlp
 from transfer_learning.model import MLP
 from transfer_learning.train import compile_functions, minibatch_steps, sgd_early_stopping
 from transfer_learning.vocab import ConfigError

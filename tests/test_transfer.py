@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
+from tests.helpers import make_weights
 from transfer_learning.transfer import (
     fresh_output_layer,
     hidden_activity,
@@ -11,16 +12,6 @@ from transfer_learning.transfer import (
     transfer,
 )
 from transfer_learning.weights import glorot_bound
-
-
-def make_weights(rng, sizes=(16, 8, 6), n_out=3):
-    weights = {}
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        weights[f"hidden{i}_W"] = rng.normal(0, 0.5, size=(a, b)).astype(np.float32)
-        weights[f"hidden{i}_b"] = rng.normal(0, 0.5, size=b).astype(np.float32)
-    weights["output_W"] = rng.normal(size=(sizes[-1], n_out)).astype(np.float32)
-    weights["output_b"] = rng.normal(size=n_out).astype(np.float32)
-    return weights
 
 
 def loop_activity(weights, images):
