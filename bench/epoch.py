@@ -75,11 +75,13 @@ class OursTrainer:
 
         x, y = pt.matrix("x"), pt.ivector("y")
         if case["hidden"]:
-            self.model = MLP(np.random.default_rng(0), x, task.n_in, case["hidden"], task.n_classes, weights=weights)
+            self.model = MLP(np.random.default_rng(0), x, task.n_in, case["hidden"], task.n_classes, weights=weights,
+                             kernels=self.kernels)
         else:
-            self.model = LogisticRegression(x, task.n_in, task.n_classes, W=weights["output_W"], b=weights["output_b"])
+            self.model = LogisticRegression(x, task.n_in, task.n_classes, W=weights["output_W"], b=weights["output_b"],
+                                            kernels=self.kernels)
         self.compiled = compile_functions(self.model, x, y, task, batch_size=case["batch"],
-                                          learning_rate=case["lr"], L2_reg=case["l2"], kernels=self.kernels)
+                                          learning_rate=case["lr"], L2_reg=case["l2"])
 
     def epoch(self):
         from transfer_learning.train import minibatch_steps

@@ -54,7 +54,8 @@ FAST_TESTS = [
     "tests/test_train.py",
     "tests/test_damaged_files.py",
     *(f"tests/test_fused.py::{name}" for name in (  # which kernels train.py compiles
-        "test_fuse_puts_the_kernels_in_the_step_and_the_error_counter",
+        "test_the_kernels_a_model_is_built_with_are_in_the_step_and_the_error_counter",
+        "test_the_loss_is_the_kernel_exactly_when_asked_and_an_unknown_kernel_is_an_error",
         "test_the_fused_step_follows_the_unfused_one_over_hundreds_of_steps")),
 ]
 

@@ -97,45 +97,43 @@ def _ops(function):
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-def test_fuse_puts_the_kernels_in_the_step_and_the_error_counter(tiny_data, activation):
+def test_the_kernels_a_model_is_built_with_are_in_the_step_and_the_error_counter(tiny_data, activation):
     x, y = pt.matrix("x"), pt.ivector("y")
-    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, activation=activation)
-    compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L2_reg=1e-3,
-                                 kernels="fused")
+    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, activation=activation,
+                kernels="fused")
+    compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L2_reg=1e-3)
     step = " ".join(_ops(compiled.train_model))
     assert "SoftmaxNLL" in step and "Exp" not in step.replace("Composite", "")
-    # the error counter must score the network the step trains: fuse rewrites y_pred's tanh too, not the step's alone
-    counted = model.y_pred
-    fused_nll, fused_pred = fused.fuse(model.negative_log_likelihood(y), counted)
-    assert ("sigmoid" in str(pytensor.function([x], counted).maker.fgraph.toposort())) == (activation == "tanh")
-    counter = pytensor.function([x], fused_pred)
-    assert "sigmoid" not in str(counter.maker.fgraph.toposort())
-    assert ("rational_tanh" in str(counter.maker.fgraph.toposort())) == (activation == "tanh")
     assert ("rational_tanh" in step) == (activation == "tanh") and "sigmoid" not in step
-    plain = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L2_reg=1e-3,
-                              kernels="unfused")
+    # the error counter must score the network the step trains: its tanh is the kernel too
+    counter = str(pytensor.function([x], model.y_pred).maker.fgraph.toposort())
+    assert "sigmoid" not in counter and ("rational_tanh" in counter) == (activation == "tanh")
+    plain_model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, activation=activation,
+                      kernels="unfused")
+    plain = compile_functions(plain_model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L2_reg=1e-3)
     assert not any("SoftmaxNLL" in op or "rational_tanh" in op for op in _ops(plain.train_model))
+    plain_counter = str(pytensor.function([x], plain_model.y_pred).maker.fgraph.toposort())
+    assert ("sigmoid" in plain_counter) == (activation == "tanh")
 
 
-def test_unfused_and_unknown_expressions_are_left_as_they_are(tiny_data):
+def test_the_loss_is_the_kernel_exactly_when_asked_and_an_unknown_kernel_is_an_error(tiny_data):
     x, y = pt.matrix("x"), pt.ivector("y")
-    model = LogisticRegression(x, tiny_data.n_in, tiny_data.n_classes)
-    nll = model.negative_log_likelihood(y)
-    assert fused.fuse(nll, model.y_pred, "unfused") == (nll, model.y_pred)
-    assert isinstance(fused.fuse(nll, model.y_pred)[0].owner.op, fused.SoftmaxNLL)
-    squared = pt.mean((model.p_y_given_x - 1) ** 2)  # another loss: nothing to fuse
-    assert fused.fuse(squared, model.y_pred)[0] is squared
-    other_tanh = 2 * pt.sigmoid(3 * x) - 1  # not tanh: the factor inside is 3
-    assert fused.fuse(other_tanh, model.y_pred)[0] is other_tanh
-    with pytest.raises(ValueError, match="kernels must be one of"):
-        fused.fuse(nll, model.y_pred, "fast")
+    fused_model = LogisticRegression(x, tiny_data.n_in, tiny_data.n_classes)  # the default: fused
+    assert isinstance(fused_model.negative_log_likelihood(y).owner.op, fused.SoftmaxNLL)
+    plain = LogisticRegression(x, tiny_data.n_in, tiny_data.n_classes, kernels="unfused")
+    assert not isinstance(plain.negative_log_likelihood(y).owner.op, fused.SoftmaxNLL)
+    for build in (lambda: LogisticRegression(x, 3, 2, kernels="fast"),
+                  lambda: MLP(np.random.default_rng(0), x, 3, (2,), 2, kernels="fast")):
+        with pytest.raises(ValueError, match="kernels must be one of"):
+            build()
 
 
 def _twin_steps(data, activation, l2, scales, kernels, steps, anchors=None):
     x, y = pt.matrix("x"), pt.ivector("y")
-    model = MLP(np.random.default_rng(3), x, data.n_in, (12, 10), data.n_classes, activation=activation)
+    model = MLP(np.random.default_rng(3), x, data.n_in, (12, 10), data.n_classes, activation=activation,
+                kernels=kernels)
     compiled = compile_functions(model, x, y, data, batch_size=10, learning_rate=0.05, L2_reg=l2,
-                                 lr_scales=scales, kernels=kernels, l2_sp=0.05 if anchors else 0.0, anchors=anchors)
+                                 lr_scales=scales, l2_sp=0.05 if anchors else 0.0, anchors=anchors)
     errors = []
     with minibatch_steps(compiled) as step:
         for i in range(steps):
@@ -175,10 +173,10 @@ def test_the_fused_step_follows_the_unfused_one_over_hundreds_of_steps(activatio
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_one_fused_step_is_one_sgd_step_computed_by_hand(tiny_data, activation):
     x, y = pt.matrix("x"), pt.ivector("y")
-    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, activation=activation)
+    model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, activation=activation,
+                kernels="fused")
     model.logRegressionLayer.W.set_value(np.random.default_rng(1).normal(0, 0.3, (6, 3)).astype(np.float32))
-    compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L2_reg=1e-3,
-                                 kernels="fused")
+    compiled = compile_functions(model, x, y, tiny_data, batch_size=10, learning_rate=0.1, L2_reg=1e-3)
     before = {k: v.astype(np.float64) for k, v in model.get_weights().items()}
     cost, grads = numpy_mlp(before, tiny_data.train.x[20:30].astype(np.float64), tiny_data.train.y[20:30], 0.0, 1e-3,
                             activation=activation)

@@ -340,8 +340,8 @@ def test_the_graph_cache_compiles_once_a_shape_and_a_reused_graph_computes_what_
     start = initial_weights(np.random.default_rng(4), tiny_data.n_in, (8, 6), tiny_data.n_classes)
 
     def build(weights):
-        return lambda x: MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes,
-                             weights=weights)
+        return lambda x, kernels: MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes,
+                                      weights=weights, kernels=kernels)
 
     def factors(value):
         return {"hidden0_W": np.full(8, value, np.float32), "hidden0_b": np.full(8, value, np.float32)}
@@ -363,7 +363,9 @@ def test_the_graph_cache_compiles_once_a_shape_and_a_reused_graph_computes_what_
         settings = {"batch_size": 10, "learning_rate": 0.1, **settings}
         classifier, cached = cache.model(build(start), "mlp-8-6", start, tiny_data, **settings)
         x, y = pt.matrix("x"), pt.ivector("y")
-        fresh_model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, weights=start)
+        kernels = settings.pop("kernels", "fused")
+        fresh_model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, weights=start,
+                          kernels=kernels)
         fresh = compile_functions(fresh_model, x, y, tiny_data, **settings)
         for i in range(3):
             assert cached.train_model(i).tobytes() == fresh.train_model(i).tobytes(), settings
@@ -424,9 +426,10 @@ def test_per_node_factors_scale_each_nodes_step_and_the_functions_use_the_c_link
         np.testing.assert_allclose(value, before[name] - 0.1 * grads[name], rtol=1e-5, atol=1e-6, err_msg=name)
     assert after["hidden0_W"][:, [0, 7]].tobytes() == start["hidden0_W"][:, [0, 7]].tobytes()
     assert after["hidden0_b"][[0, 7]].tobytes() == start["hidden0_b"][[0, 7]].tobytes()
-    graph = _compile(model, x, y, {"train_x": pytensor.shared(tiny_data.train.x), "train_y": pytensor.shared(
+    plain = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, kernels="unfused")
+    graph = _compile(plain, x, y, {"train_x": pytensor.shared(tiny_data.train.x), "train_y": pytensor.shared(
         tiny_data.train.y)}, batch_size=10, learning_rate=0.1, L1_reg=0.0, L2_reg=0.0, lr_scale_names=set(), l2_sp=0.0,
-        anchor_names=(), kernels="unfused")
+        anchor_names=())
     assert [type(f.maker.linker).__name__ for f in graph.functions] == ["CLinker", "CLinker"]
 
 

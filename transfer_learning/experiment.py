@@ -92,11 +92,12 @@ class Net:
                 self.activation)
 
     def builder(self, weights):
-        """x -> the symbolic classifier, holding ``weights`` (so nothing is drawn)."""
+        """(x, kernels) -> the symbolic classifier, holding ``weights`` (so nothing is drawn)."""
         if not self.hidden_sizes:
-            return lambda x: LogisticRegression(x, self.n_in, self.n_out, W=weights["output_W"], b=weights["output_b"])
-        return lambda x: MLP(None, x, self.n_in, self.hidden_sizes, self.n_out, weights=weights,
-                             activation=self.activation)
+            return lambda x, kernels: LogisticRegression(x, self.n_in, self.n_out, W=weights["output_W"],
+                                                         b=weights["output_b"], kernels=kernels)
+        return lambda x, kernels: MLP(None, x, self.n_in, self.hidden_sizes, self.n_out, weights=weights,
+                                      activation=self.activation, kernels=kernels)
 
 
 def _train(ctx, net: Net, weights, dataset, cfg, phase, log_name, on_improvement=None, lr_scales=None,

@@ -1,38 +1,31 @@
-"""Fused C kernels for the training step, put into the tutorial's graph by a rewrite before it is differentiated.
+"""Fused C kernels for the training step, which model.py builds into the graph when asked (``kernels="fused"``).
 
-The model (model.py) stays the tutorial's symbolic graph. PyTensor compiles its softmax and negative
-log-likelihood, written with elementwise ops and reductions, and the gradient pt.grad derives from them, to
-some twenty small C loops over the minibatch's n x k logits, each with its own pass over memory and its own
-cost to enter; and its tanh, 2 sigmoid(2z) - 1, to a loop that calls libm's expf once an element. ``fuse``
-recognizes both expressions and puts a kernel in their place:
+Written as the tutorial writes them, the softmax and negative log-likelihood, made of elementwise ops and
+reductions, and the gradient pt.grad derives from them compile to some twenty small C loops over the
+minibatch's n x k logits, each with its own pass over memory and its own cost to enter; and tanh, as
+2 sigmoid(2z) - 1, to a loop that calls libm's expf once an element. The kernels here take their place:
 
 - SoftmaxNLL: the mean loss and its gradient, (softmax - one-hot) / n, in one pass over the logits, so
-  differentiating the fused graph needs no further pass of its own;
+  differentiating the graph needs no further pass of its own;
 - RationalTanh: tanh as a rational function, which the compiler vectorizes inside PyTensor's fused
   elementwise loops (the bias added, the derivative 1 - t^2 applied on the way back).
 
-The matrix products stay OpenBLAS's (bench/rank_update.c: a hand-written update was slower). The arithmetic
-differs from the unfused graph's in the last bits (SoftmaxNLL sums in double; RationalTanh is within a few
-float32 ulps of tanh), so results are not bit for bit those of ``kernels="unfused"``, which compiles the
-tutorial's ops as they are (``--compat 2015`` always does).
+model.py's LogisticRegression and HiddenLayer use them when built with ``kernels="fused"`` (the default) and
+the tutorial's ops with ``kernels="unfused"``; no graph is searched and rewritten afterwards, so a kernel asked
+for is a kernel in the graph. The matrix products stay OpenBLAS's (bench/rank_update.c: a hand-written update was
+slower). The arithmetic differs from the unfused graph's in the last bits (SoftmaxNLL sums in double;
+RationalTanh is within a few float32 ulps of tanh), so results are not bit for bit those of
+``kernels="unfused"`` (``--compat 2015`` always computes unfused).
 """
 
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
-from pytensor.graph.replace import graph_replace
-from pytensor.graph.traversal import toposort
 from pytensor.link.c.op import COp
 from pytensor.scalar import basic as ps
 from pytensor.scalar.basic import UnaryScalarOp
-from pytensor.scalar.math import Sigmoid
-from pytensor.tensor.basic import ARange
-from pytensor.tensor.elemwise import DimShuffle, Elemwise
-from pytensor.tensor.math import Max, Sum
-from pytensor.tensor.shape import Shape
-
-from .vocab import KERNELS
+from pytensor.tensor.elemwise import Elemwise
 
 
 class SoftmaxNLL(COp):
@@ -146,70 +139,6 @@ class SoftmaxNLL(COp):
 softmax_nll = SoftmaxNLL()
 
 
-def _op(var, kind, test=lambda op: True):
-    """The op of ``var``'s owner if it is a ``kind`` passing ``test``, else None."""
-    if var.owner is None or not isinstance(var.owner.op, kind) or not test(var.owner.op):
-        return None
-    return var.owner
-
-
-def _scalar_op(var, scalar_kind):
-    return _op(var, Elemwise, lambda op: isinstance(op.scalar_op, scalar_kind))
-
-
-def _constant(var, value):
-    try:
-        return np.all(pt.get_underlying_scalar_constant_value(var) == value)
-    except pt.NotScalarConstantError:
-        return False
-
-
-def _tutorial_nll(var):
-    """(logits, labels) if ``var`` is LogisticRegression.negative_log_likelihood's expression, else None:
-    -sum(switch(eq(y[:, None], arange(k)[None, :]), log_softmax(z), 0)) / n, with log_softmax(z) written
-    as (z - max(z)) - log(sum(exp(z - max(z)))) and n the labels' count."""
-    div = _scalar_op(var, ps.TrueDiv)
-    neg = div and _scalar_op(div.inputs[0], ps.Neg)
-    total = neg and _op(neg.inputs[0], Sum, lambda op: op.axis is None)
-    switch = total and _scalar_op(total.inputs[0], ps.Switch)
-    if not switch or not _constant(switch.inputs[2], 0):
-        return None
-    eq = _scalar_op(switch.inputs[0], ps.EQ)
-    log_p = _scalar_op(switch.inputs[1], ps.Sub)
-    if not eq or not log_p:
-        return None
-    labels_col = _op(eq.inputs[0], DimShuffle, lambda op: op.new_order == (0, "x"))
-    arange_row = _op(eq.inputs[1], DimShuffle, lambda op: op.new_order == ("x", 0))
-    arange = arange_row and _op(arange_row.inputs[0], ARange)
-    if not labels_col or not arange or not _constant(arange.inputs[0], 0) or not _constant(arange.inputs[2], 1):
-        return None
-    shifted, log_sum = log_p.inputs
-    shift = _scalar_op(shifted, ps.Sub)
-    log = _scalar_op(log_sum, ps.Log)
-    if not shift or not log:
-        return None
-    logits = shift.inputs[0]
-    max_col = _op(shift.inputs[1], DimShuffle, lambda op: op.new_order == (0, "x"))
-    row_max = max_col and _op(max_col.inputs[0], Max, lambda op: tuple(op.axis) == (1,))
-    sum_col = _op(log.inputs[0], DimShuffle, lambda op: op.new_order == (0, "x"))
-    row_sum = sum_col and _op(sum_col.inputs[0], Sum, lambda op: tuple(op.axis or ()) == (1,))
-    exp = row_sum and _scalar_op(row_sum.inputs[0], ps.Exp)
-    if not row_max or row_max.inputs[0] is not logits or not exp or exp.inputs[0] is not shifted:
-        return None
-    labels = labels_col.inputs[0]
-    if logits.ndim != 2 or labels.ndim != 1 or not _is_count_of(div.inputs[1], labels):
-        return None
-    return logits, labels
-
-
-def _is_count_of(var, labels):
-    """Whether ``var`` is cast(labels.shape[0]), the mean's divisor."""
-    cast = _scalar_op(var, ps.Cast)
-    node = cast.inputs[0].owner if cast else None
-    shape = node and _op(node.inputs[0], Shape)
-    return bool(shape) and shape.inputs[0] is labels and _constant(node.inputs[1], 0)
-
-
 class RationalTanh(UnaryScalarOp):
     """tanh as the rational function XLA and Eigen use for float32: a degree-13 odd polynomial over a degree-6
     even one, the input clamped to +-7.9053 (where it rounds to +-1) and returned as it is below 4e-4.
@@ -279,45 +208,3 @@ def _rational_tanh_f32(x):
 
 
 rational_tanh = Elemwise(RationalTanh(ps.upgrade_to_float, name="rational_tanh"), name="RationalTanh")
-
-
-def _fast_tanh_input(var):
-    """z if ``var`` is model.fast_tanh(z), 2 sigmoid(2 z) - 1, else None."""
-    sub = _scalar_op(var, ps.Sub)
-    mul = sub and _scalar_op(sub.inputs[0], ps.Mul)
-    if not sub or not mul or len(mul.inputs) != 2 or not _constant(sub.inputs[1], 1) \
-            or not _constant(mul.inputs[0], 2):
-        return None
-    sigmoid = _scalar_op(mul.inputs[1], Sigmoid)
-    inner = sigmoid and _scalar_op(sigmoid.inputs[0], ps.Mul)
-    if not inner or len(inner.inputs) != 2 or not _constant(inner.inputs[0], 2):
-        return None
-    return inner.inputs[1]
-
-
-def fuse(nll, y_pred, kernels="fused"):
-    """(nll, y_pred) with the fused kernels in place of the tutorial's ops where ``kernels`` is "fused": the
-    softmax NLL by SoftmaxNLL, every 2 sigmoid(2 z) - 1 (the compiled tanh) by RationalTanh, in both
-    outputs alike, so the error counter scores the network the step trains. Anything else is left as is."""
-    if kernels not in KERNELS:
-        raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
-    if kernels == "unfused":
-        return nll, y_pred
-    match = _tutorial_nll(nll)
-    if match is not None:
-        nll = softmax_nll(*match)[0]
-    # one tanh at a time, the shallowest first: a replacement's own input is then already the rewritten graph
-    while (found := _first_fast_tanh([nll, y_pred])) is not None:
-        var, z = found
-        nll, y_pred = graph_replace([nll, y_pred], {var: rational_tanh(z)}, strict=False)
-    return nll, y_pred
-
-
-def _first_fast_tanh(outputs):
-    """(var, z) for the first var = 2 sigmoid(2 z) - 1 among ``outputs``' ancestors in topological order, or
-    None."""
-    for node in toposort(outputs):
-        z = _fast_tanh_input(node.outputs[0])
-        if z is not None:
-            return node.outputs[0], z
-    return None

@@ -1,14 +1,24 @@
 """The tutorial's symbolic graph: LogisticRegression, HiddenLayer and the MLP stacked from them.
 
 Weights go in as arrays (``W=``, ``b=``, or ``weights=`` for the MLP) and come out with
-``get_weights()``, so the transfer step never touches graph objects.
+``get_weights()``, so the transfer step never touches graph objects. ``kernels`` chooses how the loss and
+tanh are computed: "fused" builds fused.py's kernels into the graph (the default), "unfused" the tutorial's
+ops as written (the same functions, other last bits).
 """
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from .fused import rational_tanh, softmax_nll
+from .vocab import DEFAULT_KERNELS, KERNELS
 from .weights import OUTPUT_NAMES, glorot_uniform, hidden_names
+
+
+def _checked(kernels):
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
+    return kernels
 
 
 def _shared(value, name):
@@ -38,8 +48,9 @@ class _WeightsIO:
 class LogisticRegression(_WeightsIO):
     """Multi-class logistic regression: softmax(x W + b), the MLP's output layer too."""
 
-    def __init__(self, input, n_in, n_out, W=None, b=None):
+    def __init__(self, input, n_in, n_out, W=None, b=None, kernels=DEFAULT_KERNELS):
         self.n_in, self.n_out = n_in, n_out
+        self.kernels = _checked(kernels)
         self.W = _shared(np.zeros((n_in, n_out)) if W is None else W, "W")
         self.b = _shared(np.zeros(n_out) if b is None else b, "b")
         self.input = input
@@ -59,9 +70,12 @@ class LogisticRegression(_WeightsIO):
     def negative_log_likelihood(self, y):
         """Mean negative log-probability of the correct labels.
 
-        A one-hot mask instead of fancy indexing, so that all of it and its gradient compile to C
-        (PyTensor's Softmax and AdvancedSubtensor ops run in Python: a fifth of a training step).
+        Fused: SoftmaxNLL, one pass over the logits for the loss and its gradient. Unfused: a one-hot mask
+        instead of fancy indexing, so that all of it and its gradient compile to C (PyTensor's Softmax and
+        AdvancedSubtensor ops run in Python: a fifth of a training step).
         """
+        if self.kernels == "fused":
+            return softmax_nll(self.logits, y)[0]
         log_p = self.log_p_y_given_x
         one_hot = pt.eq(y.dimshuffle(0, "x"), pt.arange(self.n_out).dimshuffle("x", 0))
         n = pt.cast(y.shape[0], self.logits.dtype)  # an int64 divisor would upcast to float64
@@ -87,18 +101,18 @@ def relu(z):
     return pt.maximum(z, 0)
 
 
-#: The compiled form of each hidden nonlinearity named in weights.ACTIVATIONS.
-ACTIVATION_OPS = {"tanh": fast_tanh, "relu": relu}
+#: The compiled form of each hidden nonlinearity named in weights.ACTIVATIONS, by kernels.
+ACTIVATION_OPS = {"unfused": {"tanh": fast_tanh, "relu": relu}, "fused": {"tanh": rational_tanh, "relu": relu}}
 
 
 class HiddenLayer:
     """activation(x W + b), W drawn from ``rng`` unless given (Glorot-uniform for tanh, He-uniform
     for relu), b zeros unless given. ``activation`` is a name of ACTIVATION_OPS or a function."""
 
-    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation="tanh"):
+    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation="tanh", kernels=DEFAULT_KERNELS):
         self.n_in, self.n_out = n_in, n_out
         name = activation if isinstance(activation, str) else "tanh"
-        activation = ACTIVATION_OPS[activation] if isinstance(activation, str) else activation
+        activation = ACTIVATION_OPS[_checked(kernels)][activation] if isinstance(activation, str) else activation
         self.W = _shared(glorot_uniform(rng, n_in, n_out, activation=name) if W is None else W, "W")
         self.b = _shared(np.zeros(n_out) if b is None else b, "b")
         self.input = input
@@ -119,22 +133,26 @@ class MLP(_WeightsIO):
         Initial arrays by name (hidden0_W, ..., output_b); missing ones are freshly initialized.
     activation : {"tanh", "relu"}, default="tanh"
         The hidden layers' nonlinearity.
+    kernels : {"fused", "unfused"}, default="fused"
+        How the loss and tanh are computed (fused.py's kernels, or the tutorial's ops).
     """
 
-    def __init__(self, rng, input, n_in, hidden_sizes, n_out, weights=None, activation="tanh"):
+    def __init__(self, rng, input, n_in, hidden_sizes, n_out, weights=None, activation="tanh",
+                 kernels=DEFAULT_KERNELS):
         weights = weights or {}
+        self.kernels = _checked(kernels)
         self.input = input
         self.hidden_layers = []
         layer_input, width_in = input, n_in
         for i, width in enumerate(hidden_sizes):
             w_name, b_name = hidden_names(i)
             layer = HiddenLayer(rng, layer_input, width_in, width,
-                                W=weights.get(w_name), b=weights.get(b_name), activation=activation)
+                                W=weights.get(w_name), b=weights.get(b_name), activation=activation, kernels=kernels)
             self.hidden_layers.append(layer)
             layer_input, width_in = layer.output, width
         self.logRegressionLayer = LogisticRegression(
-            layer_input, width_in, n_out, W=weights.get(OUTPUT_NAMES[0]), b=weights.get(OUTPUT_NAMES[1])
-        )
+            layer_input, width_in, n_out, W=weights.get(OUTPUT_NAMES[0]), b=weights.get(OUTPUT_NAMES[1]),
+            kernels=kernels)
         self.layers = [*self.hidden_layers, self.logRegressionLayer]
         self.params = [p for layer in self.layers for p in layer.params]
         self.weight_matrices = [layer.W for layer in self.layers]

@@ -13,7 +13,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from . import backend, compile_cache, fused
+from . import backend, compile_cache
 from .data import to_shared
 from .model import regularizers
 from .vocab import DEFAULT_KERNELS, ConfigError
@@ -85,9 +85,9 @@ class _Graph:
 
 
 def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_reg, lr_scale_names, l2_sp,
-             anchor_names, kernels):
+             anchor_names):
     """Compile the tutorial's functions over the shared ``data``; see compile_functions (whose defaults hold)."""
-    nll, y_pred = fused.fuse(classifier.negative_log_likelihood(y), classifier.y_pred, kernels)
+    nll, y_pred = classifier.negative_log_likelihood(y), classifier.y_pred
     cost = nll
     L1, L2_sqr = regularizers(classifier)
     penalties = {}
@@ -159,7 +159,7 @@ def _bind(graph, dataset, batch_size, scoring, lr_scales, anchors=None) -> Compi
 
 
 def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
-                      lr_scales=None, scoring="all", l2_sp=0.0, anchors=None, kernels=DEFAULT_KERNELS):
+                      lr_scales=None, scoring="all", l2_sp=0.0, anchors=None):
     """Put ``dataset`` in shared variables and compile the tutorial's three functions.
 
     ``x`` and ``y`` are the symbolic inputs the classifier was built on (a matrix and an int32
@@ -175,16 +175,14 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
     ``anchors`` maps weight names to arrays: with ``l2_sp`` > 0 the cost adds ``l2_sp * ||W - anchor||^2``
     for each (L2-SP, Li et al. 2018); with ``l2_sp`` 0 the term is left out of the graph.
 
-    ``kernels="fused"`` (the default) compiles the step with fused.py's kernels; "unfused" compiles the
-    tutorial's ops as written (arithmetic that differs in the last bits).
+    The step computes with the kernels the classifier was built with (model.py's ``kernels``).
 
     Every call compiles anew; GraphCache compiles once per graph shape and reuses the functions.
     """
     data = {}
     data["train_x"], data["train_y"] = to_shared(dataset.train, "train")
     graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate, L1_reg=L1_reg,
-                     L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()), l2_sp=l2_sp, anchor_names=set(anchors or ()),
-                     kernels=kernels)
+                     L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()), l2_sp=l2_sp, anchor_names=set(anchors or ()))
     return _bind(graph, dataset, batch_size, scoring, lr_scales or {}, anchors or {})
 
 
@@ -205,9 +203,9 @@ class GraphCache:
               lr_scales=None, scoring="all", l2_sp=0.0, anchors=None, kernels=DEFAULT_KERNELS):
         """(classifier, CompiledModel) for ``dataset``, the classifier holding ``weights``.
 
-        ``build(x)`` makes the symbolic classifier on input ``x`` the first time ``key`` (the network's
-        widths and activation) is seen with these settings; later calls reuse it. The classifier stays
-        the cache's: use it until the next call for the same key.
+        ``build(x, kernels)`` makes the symbolic classifier on input ``x``, with ``kernels`` (model.py), the first
+        time ``key`` (the network's widths and activation) is seen with these settings; later calls reuse it. The
+        classifier stays the cache's: use it until the next call for the same key.
         """
         anchor_names = tuple(sorted(anchors or ())) if l2_sp else ()
         full_key = (key, batch_size, bool(L1_reg), bool(L2_reg), tuple(sorted(lr_scales or ())), anchor_names,
@@ -215,12 +213,12 @@ class GraphCache:
         entry = self._graphs.get(full_key)
         if entry is None:
             x, y = pt.matrix("x"), pt.ivector("y")
-            classifier = build(x)
+            classifier = build(x, kernels)
             data = {"train_x": pytensor.shared(np.zeros((0, 0), dtype=pytensor.config.floatX), name="train_x"),
                     "train_y": pytensor.shared(np.zeros(0, dtype="int32"), name="train_y")}
             graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate,
                              L1_reg=L1_reg, L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()), l2_sp=l2_sp,
-                             anchor_names=set(anchor_names), kernels=kernels)
+                             anchor_names=set(anchor_names))
             entry = self._graphs[full_key] = (classifier, graph)
             self.compiles += 1
         classifier, graph = entry
