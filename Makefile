@@ -1,6 +1,7 @@
 # make run   : set up everything (venv, pinned dependencies, MNIST) and run the default experiment
 # make test  : the same set-up, then the lint (ruff) and the whole test suite (slow real-MNIST runs included)
 # make test-exact: the tests whose numbers depend on the BLAS kernel (CI runs them under a second kernel too)
+# make test-quick: the unit tier (no whole runs, no real data), for a developer's minute
 # make bench : time training epochs against NumPy, PyTorch and JAX, start-up, and a sweep's fixed costs (bench/)
 # make sweeps: the three threshold sweeps of the README's results
 # make rule-sweeps: the selection rules and the reference arms compared on data replicates (README, "Which nodes should be kept?")
@@ -40,7 +41,7 @@ RULES  := --target-train-size 1000 --rules all --keep-fractions 0.1,0.25,0.5,0.7
 RULES_FIRST := --target-train-size 1000 --subset first --rules all --keep-fractions 0.1,0.25,0.5,0.75 \
 	--baselines scratch,finetune,shrink-perturb --seeds 1-20 --kernels unfused
 
-.PHONY: run test test-exact test-fast lint bench mutate mutate-fast sweeps rule-sweeps rule-sweeps-first study compat-table tutorial-mlp copy-sweep data clean
+.PHONY: run test test-exact test-fast test-quick lint bench mutate mutate-fast sweeps rule-sweeps rule-sweeps-first study compat-table tutorial-mlp copy-sweep data clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +66,11 @@ test: data lint
 EXACT := tests/test_golden.py tests/test_committed_results.py tests/test_resume.py tests/test_sweep.py tests/test_blas.py
 test-exact: data
 	$(PY) -m pytest --runslow -rs $(EXACT) $(ARGS)
+
+# the unit tier: every test but the real-data runs and the whole runs, sweeps and studies on tiny data (the e2e
+# marker, tests/conftest.py)
+test-quick: $(STAMP)
+	$(PY) -m pytest -q -m "not e2e" $(ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -rs $(ARGS)

@@ -32,7 +32,16 @@ def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="also run slow real-data tests")
 
 
+#: Test modules that run whole runs, sweeps or studies (on tiny data): the e2e tier, which make test-quick leaves
+#: out. Tests of the same kind in other modules carry @pytest.mark.e2e themselves.
+E2E_MODULES = {"test_compat2015", "test_protocol", "test_faults", "test_sweep", "test_resume", "test_study",
+               "test_compile_cache", "test_scripts", "test_packaging", "test_golden", "test_committed_results"}
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rpartition(".")[2] in E2E_MODULES:
+            item.add_marker(pytest.mark.e2e)
     if os.environ.get("MUTANT_UNDER_TEST"):
         _quickest_first(items)
     if config.getoption("--runslow"):

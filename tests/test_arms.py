@@ -184,6 +184,7 @@ def all_arms(tmp_path_factory):
     return out, pickle_path
 
 
+@pytest.mark.e2e
 def test_every_arm_is_trained_and_measured(all_arms):
     out, _ = all_arms
     results = json.loads((out / "results.json").read_text())
@@ -213,6 +214,7 @@ def test_kept_lr_scale_zero_and_freeze_keep_kept_columns_bitwise(all_arms):
             assert not np.array_equal(final[f"hidden{i}_W"][:, reset], moved[f"hidden{i}_W"][:, reset])
 
 
+@pytest.mark.e2e
 def test_source_weights_skip_source_training(all_arms, tmp_path, capsys):
     out, pickle_path = all_arms
     again = tmp_path / "again"

@@ -53,6 +53,7 @@ def auto_run(tmp_path_factory):
     return tmp, args
 
 
+@pytest.mark.e2e
 def test_auto_records_every_candidate_and_the_choice(auto_run):
     tmp, _ = auto_run
     report = json.loads((tmp / "auto" / "transfer.json").read_text())
@@ -68,6 +69,7 @@ def test_auto_records_every_candidate_and_the_choice(auto_run):
     assert results["arms"]["transfer"]["validation_curve"][:2] == best["validation_curve"]
 
 
+@pytest.mark.e2e
 def test_auto_equals_the_fixed_threshold_it_chose(auto_run):
     tmp, args = auto_run
     chosen = json.loads((tmp / "auto" / "transfer.json").read_text())["threshold"]
@@ -90,6 +92,7 @@ def test_bad_auto_flags(tmp_path, capsys, argv, message):
     assert not (tmp_path / "z").exists()
 
 
+@pytest.mark.e2e
 def test_an_interrupted_auto_choice_resumes_to_the_same_run(auto_run, tmp_path):
     from tests.helpers import assert_same_results, stop_after
     from transfer_learning.experiment import run_transfer

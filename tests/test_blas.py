@@ -25,6 +25,7 @@ def facts_under(**variables) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("coretype", ["Haswell", "Sandybridge"])
 def test_the_kernel_a_user_names_is_the_one_reported_for_both_libraries(coretype):
     got = facts_under(OPENBLAS_CORETYPE=coretype)
@@ -35,6 +36,7 @@ def test_the_kernel_a_user_names_is_the_one_reported_for_both_libraries(coretype
     assert got["pytensor_blas"]["threads"] == 1  # backend.py's default: one thread unless the user says otherwise
 
 
+@pytest.mark.e2e
 def test_a_thread_count_the_user_chose_is_recorded():
     assert facts_under(OPENBLAS_CORETYPE="Haswell", OPENBLAS_NUM_THREADS="2")["pytensor_blas"]["threads"] == 2
 
@@ -66,6 +68,7 @@ def test_the_variables_that_reproduce_a_record():
     assert blas.describe(record(threads=2)) == "OpenBLAS 0.3.34.481.3, kernel Haswell, 2 threads"
 
 
+@pytest.mark.e2e
 def test_a_run_records_the_kernel_and_a_resume_under_another_warns_and_continues(pickle_path, tmp_path, capsys):
     out = tmp_path / "run"
     interrupted([*TINY, "--dataset", str(pickle_path)], out)
@@ -85,6 +88,7 @@ def test_a_run_records_the_kernel_and_a_resume_under_another_warns_and_continues
     assert (out / "results.json").is_file()
 
 
+@pytest.mark.e2e
 def test_an_unchanged_kernel_resumes_without_a_word(pickle_path, tmp_path, capsys):
     out = tmp_path / "run"
     interrupted([*TINY, "--dataset", str(pickle_path)], out)
@@ -93,6 +97,7 @@ def test_an_unchanged_kernel_resumes_without_a_word(pickle_path, tmp_path, capsy
     assert "BLAS kernel" not in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_a_sweep_records_its_kernel_names_it_in_its_summary_and_warns_when_continued_under_another(
         pickle_path, tmp_path, capsys):
     args = [*TINY, "--dataset", str(pickle_path), *GRID[:2], "--seeds", "1", "--jobs", "1", "--out", str(tmp_path)]

@@ -28,6 +28,7 @@ def tiny_run(tmp_path_factory):
     return out, pickle_path
 
 
+@pytest.mark.e2e
 def test_run_directory_holds_the_contract(tiny_run):
     out, _ = tiny_run
     for name in ["config.json", "out.txt", "outTransfer.txt", "history.csv", "transfer.json", "probe_images.npy",

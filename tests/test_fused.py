@@ -143,6 +143,7 @@ def _twin_steps(data, activation, l2, scales, kernels, steps, anchors=None):
     return model.get_weights(), errors
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("activation", "l2", "with_scales", "l2_sp"),
                          [("tanh", 1e-3, True, False), ("tanh", 0.0, False, False), ("relu", 1e-3, False, False),
                           ("relu", 0.0, True, False), ("tanh", 0.0, False, True), ("relu", 1e-3, True, True)])
@@ -211,6 +212,7 @@ def fused_run(tmp_path_factory):
     return tmp, pickle_path
 
 
+@pytest.mark.e2e
 def test_a_fused_run_records_its_kernels_and_differs_only_in_the_last_bits(fused_run):
     import json
 
@@ -223,6 +225,7 @@ def test_a_fused_run_records_its_kernels_and_differs_only_in_the_last_bits(fused
             np.testing.assert_allclose(a[key], b[key], rtol=1e-3, atol=1e-4, err_msg=key)
 
 
+@pytest.mark.e2e
 def test_a_fused_run_resumed_equals_the_uninterrupted_one(fused_run, tmp_path):
     from tests.helpers import TINY, assert_same_results, stop_after, transfer_config
     from transfer_learning import cli

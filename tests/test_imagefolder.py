@@ -123,6 +123,7 @@ def test_bad_folders_are_named(tmp_path, build, message):
         load_task(f"imagefolder:{root}")
 
 
+@pytest.mark.e2e
 def test_transfer_between_image_folders_from_the_command_line(tmp_path, capsys):
     source = make_folder(tmp_path / "source", classes=("a", "b"), per_class=25)
     target = make_folder(tmp_path / "target", classes=("x", "y", "z"), per_class=25, seed=1)

@@ -288,6 +288,7 @@ def test_relu_init_is_he_uniform_bounded_and_spread():
     assert W.std() == pytest.approx(bound / np.sqrt(3), rel=0.02)  # uniform on [-b, b], not all zeros
 
 
+@pytest.mark.e2e
 def test_random_rule_runs_are_reproducible_by_seed(pickle_path, tmp_path):
     base = [*TINY, "--dataset", str(pickle_path), "--rule", "random", "--keep-fraction", "0.5", "--n-epochs", "1",
             "--baselines", "none"]
@@ -300,6 +301,7 @@ def test_random_rule_runs_are_reproducible_by_seed(pickle_path, tmp_path):
     assert [layer["n_kept"] for layer in reports["a"]] == [3, 2]  # round(0.5 x 6), round(0.5 x 5) (half to even)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("rule", list(rules.RULES))
 def test_a_run_with_each_rule_resumes_bit_for_bit(rule, pickle_path, tmp_path):
     from tests.helpers import assert_same_results, stop_after

@@ -331,6 +331,7 @@ def test_training_is_deterministic(tiny_data):
         np.testing.assert_array_equal(results[0][name], results[1][name])
 
 
+@pytest.mark.e2e
 def test_the_graph_cache_compiles_once_a_shape_and_a_reused_graph_computes_what_a_fresh_one_does(tiny_data):
     """Each setting that changes the graph's code gets its own graph; values (rate, penalties, factors, weights)
     are set on reuse, so three steps of a cached graph equal three steps of a freshly compiled one, bit for bit."""
