@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from tests.helpers import TINY, make_splits, write_pickle
-from transfer_learning import cli, sweep
+from transfer_learning import analysis, cli, sweep
 
 GRID = ["--thresholds", "0,0.5,1.5", "--seeds", "1,2", "--baselines", "scratch,random-reset"]
 
@@ -180,8 +180,8 @@ def test_paired_p_and_holm_against_scipy_and_by_hand():
     rng = np.random.default_rng(3)
     for n in (2, 5, 20):
         values = rng.normal(0.3, 1.0, n)
-        assert sweep.paired_p(list(values)) == pytest.approx(stats.ttest_1samp(values, 0.0).pvalue, rel=1e-12)
-    assert np.isnan(sweep.paired_p([1.0])) and np.isnan(sweep.paired_p([2.0, 2.0]))
+        assert analysis.paired_p(list(values)) == pytest.approx(stats.ttest_1samp(values, 0.0).pvalue, rel=1e-12)
+    assert np.isnan(analysis.paired_p([1.0])) and np.isnan(analysis.paired_p([2.0, 2.0]))
     # Holm: sorted 0.01, 0.02, 0.04, 0.3 times 4, 3, 2, 1, made monotone, capped at 1
-    assert sweep.holm([0.04, 0.01, 0.3, 0.02]) == pytest.approx([0.08, 0.04, 0.3, 0.06])
-    assert sweep.holm([0.5, 0.4]) == pytest.approx([0.8, 0.8])
+    assert analysis.holm([0.04, 0.01, 0.3, 0.02]) == pytest.approx([0.08, 0.04, 0.3, 0.06])
+    assert analysis.holm([0.5, 0.4]) == pytest.approx([0.8, 0.8])

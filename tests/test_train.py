@@ -88,10 +88,11 @@ def test_evaluation_in_batches_of_5000_with_a_remainder_counts_every_example():
     logits = np.tanh(x @ weights["hidden0_W"] + weights["hidden0_b"]) @ weights["output_W"] + weights["output_b"]
     wrong = logits.argmax(axis=1) != y
     assert compiled.validation_error() == pytest.approx(wrong.mean(), abs=1e-12)
-    assert [compiled.validate_model(i) for i in range(3)] == [wrong[i * 5000:(i + 1) * 5000].sum() for i in range(3)]
+    batches = [(i * 5000, (i + 1) * 5000) for i in range(3)]  # EVAL_BATCH_SIZE examples a call
+    assert [compiled.count_errors_valid(*b) for b in batches] == [wrong[slice(*b)].sum() for b in batches]
     assert wrong[10_000:].sum() > 0
     wrong_test = wrong[::-1]  # the test split is the validation split reversed: its batches hold other examples
-    assert [compiled.test_model(i) for i in range(3)] == [wrong_test[i * 5000:(i + 1) * 5000].sum() for i in range(3)]
+    assert [compiled.count_errors_test(*b) for b in batches] == [wrong_test[slice(*b)].sum() for b in batches]
     assert compiled.test_error() == pytest.approx(wrong_test.mean(), abs=1e-12)
     tutorial = replace(compiled, scoring="minibatch")  # 1,234 minibatches of 10; the last 5 examples dropped
     rates = [wrong[i * 10:(i + 1) * 10].mean() for i in range(1_234)]

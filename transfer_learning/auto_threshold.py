@@ -16,7 +16,7 @@ import copy
 import numpy as np
 
 from .metrics import epoch_curve
-from .transfer import hidden_activity, keep_masks, transfer
+from .transfer import hidden_activity, keep_masks, transferred_weights
 
 
 def choose_threshold(weights, probe, n_out, candidates, reinit_rng, retrain, reinit_deeper=False, scores=None,
@@ -37,8 +37,7 @@ def choose_threshold(weights, probe, n_out, candidates, reinit_rng, retrain, rei
         masks = keep_masks(scores, threshold)
         key = b"".join(np.packbits(m).tobytes() for m in masks)
         if key not in tried:
-            initial, _ = transfer(weights, probe, threshold, n_out, copy.deepcopy(reinit_rng), reinit_deeper,
-                                  scores=scores, activation=activation)
+            initial = transferred_weights(weights, masks, copy.deepcopy(reinit_rng), n_out, reinit_deeper, activation)
             history = retrain(initial, masks, f"auto-{threshold:g}")
             curve = epoch_curve(history)
             tried[key] = {"validation_auc": float(np.mean(curve)), "validation_curve": curve,

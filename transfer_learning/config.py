@@ -337,11 +337,6 @@ class TransferConfig:
         return None
 
     @property
-    def learning_rates(self) -> tuple[float, ...]:
-        """The target phase's learning rates to try: --lr-grid, else --learning-rate alone."""
-        return self.lr_grid or (self.learning_rate,)
-
-    @property
     def arms(self) -> tuple[str, ...]:
         """The baseline arms asked for, in a fixed order (lp-ft brings linear-probe, its first phase)."""
         names = [n.strip() for n in self.baselines.split(",") if n.strip()]

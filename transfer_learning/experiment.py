@@ -17,7 +17,7 @@ from .metrics import arm_metrics, error_rate, metrics_table
 from .model import MLP, LogisticRegression
 from .rundir import RunDir, file_label
 from .train import History, Interrupted, TrainingDiverged, sgd_early_stopping
-from .transfer import fresh_output_layer, keep_masks, layer_report, reinitialize, top_fraction_masks
+from .transfer import keep_masks, layer_report, top_fraction_masks, transferred_weights
 from .vocab import ConfigError, DataError
 from .weights import check_weights, expected_shapes, initial_weights, legacy_initial_weights, load_weights
 from .workspace import Workspace
@@ -519,8 +519,7 @@ def _transfer_step(ctx, cfg, trained, target, rngs, pictures):
     if threshold == "auto":
         threshold, auto = _auto_threshold(ctx, cfg, trained, probe_images, scored.layers, target, rngs.reinit)
     masks = select_nodes(cfg, scored.layers, threshold)
-    transferred = fresh_output_layer(reinitialize(trained, masks, rngs.reinit, cfg.reinit_deeper, cfg.activation),
-                                     target.n_classes)
+    transferred = transferred_weights(trained, masks, rngs.reinit, target.n_classes, cfg.reinit_deeper, cfg.activation)
     report = {
         "rule": cfg.rule,
         "rule_settings": _rule_settings(cfg, scored),

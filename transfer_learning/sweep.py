@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import blas
-from .analysis import analyze, conclusions_markdown, holm, mean_ci, paired_p, read_csv  # noqa: F401 (holm, paired_p)
+from .analysis import analyze, conclusions_markdown, mean_ci, read_csv
 from .atomic import DiskFull
 from .cli import (
     EXIT_DISK_FULL,

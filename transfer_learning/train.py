@@ -46,13 +46,6 @@ class CompiledModel:
     def test_error(self) -> float:
         return _error_rate(self.count_errors_test, self.n_test, self.batch_size, self.scoring)
 
-    def validate_model(self, index) -> int:
-        """Errors in evaluation batch ``index`` (of EVAL_BATCH_SIZE examples)."""
-        return self.count_errors_valid(index * EVAL_BATCH_SIZE, (index + 1) * EVAL_BATCH_SIZE)
-
-    def test_model(self, index) -> int:
-        return self.count_errors_test(index * EVAL_BATCH_SIZE, (index + 1) * EVAL_BATCH_SIZE)
-
 
 def _error_rate(count_errors, n, batch_size, scoring) -> float:
     if scoring == "minibatch":

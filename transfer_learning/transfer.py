@@ -123,6 +123,12 @@ def layer_report(scores: list[np.ndarray], masks: list[np.ndarray]) -> list[dict
     ]
 
 
+def transferred_weights(weights: dict, masks, rng, n_out: int, reinit_deeper=False, activation: str = "tanh") -> dict:
+    """The network a target phase starts from: kept nodes as trained, the others re-drawn from ``rng``, under a
+    fresh output layer for ``n_out`` classes. The run and ``--threshold auto``'s candidates both start here."""
+    return fresh_output_layer(reinitialize(weights, masks, rng, reinit_deeper, activation), n_out)
+
+
 def transfer(weights: dict, probe_images: np.ndarray, threshold: float, n_out: int, rng, reinit_deeper=False,
              masks=None, scores=None, activation: str = "tanh"):
     """The whole step: score on the probe, keep/re-init hidden nodes, new output layer.
@@ -135,6 +141,6 @@ def transfer(weights: dict, probe_images: np.ndarray, threshold: float, n_out: i
         scores = hidden_activity(weights, probe_images, activation)
     if masks is None:
         masks = keep_masks(scores, threshold)
-    transferred = fresh_output_layer(reinitialize(weights, masks, rng, reinit_deeper, activation), n_out)
+    transferred = transferred_weights(weights, masks, rng, n_out, reinit_deeper, activation)
     return transferred, {"threshold": threshold, "probe_size": int(len(probe_images)),
                          "layers": layer_report(scores, masks)}
