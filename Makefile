@@ -109,13 +109,13 @@ rule-sweeps-first: data
 mutate: data
 	$(PY) -m pip install --quiet --disable-pip-version-check mutmut==3.8.1
 	$(VENV)/bin/mutmut run $(ARGS) || true
-	$(PY) -m tests.mutation_score
+	$(PY) -m tools.mutation_score
 
-# the same mutants against each module's fast tests (tests/mutate_fast.py): about an hour, a lower bound of make
+# the same mutants against each module's fast tests (tools/mutate_fast.py): about an hour, a lower bound of make
 # mutate's scores; `make mutate-fast ARGS='transfer_learning.rules*'` runs one module's
 mutate-fast: data
 	$(PY) -m pip install --quiet --disable-pip-version-check mutmut==3.8.1
-	$(PY) -m tests.mutate_fast $(ARGS)
+	$(PY) -m tools.mutate_fast $(ARGS)
 
 # the transfer map (docs/sweeps.md, "Studies"): every task pair x width x target size, 10 replicates a cell; the
 # same command continues a stopped study. Its tables and map are copied to docs/results/study/ (the map made before

@@ -116,14 +116,14 @@ def test_make_mutate_covers_exactly_the_modules_the_results_rest_on():
     their scores."""
     import tomllib
 
-    from tests import mutation_score
+    from tools import mutation_score
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     assert sorted(config["source_paths"]) == sorted(
         f"transfer_learning/{m}.py" for m in ("transfer", "rules", "train", "arms", "checkpoint", "metrics",
                                               "compat2015", "data/subsets"))
     recipe = re.search(r"^mutate:.*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), flags=re.M).group(1)
-    assert "mutmut==3.8.1" in recipe and "mutmut run" in recipe and "tests.mutation_score" in recipe
+    assert "mutmut==3.8.1" in recipe and "mutmut run" in recipe and "tools.mutation_score" in recipe
     assert "mutmut==3.8.1" in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]["mutate"]
     lines = ["    transfer_learning.transfer.x_keep_masks__mutmut_1: killed",
@@ -141,7 +141,7 @@ def test_make_mutate_covers_exactly_the_modules_the_results_rest_on():
 def test_make_mutate_fast_runs_the_same_mutants_against_the_fast_tests(tmp_path):
     import tomllib
 
-    from tests import mutate_fast
+    from tools import mutate_fast
 
     mutate_fast.prepare(tmp_path / "copy")
     config = tomllib.loads((tmp_path / "copy" / "pyproject.toml").read_text())["tool"]["mutmut"]
@@ -154,11 +154,11 @@ def test_make_mutate_fast_runs_the_same_mutants_against_the_fast_tests(tmp_path)
     assert (tmp_path / "copy" / "transfer_learning" / "fused.py").read_bytes() == \
         (ROOT / "transfer_learning" / "fused.py").read_bytes()
     recipe = re.search(r"^mutate-fast:.*?(?=^\S)", (ROOT / "Makefile").read_text(), re.M | re.S).group(0)
-    assert "mutmut==3.8.1" in recipe and "tests.mutate_fast $(ARGS)" in recipe
+    assert "mutmut==3.8.1" in recipe and "tools.mutate_fast $(ARGS)" in recipe
 
 
 def test_a_survivors_change_is_applied_where_its_lines_are_found_once():
-    from tests.mutation_recheck import mutated_source
+    from tools.mutation_recheck import mutated_source
 
     source = "class A:\n    def f(self, x):\n        y = x + 1\n        return y\n\n\ndef g():\n    return 2\n"
     method = ("# m: survived\n--- a.py\n+++ a.py\n@@ -1,3 +1,3 @@\n def f(self, x):\n-    y = x + 1\n+    y = x - 1\n"

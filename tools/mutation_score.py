@@ -1,6 +1,6 @@
 """The mutation score per module, from mutmut's results (`make mutate` prints it; docs/testing.md).
 
-``python -m tests.mutation_score`` reads ``mutmut results --all true`` (one ``name: status`` line a mutant,
+``python -m tools.mutation_score`` reads ``mutmut results --all true`` (one ``name: status`` line a mutant,
 names like ``transfer_learning.transfer.x_reinitialize__mutmut_3``) and prints, per module of pyproject.toml's
 [tool.mutmut] source_paths, how many mutants were killed, how many survived and the score, killed over the
 mutants that were tested (not the ones never covered or not yet run). The goal is 90 % in every module.

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.mutation_score import MUTMUT, report
+from tools.mutation_score import MUTMUT, report
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The fast tests of the mutated modules: each checks what it runs against a computation written in the test.

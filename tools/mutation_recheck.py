@@ -5,7 +5,7 @@ prints in the run's folder) to a copy of the tracked tree and runs the tests nam
 ``survived`` when all pass, ``gone`` when the mutated lines are no longer in the tree (the code changed).
 Minutes instead of the hours a new mutmut run of the same functions takes, since no test but the named ones runs.
 
-    python -m tests.mutation_recheck --run /work/mutate-fast-3 --tests "tests/test_train.py -k step" NAMES...
+    python -m tools.mutation_recheck --run /work/mutate-fast-3 --tests "tests/test_train.py -k step" NAMES...
 """
 
 import argparse
@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.mutate_fast import prepare
-from tests.mutation_score import MUTMUT
+from tools.mutate_fast import prepare
+from tools.mutation_score import MUTMUT
 
 ROOT = Path(__file__).resolve().parent.parent
 
