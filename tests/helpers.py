@@ -50,7 +50,7 @@ def transfer_config(argv) -> TransferConfig:
 
 
 def holm_by_hand(p):
-    """Holm's step-down adjustment written out, independently of transfer_learning.analysis.holm."""
+    """Holm's step-down adjustment written out, independently of transfer_learning.stats.holm."""
     order = np.argsort(p)
     adjusted, running = np.empty(len(p)), 0.0
     for rank, i in enumerate(order):

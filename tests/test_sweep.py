@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from tests.helpers import TINY, make_splits, write_pickle
-from transfer_learning import analysis, cli, sweep
+from transfer_learning import cli, sweep
 
 GRID = ["--thresholds", "0,0.5,1.5", "--seeds", "1,2", "--baselines", "scratch,random-reset"]
 
@@ -139,12 +139,6 @@ def test_bad_sweep_flags(swept, tmp_path, capsys, argv, message):
     assert not (tmp_path / "x").exists()
 
 
-def test_mean_and_interval_by_hand():
-    mean, half = sweep.mean_ci([1.0, 2.0, 3.0])
-    assert mean == 2.0 and half == pytest.approx(4.302653 / 3 ** 0.5, rel=1e-6)
-    assert np.isnan(sweep.mean_ci([5.0])[1]) and sweep.mean_ci([5.0, None])[0] == 5.0
-
-
 @pytest.mark.slow
 def test_ctrl_c_then_the_same_command_finishes_the_sweep(tmp_path):
     import signal
@@ -172,16 +166,3 @@ def test_ctrl_c_then_the_same_command_finishes_the_sweep(tmp_path):
     assert again.returncode == 0, again.stderr
     assert f"continuing, {recorded} already done" in again.stderr
     assert len(list((tmp_path / "sw" / "results").glob("*.json"))) == 8
-
-
-def test_paired_p_and_holm_against_scipy_and_by_hand():
-    from scipy import stats
-
-    rng = np.random.default_rng(3)
-    for n in (2, 5, 20):
-        values = rng.normal(0.3, 1.0, n)
-        assert analysis.paired_p(list(values)) == pytest.approx(stats.ttest_1samp(values, 0.0).pvalue, rel=1e-12)
-    assert np.isnan(analysis.paired_p([1.0])) and np.isnan(analysis.paired_p([2.0, 2.0]))
-    # Holm: sorted 0.01, 0.02, 0.04, 0.3 times 4, 3, 2, 1, made monotone, capped at 1
-    assert analysis.holm([0.04, 0.01, 0.3, 0.02]) == pytest.approx([0.08, 0.04, 0.3, 0.06])
-    assert analysis.holm([0.5, 0.4]) == pytest.approx([0.8, 0.8])

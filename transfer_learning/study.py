@@ -27,10 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import ALPHA, holm, mean_ci, read_csv
+from .analysis import ALPHA, read_csv
 from .cli import Parser, add_config_flags, as_program
 from .config import STUDY_DEFAULTS, SWEEP_BASELINES, SWEEP_OWNS, StudyConfig, SweepConfig, TransferConfig
 from .rundir import RunDir
+from .stats import holm, mean_ci
 from .vocab import REFERENCES, is_layer_arm
 
 #: Settings a study sets per cell, so they are not its flags.

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import blas
-from .analysis import analyze, conclusions_markdown, mean_ci, read_csv
+from .analysis import analyze, conclusions_markdown, read_csv
 from .atomic import DiskFull
 from .cli import (
     EXIT_DISK_FULL,
@@ -45,6 +45,7 @@ from .cli import (
 from .cluster import ClusterRunner, LocalRunner
 from .config import SWEEP_BASELINES, SWEEP_OWNS, SweepConfig, TransferConfig
 from .rundir import RunDir
+from .stats import mean_ci
 from .vocab import ARM_COLORS, PER_SELECTION, SELECTION_FREE, ConfigError, DataError, difference_column, table_rank
 from .weights import expected_shapes, load_weights
 

@@ -1,0 +1,82 @@
+"""The statistics every analysis here uses, with nothing of the project in them: the 95 % t interval, the paired
+t-test and TOST equivalence p-values of a list of paired differences, Holm's adjustment, and the split of a
+difference's variance between data subsets and initializations. The sweep's analysis (analysis.py), the transfer
+map (study.py) and the comparison of two analyses (verdicts.py) build on these."""
+
+import math
+
+import numpy as np
+
+
+def mean_ci(values):
+    """Mean and half-width of the 95 % t interval (nan with fewer than two values)."""
+    from scipy.special import stdtrit  # Student's t quantiles; scipy.stats would cost half a second to import
+
+    values = np.asarray([v for v in values if v is not None], dtype=float)
+    if values.size == 0:
+        return math.nan, math.nan
+    if values.size < 2:
+        return float(values.mean()), math.nan
+    half = stdtrit(values.size - 1, 0.975) * values.std(ddof=1) / math.sqrt(values.size)
+    return float(values.mean()), float(half)
+
+
+def holm(p_values):
+    """Holm's step-down adjustment: the family-wise error of many tests kept at the nominal level (nan
+    p-values are left out of the family and stay nan)."""
+    finite = [i for i, p in enumerate(p_values) if not math.isnan(p)]
+    order = sorted(finite, key=lambda i: p_values[i])
+    adjusted, running = [math.nan] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def _t_statistic(values, against):
+    values = np.asarray(values, dtype=float)
+    if values.size < 2 or not values.std(ddof=1) > 0:
+        return None, values.size - 1
+    return (values.mean() - against) / (values.std(ddof=1) / math.sqrt(values.size)), values.size - 1
+
+
+def paired_p(differences) -> float:
+    """Two-sided p of a paired t-test (a one-sample t-test of the paired differences against 0), as
+    scipy.stats.ttest_1samp gives it."""
+    from scipy.special import stdtr
+
+    t, dof = _t_statistic([d for d in differences if d is not None], 0.0)
+    return math.nan if t is None else float(2 * stdtr(dof, -abs(t)))
+
+
+def tost_p(differences, margin) -> float:
+    """p of the two one-sided tests of equivalence (|mean| < margin): the larger of the one-sided p-values of
+    mean > -margin and mean < margin, as scipy.stats.ttest_1samp(alternative=...) gives them."""
+    from scipy.special import stdtr
+
+    values = [d for d in differences if d is not None]
+    lower, dof = _t_statistic(values, -margin)
+    upper, _ = _t_statistic(values, margin)
+    if lower is None:
+        return math.nan
+    return float(max(stdtr(dof, -lower), stdtr(dof, upper)))
+
+
+def variance_components(differences: dict) -> dict | None:
+    """How much of the spread of paired differences comes from the data subset, the initialization and their
+    interaction, from a crossed design {(seed, data seed): difference}: the two-way random-effects ANOVA
+    without replication (expected mean squares; negative estimates are set to 0). None unless every seed
+    was run with every data seed, at least two of each."""
+    seeds = sorted({s for s, _ in differences})
+    data_seeds = sorted({d for _, d in differences})
+    if len(seeds) < 2 or len(data_seeds) < 2 or len(differences) != len(seeds) * len(data_seeds):
+        return None
+    table = np.array([[differences[(s, d)] for d in data_seeds] for s in seeds], dtype=float)
+    n_init, n_data = table.shape
+    grand = table.mean()
+    ms_init = n_data * ((table.mean(axis=1) - grand) ** 2).sum() / (n_init - 1)
+    ms_data = n_init * ((table.mean(axis=0) - grand) ** 2).sum() / (n_data - 1)
+    residual = table - table.mean(axis=1, keepdims=True) - table.mean(axis=0, keepdims=True) + grand
+    ms_residual = (residual ** 2).sum() / ((n_init - 1) * (n_data - 1))
+    return {"data": max(0.0, (ms_data - ms_residual) / n_init), "init": max(0.0, (ms_init - ms_residual) / n_data),
+            "residual": float(ms_residual)}
