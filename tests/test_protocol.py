@@ -12,7 +12,7 @@ from numpy.testing import assert_array_equal
 from scipy import stats
 
 from tests.helpers import holm_by_hand, make_splits, write_pickle
-from transfer_learning import analysis, cli, experiment, sweep
+from transfer_learning import analysis, cli, experiment, report, sweep
 from transfer_learning.config import TransferConfig
 from transfer_learning.data import Dataset, Split
 from transfer_learning.data.subsets import class_quotas, subset_indices
@@ -463,14 +463,14 @@ def test_a_non_significant_difference_is_inconclusive_not_a_tie():
     result = analysis.analyze(rows)
     test = next(t for t in result["tests"] if t["family"] == "primary" and t["a"] == "c")
     assert test["verdict"] == "inconclusive"
-    text = analysis.sentence(test, 0.25)
+    text = report.sentence(test, 0.25)
     assert "inconclusive" in text and "equivalent" not in text and "tie" not in text
 
 
 def test_conclusions_follow_the_fixed_pattern():
     test = {"a": "utility", "b": "mean-abs", "budget": ["keep fraction", 0.25], "reinit_deeper": 0, "n": 20,
             "mean_pp": -0.25, "half_width_pp": 0.14, "p_holm": 0.033, "p_tost_holm": 0.6, "verdict": "a better"}
-    assert analysis.sentence(test, 0.25) == ("utility beats mean-abs at keep fraction 0.25 by 0.25 ± 0.14 pp "
+    assert report.sentence(test, 0.25) == ("utility beats mean-abs at keep fraction 0.25 by 0.25 ± 0.14 pp "
                                              "(paired t over 20 replicates, Holm-adjusted p = 0.033)")
 
 
@@ -486,7 +486,7 @@ def test_committed_conclusions_are_generated_from_their_analysis(path):
     what the committed results.csv gives."""
     saved = json.loads(path.read_text())
     conclusions = path.with_name(path.name.replace(".analysis.json", ".conclusions.md"))
-    assert analysis.conclusions_markdown(saved) == conclusions.read_text()
+    assert report.conclusions_markdown(saved) == conclusions.read_text()
     csv_path = path.with_name(path.name.replace(".analysis.json", ".csv"))
     again = json.loads(json.dumps({"title": saved["title"], **analysis.analyze(
         analysis.read_csv(csv_path), saved["equivalence_margin_pp"])}))
@@ -518,7 +518,7 @@ def test_a_sweep_crosses_data_seeds_and_reinit_deeper_and_equals_the_cli_runs(pi
     # analysis.json is what results.csv gives, conclusions.md what analysis.json gives
     saved = json.loads((out / "analysis.json").read_text())
     assert json.loads(json.dumps({"title": saved["title"], **analysis.analyze(rows)})) == saved
-    assert (out / "conclusions.md").read_text() == analysis.conclusions_markdown(saved)
+    assert (out / "conclusions.md").read_text() == report.conclusions_markdown(saved)
     summary = (out / "summary.md").read_text()
     assert "## Hypotheses and tests (declared before the results)" in summary
     assert "crossed with data seeds 7,8" in summary and "Variance of the paired differences by source" in summary

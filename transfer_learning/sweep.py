@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import blas
-from .analysis import analyze, conclusions_markdown, read_csv
+from .analysis import analyze, read_csv
 from .atomic import DiskFull
 from .cli import (
     EXIT_DISK_FULL,
@@ -44,6 +44,7 @@ from .cli import (
 )
 from .cluster import ClusterRunner, LocalRunner
 from .config import SWEEP_BASELINES, SWEEP_OWNS, SweepConfig, TransferConfig
+from .report import conclusions_markdown
 from .rundir import RunDir
 from .stats import mean_ci
 from .vocab import ARM_COLORS, PER_SELECTION, SELECTION_FREE, ConfigError, DataError, difference_column, table_rank
@@ -450,7 +451,7 @@ def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis
 
 
 def _analysis_tables(analysis) -> list:
-    from .analysis import FAMILY_TITLES, budget_label, by_family, duplicate_text
+    from .report import FAMILY_TITLES, budget_label, by_family, duplicate_text
 
     lines = [f"Duplicates: {duplicate_text(group)}" for group in analysis["duplicates"]]
     if analysis["duplicates"]:

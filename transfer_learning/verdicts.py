@@ -14,8 +14,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from .analysis import FAMILIES, read_csv, sentence
+from .analysis import read_csv
+from .report import sentence
 from .study import KINDS, study_tests
+from .vocab import FAMILIES
 
 
 def _key(test: dict) -> tuple:

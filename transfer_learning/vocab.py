@@ -66,6 +66,11 @@ REFERENCES = tuple(arm.name for arm in sorted(ARMS, key=lambda arm: arm.table_ra
 ARM_COLORS = {arm.name: arm.color for arm in ARMS}
 
 
+#: The families of hypotheses a sweep's analysis tests, each Holm-adjusted on its own (analysis.py).
+FAMILIES = ("primary", "secondary", "rule-pairs-pooled", "rule-pairs-per-budget", "references", "layers",
+            "reinit-deeper")
+
+
 def arm_named(name: str) -> Arm:
     return next(arm for arm in ARMS if arm.name == name)
 
