@@ -20,7 +20,6 @@ finetune and shrink-perturb, Holm-adjusted) and sweep.png.
 import argparse
 import contextlib
 import json
-import math
 import signal
 import sys
 import time
@@ -44,10 +43,10 @@ from .cli import (
 )
 from .cluster import ClusterRunner, LocalRunner
 from .config import SWEEP_BASELINES, SWEEP_OWNS, SweepConfig, TransferConfig
-from .report import conclusions_markdown
+from .report import conclusions_markdown, summary_markdown, value_label
 from .rundir import RunDir
 from .stats import mean_ci
-from .vocab import ARM_COLORS, PER_SELECTION, SELECTION_FREE, ConfigError, DataError, difference_column, table_rank
+from .vocab import PER_SELECTION, SELECTION_FREE, ConfigError, DataError, difference_column
 from .weights import expected_shapes, load_weights
 
 #: Exit status when runs failed on the cluster after their retry (the rest is recorded and tabled).
@@ -112,17 +111,13 @@ def run_selection(cfg: TransferConfig, source_weights: dict, draw_curves: bool =
     return {"results": result, "ran_on": where_am_i()}
 
 
-def _label(value: float) -> str:
-    return f"{value:g}"
-
-
 def run_name(replicate, rule, kind, value, reinit_deeper=False) -> str:
     """seed1-t0.4 for the 2015 rule at a threshold; seed1-redo-f0.25 for another rule at a keep fraction;
     seed1-data3-... when data seeds are crossed with seeds; ...-deeper with --reinit-deeper."""
     seed, data_seed = replicate
     letter = "t" if kind == "threshold" else "f"
     return (f"seed{seed}" + ("" if data_seed == seed else f"-data{data_seed}")
-            + ("" if rule == "mean-abs" else f"-{rule}") + f"-{letter}{_label(value)}"
+            + ("" if rule == "mean-abs" else f"-{rule}") + f"-{letter}{value_label(value)}"
             + ("-deeper" if reinit_deeper else ""))
 
 
@@ -344,140 +339,6 @@ def summarize(rows) -> dict:
     return out
 
 
-def _fmt(pair, digits=2):
-    mean, half = (math.nan if v is None else v for v in pair)
-    if math.isnan(mean):
-        return "-"
-    return f"{mean:.{digits}f}" + ("" if math.isnan(half) else f" ± {half:.{digits}f}")
-
-
-def _p_cell(p):
-    return "-" if p is None or math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
-
-
-def _protocol_text(sweep: SweepConfig, base: TransferConfig, rows) -> list:
-    """What the sweep ran: data, budget, learning rates, and whether the arms had converged (from best_epoch)."""
-    if base.target_train_size is None:
-        data = "the whole target training split"
-    elif base.subset == "first":
-        data = f"the first {base.target_train_size} target training examples (--subset first)"
-    else:
-        data = f"{base.target_train_size} target training examples, a stratified random sample per data seed"
-    valid = base.valid_size_used
-    data += (", the whole validation split" if valid is None else
-             f", {valid} validation examples" + (" (stratified)" if base.subset == "stratified" else " (the first)"))
-    replicates = (f"seeds {','.join(map(str, sweep.seeds))}, each drawing its own data subsets"
-                  if sweep.data_seeds is None else
-                  f"seeds {','.join(map(str, sweep.seeds))} crossed with data seeds "
-                  f"{','.join(map(str, sweep.data_seeds))}")
-    rates = (f"the learning rate chosen per arm and replicate by validation error among "
-             f"{','.join(f'{r:g}' for r in base.lr_grid)}" if base.lr_grid
-             else f"learning rate {base.learning_rate:g} for every arm")
-    budget_runs = [r for r in rows if r["best_epoch"] is not None]
-    last = sum(r["best_epoch"] == r["epochs_run"] for r in budget_runs)
-    stopped = sum(r["epochs_run"] < base.n_epochs for r in budget_runs)
-    lines = [
-        f"Data: {data}; the test split whole, read once per arm. Replicates: {replicates}. Budget: up to "
-        f"{base.n_epochs} epochs per target phase (lp-ft: the linear probe's, then its own), patience "
-        f"{base.patience} minibatches, {rates}.",
-        "",
-    ]
-    if budget_runs:
-        lines += [f"Convergence: in {last} of {len(budget_runs)} arm runs the best validation error came in the last "
-                  f"epoch run (those might have improved with more epochs); patience ended {stopped} of them early.",
-                  ""]
-    return lines
-
-
-def arithmetic_text(arithmetic) -> list:
-    """The kernel line of a summary: which BLAS made these numbers, and how to make them again bit for bit."""
-    if not arithmetic:
-        return []
-    return [f"Arithmetic: {blas.describe(arithmetic)} (reproduce bit for bit with `{blas.reproduce_with(arithmetic)}`; "
-            "each run's config.json records its own).", ""]
-
-
-def summary_markdown(summary, sweep: SweepConfig, base: TransferConfig, analysis=None, rows=(),
-                     arithmetic=None) -> str:
-    rules = sweep.rule_names
-    several = len(rules) > 1 or len(sweep.reinit_deeper) > 1
-    kinds = {kind for kind, _ in sweep.selections}
-    lines = [
-        f"# Sweep {base.source} -> {base.target}",
-        "",
-        f"Hidden layers {','.join(map(str, base.hidden_sizes))} ({base.activation}), probe {base.probe_size} images, "
-        f"kept-lr-scale {base.kept_lr_scale}, reinit-deeper "
-        f"{'/'.join('yes' if d else 'no' for d in sweep.reinit_deeper)}. "
-        "Mean ± half-width of the 95 % t interval over replicates; differences are paired by replicate (same "
-        "source network, data subsets, probe and scratch init).",
-        "",
-        *_protocol_text(sweep, base, rows),
-        *arithmetic_text(arithmetic),
-    ]
-    if analysis is not None and analysis["hypotheses"]:
-        lines += ["## Hypotheses and tests (declared before the results)", ""]
-        lines += [f"- {family}: {text}." for family, text in analysis["hypotheses"].items()]
-        lines += ["", f"Each test: the paired t-test (two-sided) and TOST equivalence within ±"
-                      f"{analysis['equivalence_margin_pp']:g} pp, Holm-adjusted within its family; a claim needs "
-                      f"adjusted p < {analysis['alpha']:g}, and anything else is inconclusive (see conclusions.md, "
-                      "generated from analysis.json).", ""]
-    lines += [
-        f"| arm | {'rule | ' if several else ''}{' / '.join(sorted(kinds, reverse=True)).replace('_', ' ')} | "
-        "nodes kept | test error % | minus scratch (pp) | jumpstart (pp) | transfer ratio "
-        "| best epoch | learning rate |",
-        "|---|" + ("---|" if several else "") + "---|---|---|---|---|---|---|---|",
-    ]
-    rule_order = {rule: i for i, rule in enumerate(rules)}
-
-    def sort_key(item):
-        (arm, rule, selection), _ = item
-        base_rule, _, deeper = (rule or "").partition(" ")
-        return (table_rank(arm), "" if arm in ARM_COLORS else arm, bool(deeper),
-                (selection or ("", 0))[0], (selection or ("", 0))[1], rule_order.get(base_rule, -1))
-
-    for (arm, rule, selection), s in sorted(summary.items(), key=sort_key):
-        where = "-" if selection is None else _label(selection[1])
-        lines.append(
-            f"| {arm} | {(rule or '-') + ' | ' if several else ''}{where} | {_fmt(s['fraction_kept'], 2)} | "
-            f"{_fmt(s['test_error_pct'])} | {_fmt(s['test_error_minus_scratch_pp'])} | {_fmt(s['jumpstart_pp'])} | "
-            f"{_fmt(s['transfer_ratio'], 3)} | {_fmt(s['best_epoch'], 1)} | {_fmt(s['learning_rate'], 3)} |"
-        )
-    lines += ["", "Nodes kept: fraction of all hidden nodes whose trained source weights are kept (scratch 0, "
-              "the other selection-free arms 1). Transfer ratio: (AUC_scratch - AUC_arm) / AUC_scratch of the "
-              "validation-error curve. Best epoch and learning rate: of the arm's chosen run, averaged.", ""]
-    if analysis is not None:
-        lines += _analysis_tables(analysis)
-    return "\n".join(lines)
-
-
-def _analysis_tables(analysis) -> list:
-    from .report import FAMILY_TITLES, budget_label, by_family, duplicate_text
-
-    lines = [f"Duplicates: {duplicate_text(group)}" for group in analysis["duplicates"]]
-    if analysis["duplicates"]:
-        lines.append("")
-    for family, members in by_family(analysis):
-        lines += [f"## {FAMILY_TITLES[family]}", "",
-                  "| a | b | budget | reinit-deeper | replicates | a - b (pp) | p (Holm) | TOST p (Holm) | verdict |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for t in members:
-            deeper = {None: "-", 0: "no", 1: "yes"}[t["reinit_deeper"]]
-            lines.append(f"| {t['a']} | {t['b']} | {budget_label(t)} | {deeper} | {t['n']} | "
-                         f"{_fmt((t['mean_pp'], t['half_width_pp']))} | {_p_cell(t['p_holm'])} | "
-                         f"{_p_cell(t['p_tost_holm'])} | {t['verdict']} |")
-        lines.append("")
-        split = [t for t in members if "variance_components" in t]
-        if split:
-            lines += ["Variance of the paired differences by source (pp², crossed seeds x data seeds):", "",
-                      "| a | b | budget | data subset | initialization | residual |", "|---|---|---|---|---|---|"]
-            for t in split:
-                v = t["variance_components"]
-                lines.append(f"| {t['a']} | {t['b']} | {budget_label(t)} | {v['data']:.3f} | {v['init']:.3f} | "
-                             f"{v['residual']:.3f} |")
-            lines.append("")
-    return lines
-
-
 def _csv_cells(row) -> list:
     return ["" if row[k] is None else (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in CSV_COLUMNS]
 
@@ -557,7 +418,7 @@ def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog=
             rule, kind, value, deeper = run
             progress.step(f"seed {replicate[0]}" + ("" if sweep.data_seeds is None else f", data {replicate[1]}")
                           + ", " + ("" if len(sweep.rule_names) == 1 else f"{rule}, ")
-                          + f"{'threshold' if kind == 'threshold' else 'keep fraction'} {_label(value)}"
+                          + f"{'threshold' if kind == 'threshold' else 'keep fraction'} {value_label(value)}"
                           + (", reinit-deeper" if deeper else ""))
     if runner.failures:
         write_outputs(state, out)
