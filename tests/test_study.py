@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from tests.helpers import holm_by_hand, make_splits, write_pickle
-from transfer_learning import study
+from transfer_learning import report, study
 from transfer_learning.analysis import read_csv
 from transfer_learning.config import StudyConfig
 from transfer_learning.vocab import ConfigError
@@ -124,10 +124,10 @@ def test_the_study_summary_equals_an_independent_computation(tiny_study):
 
 
 def test_stops_helping():
-    assert study.stops_helping({100: True, 300: True, 1000: False, 3000: False}) == 1000
-    assert study.stops_helping({100: True, 300: False, 1000: True}) is None  # helps at the largest size
-    assert study.stops_helping({100: False, 300: False}) is None  # never shown to help
-    assert study.stops_helping({100: True, 300: False, 1000: True, 3000: False}) == 3000
+    assert report.stops_helping({100: True, 300: True, 1000: False, 3000: False}) == 1000
+    assert report.stops_helping({100: True, 300: False, 1000: True}) is None  # helps at the largest size
+    assert report.stops_helping({100: False, 300: False}) is None  # never shown to help
+    assert report.stops_helping({100: True, 300: False, 1000: True, 3000: False}) == 3000
 
 
 def test_a_study_stopped_part_way_continues_to_the_same_results(tiny_study, tmp_path):
@@ -185,18 +185,18 @@ def test_the_summary_sentences_say_what_is_shown_either_way():
         return {"cell": SimpleNamespace(size=size), "arm": arm, "against": against, "result": (mean, 0.1, p),
                 "better": p < 0.05 and mean < 0, "worse": p < 0.05 and mean > 0}
 
-    helping = study._helping_sentences("finetune", [t(100, "finetune", -2.0, 0.01), t(300, "finetune", -1.0, 0.2),
+    helping = report.helping_sentences("finetune", [t(100, "finetune", -2.0, 0.01), t(300, "finetune", -1.0, 0.2),
                                                     t(1000, "finetune", 0.5, 0.01)])
     assert helping == ["- finetune helps against scratch at 100 examples, and is not shown to from 300 on.",
                        "- finetune is worse than scratch at 1000 examples."]
-    rules = study._rule_sentences("the cell's best reference", [
+    rules = report.rule_sentences("the cell's best reference", [
         t(100, "utility", -0.5, 0.01, "lp-ft"), t(3000, "mean-abs", 0.7, 0.001, "lp-ft"),
         t(3000, "utility", 0.6, 0.01, "lp-ft"), t(3000, "taylor", 0.6, 0.2, "lp-ft"),
         t(1000, "centered", 0.7, 0.04, "finetune")])
     assert rules == ["- A rule beats the cell's best reference at: 100 (utility).",
                      "- The cell's best reference beats rules at: 1000 (finetune over centered); "
                      "3000 (lp-ft over mean-abs, utility)."]
-    assert study._rule_sentences("random", [t(300, "utility", 0.4, 0.03)]) == [
+    assert report.rule_sentences("random", [t(300, "utility", 0.4, 0.03)]) == [
         "- A rule beats random at: no size.", "- Random beats rules at: 300 (utility)."]
 
 
@@ -214,7 +214,7 @@ def test_the_overview_counts_the_cells_where_each_claim_is_shown():
              t(cells[2], "rule vs random", "utility", worse=True),
              t(cells[0], "reference vs scratch", "finetune", half=9.0), t(cells[1], "reference vs scratch", "finetune"),
              t(cells[2], "reference vs scratch", "finetune", better=True)]
-    assert study.overview(tests) == [
+    assert report.overview(tests) == [
         "## Over all cells", "",
         "- A rule is shown better than random in 1 of 3 cells (mnist:0-4 -> mnist:5-9 at 6,5 with 20), and worse in "
         "2 of 3 cells (mnist:0-4 -> mnist:5-9 at 6,5 with 20; mnist:0-4 -> mnist:5-9 at 6,5 with 80).",

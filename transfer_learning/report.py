@@ -4,8 +4,10 @@ two analyses. Each formatter takes what the computation returned and formats it;
 
 import math
 
+import numpy as np
+
 from . import blas
-from .config import SweepConfig, TransferConfig
+from .config import StudyConfig, SweepConfig, TransferConfig
 from .vocab import ARM_COLORS, FAMILIES, table_rank
 
 
@@ -224,3 +226,163 @@ def _analysis_tables(analysis) -> list:
 
 def value_label(value: float) -> str:
     return f"{value:g}"
+
+
+def study_markdown(study: StudyConfig, tests: list) -> str:
+    def claim(t):
+        if t["result"] is None:
+            return "-"
+        mean, half, _ = t["result"]
+        mark = "**" if t["better"] else "_" if t["worse"] else ""
+        p = "-" if math.isnan(t["p_holm"]) else f"{t['p_holm']:.3f}"
+        return f"{mark}{mean:+.2f} ± {half:.2f}{mark} (p {p})"
+
+    n_cells = len(study.pairs) * len(study.widths) * len(study.sizes)
+    lines = ["# The transfer map", "",
+             f"{n_cells} cells: pairs {', '.join(f'{s}>{t}' for s, t in study.pairs)}; widths "
+             f"{' and '.join(','.join(map(str, w)) for w in study.widths)}; target sizes "
+             f"{', '.join(map(str, study.sizes))}; {study.replicates} replicates a cell. Each entry: arm minus the "
+             "one it is tested against, test error in pp, mean ± 95 % half-width over replicates, and the cell's "
+             "paired t-test Holm-adjusted across the cells (per kind of claim); **bold** where it shows the arm "
+             "better at family-wise level 0.05, _italic_ where it shows it worse. Anything else is inconclusive "
+             "here.", "", *overview(tests), ""]
+    for source, target in study.pairs:
+        for widths in study.widths:
+            mine = [t for t in tests if (t["cell"].source, t["cell"].target, tuple(t["cell"].widths))
+                    == (source, target, tuple(widths))]
+            if not mine:
+                continue
+            lines += [f"## {source} -> {target}, {','.join(map(str, widths))}", ""]
+            references = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "reference vs scratch"))
+            layers = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "layers vs scratch"))
+            rules = list(dict.fromkeys(t["arm"] for t in mine if t["kind"] == "rule vs random"))
+            whole = list(dict.fromkeys(t["against"] for t in mine if t["kind"] == "rule vs keep-layers"))
+            for kind, against, arms, title in (
+                    ("reference vs scratch", None, references, "each reference minus scratch"),
+                    ("layers vs scratch", None, layers, "each layer arm minus scratch"),
+                    ("rule vs random", None, rules, "each rule (pooled over budgets) minus random"),
+                    ("rule vs best reference", None, rules, "each rule minus the cell's best reference"),
+                    *(("rule vs keep-layers", layer, rules, f"each rule at the same share of the nodes minus {layer} "
+                       "(nodes or layers)") for layer in whole)):
+                if not arms:
+                    continue
+                lines += [f"{title}:", "", "| target size | " + " | ".join(arms) + " |",
+                          "|---|" + "---|" * len(arms)]
+                for size in study.sizes:
+                    cell_tests = {t["arm"]: t for t in _members(mine, kind, against=against)
+                                  if t["cell"].size == size}
+                    if not cell_tests:
+                        continue
+                    extra = ""
+                    if kind == "rule vs best reference":
+                        extra = f" ({next(iter(cell_tests.values()))['against']})"
+                    lines.append(f"| {size}{extra} | " + " | ".join(claim(cell_tests[a]) if a in cell_tests else "-"
+                                                                   for a in arms) + " |")
+                lines.append("")
+            for kind, arms in (("reference vs scratch", references), ("layers vs scratch", layers)):
+                for arm in arms:
+                    lines += helping_sentences(arm, _members(mine, kind, arm=arm))
+            lines += rule_sentences("random", _members(mine, "rule vs random"))
+            lines += rule_sentences("the cell's best reference", _members(mine, "rule vs best reference"))
+            for layer in whole:
+                lines += rule_sentences(layer, _members(mine, "rule vs keep-layers", against=layer))
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _cell_label(cell) -> str:
+    return f"{cell.source} -> {cell.target} at {cell.width} with {cell.size}"
+
+
+def overview(tests) -> list:
+    """The study in a few sentences: over all finished cells, where each kind of claim is shown either way."""
+    found = list(dict.fromkeys(t["cell"] for t in tests))
+    if not found:
+        return []
+
+    def where(members, flag):
+        shown = list(dict.fromkeys(t["cell"] for t in members if t[flag]))
+        return f"{len(shown)} of {len(found)} cells" + (f" ({'; '.join(map(_cell_label, shown))})" if shown else "")
+
+    def sentence(subject, members):
+        return f"- {subject} in {where(members, 'better')}, and worse in {where(members, 'worse')}."
+
+    lines = ["## Over all cells", ""]
+    for kind, what in (("rule vs random", "random"), ("rule vs best reference", "the cell's best reference")):
+        if _members(tests, kind):
+            lines.append(sentence(f"A rule is shown better than {what}", _members(tests, kind)))
+    lines += _resolution(_members(tests, "rule vs random"))
+    for layer in dict.fromkeys(t["against"] for t in _members(tests, "rule vs keep-layers")):
+        lines.append(sentence(f"A rule is shown better than {layer} at the same share of the nodes",
+                              _members(tests, "rule vs keep-layers", against=layer)))
+    for kind in ("reference vs scratch", "layers vs scratch"):
+        for arm in dict.fromkeys(t["arm"] for t in _members(tests, kind)):
+            lines.append(sentence(f"{arm} is shown better than scratch", _members(tests, kind, arm=arm)))
+    return lines
+
+
+def _resolution(rule_tests) -> list:
+    """How small a difference from random the cells can see: per target size, the median 95 % half-width of a rule
+    minus random over the cells' rules (a sentence, or none without results)."""
+    halves = {}
+    for t in rule_tests:
+        if t["result"] is not None:
+            halves.setdefault(t["cell"].size, []).append(t["result"][1])
+    if not halves:
+        return []
+    sizes = [f"{float(np.median(halves[size])):.2f} pp at {size}" for size in sorted(halves)]
+    return [f"- What a cell can see: the median 95 % half-width of a rule minus random (pooled over budgets, over "
+            f"the cells' rules) is {', '.join(sizes)} target examples; smaller differences are not seen."]
+
+
+def _sizes(sizes):
+    return ", ".join(map(str, sorted(sizes)))
+
+
+def helping_sentences(arm, tests) -> list:
+    """Where ``arm`` is shown to help against scratch (and from which size on it no longer is), and where it is
+    shown to hurt."""
+    helping = {t["cell"].size: t["better"] for t in tests}
+    stop = stops_helping(helping)
+    shown = [s for s, h in helping.items() if h]
+    if not shown:
+        lines = [f"- {arm} is not shown to help against scratch at any size."]
+    elif stop is None:
+        lines = [f"- {arm} helps against scratch at {_sizes(shown)} examples, the largest size included."]
+    else:
+        lines = [f"- {arm} helps against scratch at {_sizes(shown)} examples, and is not shown to from {stop} on."]
+    worse = [t["cell"].size for t in tests if t["worse"]]
+    if worse:
+        lines.append(f"- {arm} is worse than scratch at {_sizes(worse)} examples.")
+    return lines
+
+
+def rule_sentences(what, tests) -> list:
+    """Where a rule is shown better than ``what``, and where ``what`` is shown better than rules (which)."""
+    winners = sorted({(t["cell"].size, t["arm"]) for t in tests if t["better"]})
+    lines = [f"- A rule beats {what} at: " + (", ".join(f"{s} ({r})" for s, r in winners) if winners else "no size")
+             + "."]
+    losers = {}
+    for t in tests:
+        if t["worse"]:
+            losers.setdefault((t["cell"].size, t["against"]), []).append(t["arm"])
+    if losers:
+        name = what[0].upper() + what[1:]
+        lines.append(f"- {name} beats rules at: " + "; ".join(
+            f"{size} ({against} over {', '.join(arms)})" if what != against else f"{size} ({', '.join(arms)})"
+            for (size, against), arms in sorted(losers.items())) + ".")
+    return lines
+
+
+def stops_helping(sizes_helping: dict) -> int | None:
+    """The smallest size from which on a reference no longer helps (None: it helps at the largest size, or never)."""
+    sizes = sorted(sizes_helping)
+    if not any(sizes_helping.values()) or sizes_helping[sizes[-1]]:
+        return None
+    last = max(s for s in sizes if sizes_helping[s])
+    return min(s for s in sizes if s > last)
+
+
+def _members(tests, kind, arm=None, against=None) -> list:
+    """The tests of one kind of claim, of one arm and against one arm where those are given."""
+    return [t for t in tests if t["kind"] == kind and arm in (None, t["arm"]) and against in (None, t["against"])]
