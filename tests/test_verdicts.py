@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from transfer_learning import verdicts
+from transfer_learning import report, verdicts
 
 
 def _test(family, a, b, budget, verdict, *, deeper=0, mean=0.1, half=0.2, p=0.5, p_tost=0.5):
@@ -47,7 +47,7 @@ def test_tests_are_matched_by_family_arms_budget_and_reinit_deeper_and_only_verd
 
 
 def test_the_markdown_counts_the_moved_tests_and_the_p_values_of_the_claims_that_moved():
-    text = verdicts.markdown(verdicts.compare(BEFORE, AFTER), BEFORE, AFTER, names=("unfused", "fused"))
+    text = report.verdicts_markdown(verdicts.compare(BEFORE, AFTER), BEFORE, AFTER, names=("unfused", "fused"))
     lines = text.splitlines()
     assert lines[0] == "5 tests in both; 2 with the same verdict, 3 moved."
     assert "Tests only in unfused: 1." in lines and "Tests only in fused: 1." in lines
@@ -66,7 +66,7 @@ def test_the_markdown_counts_the_moved_tests_and_the_p_values_of_the_claims_that
 
 
 def test_identical_analyses_move_nothing_and_print_no_table():
-    text = verdicts.markdown(verdicts.compare(BEFORE, BEFORE), BEFORE, BEFORE)
+    text = report.verdicts_markdown(verdicts.compare(BEFORE, BEFORE), BEFORE, BEFORE)
     assert text == ("6 tests in both; 6 with the same verdict, 0 moved.\n"
                     "Claims with an adjusted p below 0.01 in either: 3, of which 0 moved.\n")
 
@@ -120,7 +120,7 @@ def test_runs_are_matched_by_replicate_arm_rule_budget_and_reinit_deeper_and_gro
 
 
 def test_the_run_table_has_a_row_per_group_and_the_total():
-    text = verdicts.runs_markdown(verdicts.compare_runs(RUNS_BEFORE, RUNS_AFTER), "learning_rate")
+    text = report.runs_markdown(verdicts.compare_runs(RUNS_BEFORE, RUNS_AFTER), "learning_rate")
     assert text.splitlines() == [
         "| learning rate | runs | another learning rate chosen | test error differs | largest difference (pp) |",
         "|---|---|---|---|---|",
@@ -178,7 +178,7 @@ def test_study_claims_are_holm_adjusted_over_the_cells_in_both_and_matched_whate
     # c2's mean-abs against random is firm after only (0.002); c1's against finetune is not (0.02 before)
     assert result["kinds"] == {"reference vs scratch": [3, 2, 2, 0, 0, 0], "rule vs random": [2, 0, 1, 1, 1, 1],
                                "rule vs best reference": [2, 1, 0, 1, 0, 0]}
-    moved = {(b["cell"], b["kind"]): (b["against"], verdicts._shown(b), a["against"], verdicts._shown(a))
+    moved = {(b["cell"], b["kind"]): (b["against"], report.shown(b), a["against"], report.shown(a))
              for b, a in result["moved"]}
     # c1's best reference is finetune before and lp-ft after (its error fell below finetune's): still one claim
     assert moved == {("c1", "rule vs best reference"): ("finetune", "worse", "lp-ft", "inconclusive"),

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import blas
 from .config import StudyConfig, SweepConfig, TransferConfig
+from .stats import FIRM_P
 from .vocab import ARM_COLORS, FAMILIES, table_rank
 
 
@@ -386,3 +387,75 @@ def stops_helping(sizes_helping: dict) -> int | None:
 def _members(tests, kind, arm=None, against=None) -> list:
     """The tests of one kind of claim, of one arm and against one arm where those are given."""
     return [t for t in tests if t["kind"] == kind and arm in (None, t["arm"]) and against in (None, t["against"])]
+
+
+def verdicts_markdown(comparison: dict, before: dict, after: dict, names=("before", "after")) -> str:
+    """The comparison as Markdown: the counts, then each moved test's two sentences."""
+    margin_before, margin_after = before["equivalence_margin_pp"], after["equivalence_margin_pp"]
+    moved = comparison["moved"]
+    lines = [f"{comparison['both']} tests in both; {comparison['both'] - len(moved)} with the same verdict, "
+             f"{len(moved)} moved."]
+    for name, tests in ((names[0], comparison["only_before"]), (names[1], comparison["only_after"])):
+        if tests:
+            lines.append(f"Tests only in {name}: {len(tests)}.")
+    lost, gained = comparison["lost_p"], comparison["gained_p"]
+    if lost:
+        lines.append(f"Claims of {names[0]} not made in {names[1]}: {len(lost)}, their adjusted p from "
+                     f"{min(lost):.3g} to {max(lost):.3g}.")
+    if gained:
+        lines.append(f"Claims of {names[1]} not made in {names[0]}: {len(gained)}, their adjusted p from "
+                     f"{min(gained):.3g} to {max(gained):.3g}.")
+    lines.append(f"Claims with an adjusted p below {FIRM_P:g} in either: {comparison['firm'][0]}, of which "
+                 f"{comparison['firm'][1]} moved.")
+    if moved:
+        lines += ["", f"| family | {names[0]} | {names[1]} |", "|---|---|---|"]
+        lines += [f"| {b['family']} | {sentence(b, margin_before)} | {sentence(a, margin_after)} |"
+                  for b, a in moved]
+    return "\n".join(lines) + "\n"
+
+
+def runs_markdown(groups: dict, by: str) -> str:
+    """A run comparison as a Markdown table, a row per group."""
+    lines = [f"| {by.replace('_', ' ')} | runs | another learning rate chosen | test error differs | largest "
+             "difference (pp) |", "|---|---|---|---|---|"]
+    total = [sum(v[i] for v in groups.values()) for i in range(3)] + [max((v[3] for v in groups.values()), default=0.0)]
+    for g, (n, other, differ, largest) in [*groups.items(), ("all", total)]:
+        name = "-" if g is None else (f"{g:g}" if isinstance(g, float) else g)
+        lines.append(f"| {name} | {n} | {other} | {differ} | {largest:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def shown(test: dict) -> str:
+    return "better" if test["better"] else "worse" if test["worse"] else "inconclusive"
+
+
+def _study_claim(test: dict) -> str:
+    mean, half, _ = test["result"]
+    return f"{test['arm']} - {test['against']}: {mean:+.2f} ± {half:.2f} pp, p {test['p_holm']:.3f}, {shown(test)}"
+
+
+def studies_markdown(comparison: dict, names=("before", "after")) -> str:
+    """A study comparison as Markdown: the study-level claims per kind and those that moved, then per cell how
+    many of its own tests moved."""
+    moved = comparison["moved"]
+    lines = []
+    for name, cells in ((names[0], comparison["only_before"]), (names[1], comparison["only_after"])):
+        if cells:
+            lines.append(f"Cells only in {name} ({len(cells)}): {', '.join(cells)}.")
+    lines += ["Study-level claims (each cell's test, Holm-adjusted across the cells in both):", "",
+              f"| kind | claims | shown in {names[0]} | shown in {names[1]} | moved | claims with p < {FIRM_P:g} in "
+              "either | of which moved |", "|---|---|---|---|---|---|---|"]
+    kinds = comparison["kinds"]
+    total = [sum(v[i] for v in kinds.values()) for i in range(6)]
+    lines += [f"| {kind} | {' | '.join(map(str, v))} |" for kind, v in [*kinds.items(), ("all", total)]]
+    if moved:
+        lines += ["", f"| cell | kind | {names[0]} | {names[1]} |", "|---|---|---|---|"]
+        lines += [f"| {b['cell']} | {b['kind']} | {_study_claim(b)} | {_study_claim(a)} |" for b, a in moved]
+    cells = comparison["cells"]
+    lines += ["", "Each cell's own tests (its analysis, Holm-adjusted within the cell):", "",
+              f"| cell | tests in both | moved | claims with p < {FIRM_P:g} in either | of which moved |",
+              "|---|---|---|---|---|"]
+    rows = [(c, r["both"], len(r["moved"]), *r["firm"]) for c, r in cells.items()]
+    rows.append(("all", *(sum(r[i] for r in rows) for i in range(1, 5))))
+    lines += [f"| {' | '.join(map(str, r))} |" for r in rows]
+    return "\n".join(lines) + "\n"

@@ -80,3 +80,7 @@ def variance_components(differences: dict) -> dict | None:
     ms_residual = (residual ** 2).sum() / ((n_init - 1) * (n_data - 1))
     return {"data": max(0.0, (ms_data - ms_residual) / n_init), "init": max(0.0, (ms_init - ms_residual) / n_data),
             "residual": float(ms_residual)}
+
+
+#: A claim this firm (adjusted p below it) in either analysis is counted apart: does it hold in both?
+FIRM_P = 0.01

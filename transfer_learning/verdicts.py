@@ -15,7 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from .analysis import read_csv
-from .report import sentence
+from .report import runs_markdown, shown, studies_markdown, verdicts_markdown
+from .stats import FIRM_P
 from .study import KINDS, study_tests
 from .vocab import FAMILIES
 
@@ -25,8 +26,6 @@ def _key(test: dict) -> tuple:
     return test["family"], test["a"], test["b"], budget, test["reinit_deeper"]
 
 
-#: A claim this firm (adjusted p below it) in either analysis is counted apart: does it hold in both?
-FIRM_P = 0.01
 
 
 def _claimed_p(test: dict) -> float | None:
@@ -54,31 +53,6 @@ def compare(before: dict, after: dict) -> dict:
             "firm": [len(firm), sum(old[k]["verdict"] != new[k]["verdict"] for k in firm)]}
 
 
-def markdown(comparison: dict, before: dict, after: dict, names=("before", "after")) -> str:
-    """The comparison as Markdown: the counts, then each moved test's two sentences."""
-    margin_before, margin_after = before["equivalence_margin_pp"], after["equivalence_margin_pp"]
-    moved = comparison["moved"]
-    lines = [f"{comparison['both']} tests in both; {comparison['both'] - len(moved)} with the same verdict, "
-             f"{len(moved)} moved."]
-    for name, tests in ((names[0], comparison["only_before"]), (names[1], comparison["only_after"])):
-        if tests:
-            lines.append(f"Tests only in {name}: {len(tests)}.")
-    lost, gained = comparison["lost_p"], comparison["gained_p"]
-    if lost:
-        lines.append(f"Claims of {names[0]} not made in {names[1]}: {len(lost)}, their adjusted p from "
-                     f"{min(lost):.3g} to {max(lost):.3g}.")
-    if gained:
-        lines.append(f"Claims of {names[1]} not made in {names[0]}: {len(gained)}, their adjusted p from "
-                     f"{min(gained):.3g} to {max(gained):.3g}.")
-    lines.append(f"Claims with an adjusted p below {FIRM_P:g} in either: {comparison['firm'][0]}, of which "
-                 f"{comparison['firm'][1]} moved.")
-    if moved:
-        lines += ["", f"| family | {names[0]} | {names[1]} |", "|---|---|---|"]
-        lines += [f"| {b['family']} | {sentence(b, margin_before)} | {sentence(a, margin_after)} |"
-                  for b, a in moved]
-    return "\n".join(lines) + "\n"
-
-
 def _run_key(row: dict) -> tuple:
     return tuple(row.get(k) for k in ("cell", "seed", "data_seed", "arm", "rule", "threshold", "keep_fraction",
                                       "reinit_deeper"))
@@ -103,21 +77,6 @@ def compare_runs(before_rows: list[dict], after_rows: list[dict], by: str = "lea
     return {g: groups[g] for g in sorted(groups, key=lambda g: (g is None, g))}
 
 
-def runs_markdown(groups: dict, by: str) -> str:
-    """A run comparison as a Markdown table, a row per group."""
-    lines = [f"| {by.replace('_', ' ')} | runs | another learning rate chosen | test error differs | largest "
-             "difference (pp) |", "|---|---|---|---|---|"]
-    total = [sum(v[i] for v in groups.values()) for i in range(3)] + [max((v[3] for v in groups.values()), default=0.0)]
-    for g, (n, other, differ, largest) in [*groups.items(), ("all", total)]:
-        name = "-" if g is None else (f"{g:g}" if isinstance(g, float) else g)
-        lines.append(f"| {name} | {n} | {other} | {differ} | {largest:.2f} |")
-    return "\n".join(lines) + "\n"
-
-
-def _shown(test: dict) -> str:
-    return "better" if test["better"] else "worse" if test["worse"] else "inconclusive"
-
-
 def _claim_key(test: dict) -> tuple:
     # a rule is tested against its cell's best reference, whichever that is in each study
     against = None if test["kind"] == "rule vs best reference" else test["against"]
@@ -137,12 +96,12 @@ def compare_studies(before: dict, after: dict) -> dict:
         claims.append({_claim_key(t): t for t in tests if t["result"] is not None})
     old, new = claims
     both = [k for k in old if k in new]
-    moved_keys = [k for k in both if _shown(old[k]) != _shown(new[k])]
+    moved_keys = [k for k in both if shown(old[k]) != shown(new[k])]
     # any(), not min(): a claim without a p-value (NaN) on one side is firm if the other side's p is
     firm = [k for k in both if any(t[k]["p_holm"] < FIRM_P for t in (old, new))]
     kinds = {kind: [sum(k[1] == kind for k in both),
-                    sum(k[1] == kind and _shown(old[k]) != "inconclusive" for k in both),
-                    sum(k[1] == kind and _shown(new[k]) != "inconclusive" for k in both),
+                    sum(k[1] == kind and shown(old[k]) != "inconclusive" for k in both),
+                    sum(k[1] == kind and shown(new[k]) != "inconclusive" for k in both),
                     sum(k[1] == kind for k in moved_keys),
                     sum(k[1] == kind for k in firm),
                     sum(k[1] == kind and k in moved_keys for k in firm)] for kind in KINDS}
@@ -150,38 +109,6 @@ def compare_studies(before: dict, after: dict) -> dict:
     return {"cells": {c: compare(before[c][1], after[c][1]) for c in common},
             "only_before": [c for c in before if c not in after], "only_after": [c for c in after if c not in before],
             "kinds": {k: v for k, v in kinds.items() if v[0]}, "moved": moved}
-
-
-def _study_claim(test: dict) -> str:
-    mean, half, _ = test["result"]
-    return f"{test['arm']} - {test['against']}: {mean:+.2f} ± {half:.2f} pp, p {test['p_holm']:.3f}, {_shown(test)}"
-
-
-def studies_markdown(comparison: dict, names=("before", "after")) -> str:
-    """A study comparison as Markdown: the study-level claims per kind and those that moved, then per cell how
-    many of its own tests moved."""
-    moved = comparison["moved"]
-    lines = []
-    for name, cells in ((names[0], comparison["only_before"]), (names[1], comparison["only_after"])):
-        if cells:
-            lines.append(f"Cells only in {name} ({len(cells)}): {', '.join(cells)}.")
-    lines += ["Study-level claims (each cell's test, Holm-adjusted across the cells in both):", "",
-              f"| kind | claims | shown in {names[0]} | shown in {names[1]} | moved | claims with p < {FIRM_P:g} in "
-              "either | of which moved |", "|---|---|---|---|---|---|---|"]
-    kinds = comparison["kinds"]
-    total = [sum(v[i] for v in kinds.values()) for i in range(6)]
-    lines += [f"| {kind} | {' | '.join(map(str, v))} |" for kind, v in [*kinds.items(), ("all", total)]]
-    if moved:
-        lines += ["", f"| cell | kind | {names[0]} | {names[1]} |", "|---|---|---|---|"]
-        lines += [f"| {b['cell']} | {b['kind']} | {_study_claim(b)} | {_study_claim(a)} |" for b, a in moved]
-    cells = comparison["cells"]
-    lines += ["", "Each cell's own tests (its analysis, Holm-adjusted within the cell):", "",
-              f"| cell | tests in both | moved | claims with p < {FIRM_P:g} in either | of which moved |",
-              "|---|---|---|---|---|"]
-    rows = [(c, r["both"], len(r["moved"]), *r["firm"]) for c, r in cells.items()]
-    rows.append(("all", *(sum(r[i] for r in rows) for i in range(1, 5))))
-    lines += [f"| {' | '.join(map(str, r))} |" for r in rows]
-    return "\n".join(lines) + "\n"
 
 
 def _study_cells(given: str) -> dict:
@@ -259,7 +186,7 @@ def main(argv=None) -> int:
         text = _read_studies(*studies, names, parser)
     else:
         (before, before_csv), (after, after_csv) = _files(args.before, parser), _files(args.after, parser)
-        text = markdown(compare(before, after), before, after, names=names)
+        text = verdicts_markdown(compare(before, after), before, after, names=names)
         if before_csv and after_csv:
             text += _runs_tables(read_csv(before_csv), read_csv(after_csv))
     try:
