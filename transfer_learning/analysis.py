@@ -284,3 +284,70 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- the transfer map: each cell's tests, Holm-adjusted across the cells --------------------------------
+
+#: The study-level claims, each a family Holm-adjusted across the cells.
+KINDS = ("reference vs scratch", "layers vs scratch", "rule vs random", "rule vs best reference",
+         "rule vs keep-layers")
+
+
+def _signed(test, arm, other) -> tuple | None:
+    """(mean of arm - other, half-width, raw p) of a test between the two, whichever way round it was written."""
+    if test is None:
+        return None
+    sign = 1 if (test["a"], test["b"]) == (arm, other) else -1
+    return sign * test["mean_pp"], test["half_width_pp"], test["p"]
+
+
+def _find(analysis, family, a, b, budget):
+    """The test of ``a`` against ``b`` in ``family`` at ``budget`` ("any": at whichever budget it was made)."""
+    for t in analysis["tests"]:
+        if t["family"] == family and {t["a"], t["b"]} == {a, b} and budget in (t["budget"], "any") and \
+                t["reinit_deeper"] in (None, 0):
+            return t
+    return None
+
+
+def mean_error(rows, arm, rule=None, fraction=None):
+    values = [r["test_error_pct"] for r in rows if r["arm"] == arm and r.get("rule") == rule
+              and r.get("keep_fraction") == fraction and r.get("reinit_deeper") in (None, 0)]
+    return float(np.mean(values)) if values else math.nan
+
+
+def study_tests(found) -> list:
+    """The study-level claims, one dict per (cell, kind, arm): each reference against scratch, each rule (pooled)
+    against random, and each rule (pooled) against the cell's best reference (the lowest mean test error), with the
+    cell's raw p-value, Holm-adjusted across the cells within each kind."""
+    tests = []
+    for cell, rows, analysis in found:
+        references = [a for a in REFERENCES if a != "scratch" and a in analysis["references"]]
+        best = min(references, key=lambda a: mean_error(rows, a)) if references else None
+        rules = [r for r in analysis["rules"] if r != "random" and not any(
+            r in g["rules"][1:] for g in analysis["duplicates"])]
+        for arm in references:
+            tests.append({"cell": cell, "kind": "reference vs scratch", "arm": arm, "against": "scratch",
+                          "result": _signed(_find(analysis, "references", arm, "scratch", None), arm, "scratch")})
+        for arm in sorted({r["arm"] for r in rows if is_layer_arm(r["arm"])}):
+            tests.append({"cell": cell, "kind": "layers vs scratch", "arm": arm, "against": "scratch",
+                          "result": _signed(_find(analysis, "layers", arm, "scratch", None), arm, "scratch")})
+        for rule in rules:
+            tests.append({"cell": cell, "kind": "rule vs random", "arm": rule, "against": "random",
+                          "result": _signed(_find(analysis, "primary", rule, "random", "pooled"), rule, "random")})
+            if best is not None:
+                tests.append({"cell": cell, "kind": "rule vs best reference", "arm": rule, "against": best,
+                              "result": _signed(_find(analysis, "references", rule, best, "pooled"), rule, best)})
+            for layer in sorted({r["arm"] for r in rows if r["arm"].startswith("keep-layers:")}):
+                # at the keep fraction equal to the layer arm's share of the hidden nodes (the analysis pairs them)
+                tests.append({"cell": cell, "kind": "rule vs keep-layers", "arm": rule, "against": layer,
+                              "result": _signed(_find(analysis, "layers", rule, layer, "any"), rule, layer)})
+    for kind in KINDS:
+        members = [t for t in tests if t["kind"] == kind]
+        for t, adjusted in zip(members, holm([t["result"][2] if t["result"] and t["result"][2] is not None
+                                              else math.nan for t in members]), strict=True):
+            t["p_holm"] = adjusted
+            shown = t["result"] is not None and not math.isnan(adjusted) and adjusted < ALPHA
+            t["better"] = shown and t["result"][0] < 0
+            t["worse"] = shown and t["result"][0] > 0
+    return tests

@@ -14,10 +14,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from .analysis import read_csv
+from .analysis import KINDS, read_csv, study_tests
 from .report import runs_markdown, shown, studies_markdown, verdicts_markdown
 from .stats import FIRM_P
-from .study import KINDS, study_tests
 from .vocab import FAMILIES
 
 
