@@ -15,7 +15,7 @@ is no such file in the working directory; the MLP's output layer is this Logisti
 
 from pathlib import Path
 
-from transfer_learning import cli
+from transfer_learning import cli, command
 from transfer_learning.config import LogisticConfig
 from transfer_learning.data import load_data
 from transfer_learning.model import LogisticRegression
@@ -77,10 +77,10 @@ def predict(model_file=None, dataset="mnist.pkl.gz", n=10):
 
 def main(argv=None) -> int:
     """The script's entry point, also the console script ``logistic-sgd``; returns the exit status."""
-    return cli.main_logistic(argv, doc=__doc__, prog=cli.script_name("logistic-sgd", "logistic_sgd.py"))
+    return cli.main_logistic(argv, doc=__doc__, prog=command.script_name("logistic-sgd", "logistic_sgd.py"))
 
 
-program = cli.as_program(main)
+program = command.as_program(main)
 
 if __name__ == "__main__":
     raise SystemExit(program())

@@ -11,15 +11,15 @@ history.csv, transfer.json, probe_images.npy, target_indices.npz, weights_source
 weights_transferred.npz, weights_final.npz, results.json, summary.md, curves.png (docs/usage.md).
 """
 
-from transfer_learning import cli
+from transfer_learning import cli, command
 
 
 def main(argv=None) -> int:
     """The script's entry point, also the console script ``mlp-transfer``; returns the exit status."""
-    return cli.main_transfer(argv, doc=__doc__, prog=cli.script_name("mlp-transfer", "mlp_transfer.py"))
+    return cli.main_transfer(argv, doc=__doc__, prog=command.script_name("mlp-transfer", "mlp_transfer.py"))
 
 
-program = cli.as_program(main)
+program = command.as_program(main)
 
 if __name__ == "__main__":
     raise SystemExit(program())

@@ -9,16 +9,16 @@
 Each tile is one hidden node's 784 incoming weights shown as a 28x28 image. No display needed.
 """
 
-from transfer_learning import cli
+from transfer_learning import cli, command
 
 
 def main(argv=None) -> int:
     """The script's entry point, also the console script ``mlp-transfer-pictures``; returns the exit status."""
-    prog = cli.script_name("mlp-transfer-pictures", "mlp_transfer_pictures.py")
+    prog = command.script_name("mlp-transfer-pictures", "mlp_transfer_pictures.py")
     return cli.main_transfer(argv, doc=__doc__, pictures=True, prog=prog)
 
 
-program = cli.as_program(main)
+program = command.as_program(main)
 
 if __name__ == "__main__":
     raise SystemExit(program())

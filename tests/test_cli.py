@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from transfer_learning import cli
+from transfer_learning import cli, command
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5", "--batch-size", "10",
@@ -237,7 +237,7 @@ def test_a_program_returns_mains_status_and_leaves_its_objects_to_the_exit():
     import gc
 
     calls = []
-    program = cli.as_program(lambda: calls.append("ran") or 5)
+    program = command.as_program(lambda: calls.append("ran") or 5)
     try:
         assert program() == 5
         assert calls == ["ran"]

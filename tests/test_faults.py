@@ -26,6 +26,7 @@ from tests.helpers import (
     write_pickle,
 )
 from transfer_learning import atomic, cli, sweep
+from transfer_learning.command import EXIT_DISK_FULL
 from transfer_learning.config import TransferConfig
 from transfer_learning.data import load_task
 from transfer_learning.experiment import load_tasks, run_transfer
@@ -69,7 +70,7 @@ def test_a_full_disk_stops_with_one_line_and_the_resume_command_then_resumes_exa
         pickle_path, reference, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     monkeypatch.setattr(atomic, "open_for_writing", FullDiskAfter("checkpoint_target.npz", 2))
-    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out)]) == cli.EXIT_DISK_FULL
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out)]) == EXIT_DISK_FULL
     line = one_line(capsys.readouterr().err)
     assert line.startswith(f"mlp_transfer.py: error: {out / 'checkpoint_target.npz'}: cannot be written, the disk "
                            "is full (it needs ")
@@ -88,7 +89,7 @@ def test_a_full_disk_in_a_sweep_keeps_the_recorded_runs(pickle_path, tmp_path, m
     assert sweep.main([*args, "--out", str(whole)]) == 0
     cut = tmp_path / "cut"
     monkeypatch.setattr(atomic, "open_for_writing", FullDiskAfter("seed1-t0.5.json", 1))  # the last record
-    assert sweep.main([*args, "--out", str(cut)]) == cli.EXIT_DISK_FULL
+    assert sweep.main([*args, "--out", str(cut)]) == EXIT_DISK_FULL
     line = one_line(capsys.readouterr().err)
     assert "cannot be written, the disk is full" in line and "seed1-t0.5.json" in line
     assert "finished runs are kept" in line
@@ -119,7 +120,7 @@ def test_a_real_full_disk_then_freeing_space_and_resuming(pickle_path, reference
         out = disk / "run"
         command = [sys.executable, "mlp_transfer.py", *TINY, "--dataset", str(pickle_path), "--out", str(out)]
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-        assert result.returncode == cli.EXIT_DISK_FULL, result.stderr
+        assert result.returncode == EXIT_DISK_FULL, result.stderr
         line = result.stderr.strip().splitlines()[-1]
         assert "cannot be written, the disk is full (it needs" in line and f"--resume {out}" in line
         assert "Traceback" not in result.stderr

@@ -44,6 +44,14 @@ def test_every_module_takes_the_shared_names_from_the_ground_floor():
     assert sideways == []
 
 
+def test_no_module_of_the_package_imports_the_scripts_command_lines():
+    """cli.py holds the three scripts' command lines; the other commands share command.py, below them all."""
+    importers = [str(path.relative_to(ROOT)) for path in sorted(PACKAGE.rglob("*.py"))
+                 for module, _ in imports_from(path) if module == "transfer_learning.cli"
+                 or (module == "transfer_learning" and _ == "cli")]
+    assert importers == []
+
+
 def test_the_arm_registry_is_the_one_list_of_arms():
     assert set(arms.ARMS) == {arm.name for arm in vocab.ARMS}
     assert plots.ARM_COLORS is vocab.ARM_COLORS

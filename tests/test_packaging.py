@@ -46,10 +46,14 @@ def test_pyproject_agrees_with_the_lock_files():
     assert {"pytensor", "numpy", "scipy", "scipy-openblas32", "matplotlib", "tqdm", "joblib", "pillow"} <= declared
 
 
-def test_console_scripts_name_the_three_programs_and_the_sweep():
+def test_console_scripts_name_the_three_programs_and_every_command():
     scripts = pyproject()["project"]["scripts"]
     assert scripts == {"mlp-transfer": "mlp_transfer:program", "mlp-transfer-pictures": "mlp_transfer_pictures:program",
-                       "logistic-sgd": "logistic_sgd:program", "transfer-sweep": "transfer_learning.sweep:program"}
+                       "logistic-sgd": "logistic_sgd:program", "transfer-sweep": "transfer_learning.sweep:program",
+                       "transfer-study": "transfer_learning.study:program",
+                       "transfer-analysis": "transfer_learning.analysis:program",
+                       "transfer-verdicts": "transfer_learning.verdicts:program",
+                       "transfer-compat-ladder": "transfer_learning.compat2015:program"}
     for target in scripts.values():
         module, _, function = target.partition(":")
         assert callable(getattr(__import__(module, fromlist=[function]), function))
@@ -82,7 +86,7 @@ def test_pip_install_into_a_fresh_venv_then_every_console_script_from_elsewhere(
         return subprocess.run([str(venv / "bin" / command[0]), *command[1:]], cwd=elsewhere, env=env,
                               capture_output=True, text=True, timeout=timeout)
 
-    for script in ("mlp-transfer", "mlp-transfer-pictures", "logistic-sgd", "transfer-sweep"):
+    for script in pyproject()["project"]["scripts"]:
         shown = run(script, "--help")
         assert shown.returncode == 0 and shown.stdout.startswith(f"usage: {script}"), shown.stderr
     bad = run("mlp-transfer", "--threshold", "-1")

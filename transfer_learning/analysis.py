@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from .command import as_program, script_name
 from .report import conclusions_markdown
 from .stats import holm, mean_ci, paired_p, tost_p, variance_components
 from .vocab import FAMILIES, REFERENCES, is_layer_arm
@@ -253,7 +254,8 @@ def main(argv=None) -> int:
 
     from .rundir import RunDir
 
-    parser = argparse.ArgumentParser(prog="python -m transfer_learning.analysis", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog=script_name("transfer-analysis", "python -m transfer_learning.analysis"),
+                                     description=main.__doc__)
     parser.add_argument("path", help="a sweep directory (holding results.csv), or a results CSV file")
     parser.add_argument("--equivalence-margin", type=float, default=EQUIVALENCE_MARGIN_PP, metavar="PP",
                         help=f"margin of the equivalence tests, pp (default: {EQUIVALENCE_MARGIN_PP})")
@@ -281,9 +283,6 @@ def main(argv=None) -> int:
     print(f"{folder / names[0]} and {folder / names[1]} written")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 
 
 # --- the transfer map: each cell's tests, Holm-adjusted across the cells --------------------------------
@@ -351,3 +350,10 @@ def study_tests(found) -> list:
             t["better"] = shown and t["result"][0] < 0
             t["worse"] = shown and t["result"][0] > 0
     return tests
+
+
+#: The console script ``transfer-analysis`` and ``python -m transfer_learning.analysis``.
+program = as_program(main)
+
+if __name__ == "__main__":
+    raise SystemExit(program())

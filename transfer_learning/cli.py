@@ -1,30 +1,25 @@
-"""Command lines built from the config dataclasses; ``main_*(argv)`` return an exit code.
-
-Exit statuses: 0 done; 2 bad input (a flag value, a dataset name, a damaged file: one line on
-stderr, never a traceback, nothing written); 3 training diverged (NaN or infinite cost); 4 the
-disk is full (the file that could not be written is named, the last checkpoint kept); 130 stopped
-by SIGINT (Ctrl-C) and 143 by SIGTERM, after the current minibatch, with a checkpoint to
-``--resume`` from.
-"""
+"""The three scripts' command lines (mlp_transfer.py, mlp_transfer_pictures.py, logistic_sgd.py), built from the
+config dataclasses; ``main_*(argv)`` return an exit status (command.py's map: a stop by SIGINT or SIGTERM comes
+after the current minibatch, with a checkpoint to ``--resume`` from)."""
 
 import argparse
-import functools
-import gc
 import json
 import signal
 import sys
-import typing
-from dataclasses import MISSING, fields, replace
+from dataclasses import fields, replace
 
 from .atomic import DiskFull
+from .command import (
+    EXIT_DISK_FULL,
+    EXIT_SIGNAL,
+    EXPECTED_ERRORS,
+    Parser,
+    add_config_flags,
+    error_exit,
+)
 from .config import LogisticConfig, TransferConfig, config_fields, flag
-from .train import Interrupted, TrainingDiverged
+from .train import Interrupted
 from .vocab import ConfigError, DataError
-
-EXIT_BAD_INPUT = 2
-EXIT_DIVERGED = 3
-EXIT_DISK_FULL = 4
-EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class SignalStop:
@@ -56,80 +51,6 @@ class SignalStop:
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that raises ConfigError, so a bad flag is one line and exit 2 like any bad input."""
-
-    def error(self, message):
-        raise ConfigError(message)
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 100,100, got {text!r}") from err
-
-
-def _float_list(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0,0.5,1, got {text!r}") from err
-
-
-def _checked(parse):
-    """An argparse type from a config parser: its ConfigError message, not "invalid value"."""
-
-    def convert(text):
-        try:
-            return parse(text)
-        except ConfigError as err:
-            raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1]) from err
-
-    return convert
-
-
-def _argument_type(tp):
-    if tp in (int, float, str):
-        return tp
-    if tp == tuple[float, ...]:
-        return _float_list
-    if typing.get_origin(tp) is tuple:
-        return _int_list
-    options = [t for t in typing.get_args(tp) if t is not type(None)]
-    if len(options) == 1:  # str | None, int | None, tuple[float, ...] | None
-        return _argument_type(options[0])
-    raise TypeError(f"no command-line type for {tp}")
-
-
-_METAVARS = {int: "N", float: "X", tuple[int, ...]: "N,N", tuple[float, ...]: "X,X", int | None: "N",
-             float | None: "X"}
-
-
-def add_config_flags(parser, config_cls, chosen_fields, defaults=None):
-    """One flag per field of ``config_cls``, its default and help text taken from the dataclass
-    (or from ``defaults``, a field name -> value map for a command with other defaults)."""
-    hints = typing.get_type_hints(config_cls)
-    for f in chosen_fields:
-        default = f.default if f.default is not MISSING else None
-        default = (defaults or {}).get(f.name, default)
-        help_text = f.metadata["help"]
-        if hints[f.name] is bool:
-            parser.add_argument(flag(f.name), dest=f.name, action="store_true", help=help_text)
-            continue
-        shown = (",".join({True: "yes", False: "no"}.get(v, str(v)) if isinstance(v, bool) else str(v) for v in default)
-                 if isinstance(default, tuple) else default)
-        shown = f.metadata.get("default_text", shown)
-        parser.add_argument(
-            flag(f.name),
-            dest=f.name,
-            type=_checked(f.metadata["type"]) if "type" in f.metadata else _argument_type(hints[f.name]),
-            default=default,
-            metavar=f.metadata.get("metavar") or _METAVARS.get(hints[f.name], "TEXT"),
-            help=help_text if default is None else f"{help_text} (default: {shown})",
-        )
 
 
 def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParser:
@@ -195,18 +116,6 @@ def _config_from_args(config_cls, parser, args):
     return replace(cfg, out=args.resume)
 
 
-#: What every command ends on with one line and an exit status, never a traceback.
-EXPECTED_ERRORS = (SystemExit, ConfigError, DataError, TrainingDiverged)
-
-
-def error_exit(prog, err) -> int:
-    """Print an expected error as one line and return its exit status (SystemExit: --help)."""
-    if isinstance(err, SystemExit):
-        return err.code if isinstance(err.code, int) else 0
-    print(f"{prog}: error: {err}", file=sys.stderr)
-    return EXIT_DIVERGED if isinstance(err, TrainingDiverged) else EXIT_BAD_INPUT
-
-
 def _run(prog, body) -> int:
     try:
         with SignalStop() as stop:
@@ -267,29 +176,6 @@ def _compat_2015(parser, args, argv, pictures, prog):
     fixes = tuple(f.strip() for f in args.fix.split(",") if f.strip())
     cfg = compat2015.config_from_args(values, _given_flags(parser, argv), fixes)
     compat2015.run(cfg, pictures=pictures, script=prog, overwrite=args.overwrite)
-
-
-def as_program(main):
-    """``main`` as the process's program (a console script, ``python script.py``): its exit status, after
-    ``gc.freeze()``. The process ends right after, and Python's cycle collections at exit would otherwise walk
-    every object a run made (most of a second after a small sweep); the operating system takes the memory back.
-    Tests call ``main`` itself, whose garbage must still be collected."""
-
-    @functools.wraps(main)
-    def program() -> int:
-        status = main()
-        gc.freeze()
-        return status
-
-    return program
-
-
-def script_name(console_name: str, script: str) -> str:
-    """How the user started us: the console script's name (mlp-transfer) or the script's (mlp_transfer.py)."""
-    import os
-
-    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return console_name if invoked == console_name else script
 
 
 def main_logistic(argv=None, doc=None, prog="logistic_sgd.py") -> int:

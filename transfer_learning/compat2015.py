@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import compile_cache
+from .command import as_program, script_name
 from .data import load_mnist, mnist_fingerprint
 from .data.core import SPLIT_NAMES
 from .rundir import RunDir
@@ -452,7 +453,8 @@ def main(argv=None) -> int:
     """``python -m transfer_learning.compat2015 --ladder DIR``: the README's table of fixes."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m transfer_learning.compat2015", description=main.__doc__)
+    prog = script_name("transfer-compat-ladder", "python -m transfer_learning.compat2015")
+    parser = argparse.ArgumentParser(prog=prog, description=main.__doc__)
     parser.add_argument("--ladder", metavar="DIR", required=True, help="folder for the runs and ladder.md")
     parser.add_argument("--dataset", metavar="PATH", help="your own mnist.pkl.gz (default: the data folder's)")
     parser.add_argument("--n-epochs", type=int, default=20, help="epochs per phase (default: 20, as in 2015)")
@@ -461,6 +463,8 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+#: The console script ``transfer-compat-ladder`` and ``python -m transfer_learning.compat2015``.
+program = as_program(main)
 
+if __name__ == "__main__":
+    raise SystemExit(program())

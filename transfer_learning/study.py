@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .analysis import mean_error, read_csv, study_tests
-from .cli import Parser, add_config_flags, as_program
+from .command import Parser, add_config_flags, as_program, run_as_command, script_name
 from .config import STUDY_DEFAULTS, SWEEP_BASELINES, SWEEP_OWNS, StudyConfig, SweepConfig, TransferConfig
 from .report import study_markdown
 from .rundir import RunDir
@@ -219,9 +219,7 @@ def configs_from_args(args: dict):
 
 def main(argv=None) -> int:
     """``python -m transfer_learning.study``; returns the exit status (those of a sweep)."""
-    from .sweep import run_as_command
-
-    prog = "python -m transfer_learning.study"
+    prog = script_name("transfer-study", "python -m transfer_learning.study")
 
     def body(argv):
         study, sweep, base = configs_from_args(vars(build_parser(prog).parse_args(argv)))

@@ -20,7 +20,6 @@ finetune and shrink-perturb, Holm-adjusted) and sweep.png.
 import argparse
 import contextlib
 import json
-import signal
 import sys
 import time
 from dataclasses import asdict, fields, replace
@@ -30,18 +29,15 @@ import numpy as np
 
 from . import blas
 from .analysis import analyze, read_csv
-from .atomic import DiskFull
-from .cli import (
-    EXIT_DISK_FULL,
-    EXIT_SIGNAL,
-    EXPECTED_ERRORS,
+from .cluster import ClusterRunner, LocalRunner
+from .command import (
     Parser,
+    RunsFailed,
     add_config_flags,
     as_program,
-    error_exit,
+    run_as_command,
     script_name,
 )
-from .cluster import ClusterRunner, LocalRunner
 from .config import SWEEP_BASELINES, SWEEP_OWNS, SweepConfig, TransferConfig
 from .report import conclusions_markdown, summary_markdown, value_label
 from .rundir import RunDir
@@ -49,8 +45,6 @@ from .stats import mean_ci
 from .vocab import PER_SELECTION, SELECTION_FREE, ConfigError, DataError, difference_column
 from .weights import expected_shapes, load_weights
 
-#: Exit status when runs failed on the cluster after their retry (the rest is recorded and tabled).
-EXIT_RUNS_FAILED = 5
 #: A transfer row's test error minus that of its random-reset arm, of the random rule, and of each reference.
 PAIRED_COLUMNS = [difference_column("random-reset"), difference_column("random-rule"),
                   *(difference_column(arm) for arm in SELECTION_FREE if arm != "scratch")]
@@ -455,16 +449,6 @@ def sweep_title(base: TransferConfig) -> str:
             + (f", {base.target_train_size} target examples" if base.target_train_size else ""))
 
 
-class RunsFailed(Exception):
-    """Some runs failed on the cluster even after their retry; the others are recorded."""
-
-    def __init__(self, failures):
-        self.failures = failures
-        names = ", ".join(str(tag) for tag, _ in failures[:5]) + (" ..." if len(failures) > 5 else "")
-        super().__init__(f"{len(failures)} run(s) failed on the cluster after a retry ({names}); the others are "
-                         "recorded and tabled")
-
-
 def default_out() -> str:
     return f"sweeps/{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -478,46 +462,6 @@ def build_parser(prog="python -m transfer_learning.sweep"):
     add_config_flags(parser, TransferConfig, [f for f in fields(TransferConfig) if f.name not in SWEEP_OWNS],
                      defaults={"baselines": SWEEP_BASELINES})
     return parser
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C: stop dispatching, keep what is recorded."""
-
-
-def _terminate(signum, frame):
-    raise _Terminated
-
-
-def run_as_command(prog, argv, body) -> int:
-    """Run ``body(argv)`` as a long command (a sweep, a study) and return its exit status: bad input is one line
-    and 2; SIGINT and SIGTERM stop it with 130 / 143, a full disk with 4, runs that failed on the cluster with 5,
-    each printing the command that continues it. ``body`` may append to ``argv`` (a default --out) so that the
-    command printed is the one to run again. Ctrl-C is taken even where the process started with SIGINT ignored
-    (a shell script's `sweep ... &`), as the single-run scripts do (cli.SignalStop)."""
-    argv = list(argv)
-    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
-                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
-    try:
-        body(argv)
-    except EXPECTED_ERRORS as err:
-        return error_exit(prog, err)
-    except KeyboardInterrupt as stop:
-        name = "SIGTERM" if isinstance(stop, _Terminated) else "SIGINT"
-        print(f"{prog}: stopped by {name}; finished runs are kept. Continue with: {prog} {' '.join(argv)}",
-              file=sys.stderr)
-        return EXIT_SIGNAL[name]
-    except RunsFailed as failed:
-        print(f"{prog}: error: {failed}. Run the same command again to retry them: {prog} {' '.join(argv)}",
-              file=sys.stderr)
-        return EXIT_RUNS_FAILED
-    except DiskFull as full:
-        print(f"{prog}: error: {full}; finished runs are kept (an interrupted one resumes from its checkpoint). "
-              f"Free space, then continue with: {prog} {' '.join(argv)}", file=sys.stderr)
-        return EXIT_DISK_FULL
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
 
 
 def main(argv=None) -> int:

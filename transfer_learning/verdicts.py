@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .analysis import KINDS, read_csv, study_tests
+from .command import as_program, script_name
 from .report import runs_markdown, shown, studies_markdown, verdicts_markdown
 from .stats import FIRM_P
 from .vocab import FAMILIES
@@ -166,7 +167,8 @@ def main(argv=None) -> int:
     with the default), as Markdown on standard output."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m transfer_learning.verdicts", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog=script_name("transfer-verdicts", "python -m transfer_learning.verdicts"),
+                                     description=main.__doc__)
     parser.add_argument("before", help="a sweep directory, or an analysis.json (NAME.analysis.json: its runs are "
                         "read from NAME.csv beside it, if there), or a study: its --out folder or a folder of its "
                         "cells' NAME.analysis.json and NAME.csv (docs/results/study/)")
@@ -196,5 +198,8 @@ def main(argv=None) -> int:
     return 0
 
 
+#: The console script ``transfer-verdicts`` and ``python -m transfer_learning.verdicts``.
+program = as_program(main)
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(program())
