@@ -16,7 +16,7 @@ from transfer_learning import analysis, cli, experiment, report, sweep
 from transfer_learning.config import TransferConfig
 from transfer_learning.data import Dataset, Split
 from transfer_learning.data.subsets import class_quotas, subset_indices
-from transfer_learning.train import History, TrainingDiverged
+from transfer_learning.train import History
 
 #: a 200-example tiny pickle, so that mnist:2-3 has 100 training and 30 validation examples
 SIZES = (200, 60, 60)
@@ -206,23 +206,6 @@ def test_the_grid_chooses_by_validation_and_reads_the_test_split_once(monkeypatc
     assert chosen["learning_rate"] == 0.3 and final == {"rate": 0.3} and tested == [0.3]
     assert history.test_error == 0.40
     assert [c["best_validation_error"] for c in chosen["lr_search"]] == [0.20, 0.15, 0.10]
-
-
-def test_a_diverging_rate_loses_instead_of_failing_the_run(monkeypatch):
-    def fake_train(ctx, net, weights, dataset, cfg, phase, log, lr_scales=None, anchors=None, score_test=True):
-        if cfg.learning_rate > 1:
-            raise TrainingDiverged("nan")
-        return History(phase=phase, best_validation_error=0.5), {}, None
-
-    monkeypatch.setattr(experiment, "_train", fake_train)
-    monkeypatch.setattr(experiment, "_test_error", lambda *args: 0.25)
-    ctx = type("Ctx", (), {"out": open("/dev/null", "w")})()
-    cfg = TransferConfig(lr_grid=(0.1, 5.0))
-    _, _, chosen = experiment._train_arm(ctx, cfg, None, "scratch", experiment.arm_builders.ArmStart({}), None)
-    assert chosen["learning_rate"] == 0.1 and chosen["lr_diverged"] == [5.0]
-    with pytest.raises(TrainingDiverged, match="every learning rate"):
-        experiment._train_arm(ctx, TransferConfig(lr_grid=(5.0,)), None, "scratch",
-                              experiment.arm_builders.ArmStart({}), None)
 
 
 def test_a_grid_run_records_every_rate_and_its_choice(pickle_path, tmp_path):

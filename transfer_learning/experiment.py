@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import arms as arm_builders
-from . import inputs, rules
+from . import inputs, lr_grid, rules
 from .auto_threshold import choose_threshold
 from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from .data import load_task, spec_name
@@ -451,29 +451,27 @@ def _train_arm(ctx, cfg, net, name, start, target):
         history, final, _ = _train(ctx, net, start.weights, target, cfg, phase, log, lr_scales=start.lr_scales,
                                    anchors=start.anchors)
         return history, final, {"learning_rate": cfg.learning_rate}
-    tried, diverged = [], []
-    for rate in cfg.lr_grid:
+
+    def train_at(rate):
         label = f"@lr{rate:g}"
-        try:
-            history, final, _ = _train(ctx, net, start.weights, target, replace(cfg, learning_rate=rate),
-                                       phase + label, log.replace(".txt", f"{label}.txt"), lr_scales=start.lr_scales,
-                                       anchors=start.anchors, score_test=False)
-        except TrainingDiverged as err:  # a rate too large for this arm is a candidate that lost, not a failed run
-            print(f"    {name}: learning rate {rate:g} diverged ({err})", file=ctx.out)
-            diverged.append(rate)
-            continue
-        tried.append((rate, history, final))
-    if not tried:
-        raise TrainingDiverged(f"{name}: every learning rate of --lr-grid diverged; try smaller ones")
-    rate, history, final = min(tried, key=lambda t: t[1].best_validation_error)  # min keeps the first of ties
+        history, final, _ = _train(ctx, net, start.weights, target, replace(cfg, learning_rate=rate), phase + label,
+                                   log.replace(".txt", f"{label}.txt"), lr_scales=start.lr_scales,
+                                   anchors=start.anchors, score_test=False)
+        return history, final
+
+    def diverged(rate, err):
+        print(f"    {name}: learning rate {rate:g} diverged ({err})", file=ctx.out)
+
+    try:
+        choice = lr_grid.choose(cfg.lr_grid, train_at, diverged)
+    except TrainingDiverged as err:
+        raise TrainingDiverged(f"{name}: {err}") from err
+    rate, history, final = choice.chosen.rate, choice.chosen.history, choice.chosen.final
     history.test_error = _test_error(ctx, net, final, target, replace(cfg, learning_rate=rate), start)
     print(f"    {name}: learning rate {rate:g} chosen by validation ("
-          + ", ".join(f"{r:g}: {h.best_validation_error * 100:.2f} %" for r, h, _ in tried)
+          + ", ".join(f"{t.rate:g}: {t.history.best_validation_error * 100:.2f} %" for t in choice.tried)
           + f"); test error {history.test_error * 100:.2f} %", file=ctx.out)
-    return history, final, {"learning_rate": rate,
-                            "lr_search": [{"learning_rate": r, "best_validation_error": h.best_validation_error,
-                                           "best_epoch": h.best_epoch} for r, h, _ in tried],
-                            "lr_diverged": diverged}
+    return history, final, choice.record()
 
 
 def _self_source(ctx, cfg, net, target, rngs):
