@@ -1,6 +1,7 @@
 """The scripts' command lines, run in-process on a tiny pickle: the run directory contract and errors."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -244,3 +245,43 @@ def test_a_program_returns_mains_status_and_leaves_its_objects_to_the_exit():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def _unwritable(tmp_path):
+    """A folder this process may not write in (root may write anywhere but into /proc, which it may not create in)."""
+    if os.geteuid() == 0:
+        return Path("/proc/transfer-learning-test")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    return locked / "run"
+
+
+COMMANDS = [[sys.executable, "mlp_transfer.py", "--n-epochs", "1"],
+            [sys.executable, "-m", "transfer_learning.sweep", "--n-epochs", "1", "--seeds", "1", "--thresholds", "0.5"],
+            [sys.executable, "-m", "transfer_learning.study", "--replicates", "2", "--sizes", "100"]]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("command", COMMANDS, ids=["run", "sweep", "study"])
+@pytest.mark.parametrize("where, message", [
+    ("a file", "is a file, not a folder; choose a folder"),
+    ("under a file", "(not a directory); choose a folder you can write to"),
+    ("unwritable", "; choose a folder you can write to"),
+])
+def test_an_out_that_cannot_be_a_folder_is_one_line_and_exit_2(command, where, message, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    out = {"a file": a_file, "under a file": a_file / "run", "unwritable": _unwritable(tmp_path)}[where]
+    result = subprocess.run([*command, "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"error: --out: {'' if where == 'a file' else 'cannot create '}{out}" in result.stderr
+    assert message in result.stderr
+    assert a_file.read_text() == "not a folder"
+
+
+def test_a_flag_is_spelled_whole_not_matched_by_its_prefix(tmp_path, capsys):
+    assert cli.main_transfer(["--n-epoch", "1", "--out", str(tmp_path / "never")]) == 2
+    assert capsys.readouterr().err == "mlp_transfer.py: error: unrecognized arguments: --n-epoch 1\n"
+    assert not (tmp_path / "never").exists()

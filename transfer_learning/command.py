@@ -32,7 +32,11 @@ EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that raises ConfigError, so a bad flag is one line and exit 2 like any bad input."""
+    """argparse that raises ConfigError, so a bad flag is one line and exit 2 like any bad input. A flag must be
+    spelled whole: argparse's prefix matching took a typo (--n-epoch 1) for --n-epochs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message):
         raise ConfigError(message)

@@ -19,6 +19,18 @@ def file_label(name: str) -> str:
     return name.replace(":", "-")
 
 
+def make_folder(path: Path) -> None:
+    """Create ``--out`` (and its parents), or say in one line why it cannot be: it is a file, a file stands on its
+    way (a/file/run), or the user may not write there."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out: {path} is a file, not a folder; choose a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        why = err.strerror.lower() if err.strerror else str(err)
+        raise ConfigError(f"--out: cannot create {path} ({why}); choose a folder you can write to") from err
+
+
 class RunDir:
     """A directory of results. Created only once the inputs have been checked."""
 
@@ -49,12 +61,12 @@ class RunDir:
                 path = Path("runs") / f"{stamp}{default_suffix}-{n}"
         else:
             path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if path.exists() and path.is_dir() and any(path.iterdir()):
             if not (overwrite and (path / "config.json").is_file()):
                 hint = "it is not a run directory" if overwrite else "choose another, --resume it or --overwrite it"
                 raise ConfigError(f"--out: {path} already exists and is not empty; {hint}")
             shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
+        make_folder(path)
         return cls(path)
 
     def __truediv__(self, name):

@@ -28,7 +28,7 @@ from .analysis import mean_error, read_csv, study_tests
 from .command import Parser, add_config_flags, as_program, run_as_command, script_name
 from .config import STUDY_DEFAULTS, SWEEP_BASELINES, SWEEP_OWNS, StudyConfig, SweepConfig, TransferConfig
 from .report import study_markdown
-from .rundir import RunDir
+from .rundir import RunDir, make_folder
 from .stats import mean_ci
 from .vocab import REFERENCES, is_layer_arm
 
@@ -84,7 +84,7 @@ def run_study(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv
 
     study.validate()
     grid = cells(study)
-    Path(study.out).mkdir(parents=True, exist_ok=True)
+    make_folder(Path(study.out))
     start = time.perf_counter()
     for k, cell in enumerate(grid, start=1):
         print(f"[study] cell {k}/{len(grid)}: {cell.pair}, {cell.width}, {cell.size} target examples "

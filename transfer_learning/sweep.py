@@ -40,7 +40,7 @@ from .command import (
 )
 from .config import SWEEP_BASELINES, SWEEP_OWNS, SweepConfig, TransferConfig
 from .report import conclusions_markdown, summary_markdown, value_label
-from .rundir import RunDir
+from .rundir import RunDir, make_folder
 from .stats import mean_ci
 from .vocab import PER_SELECTION, SELECTION_FREE, ConfigError, DataError, difference_column
 from .weights import expected_shapes, load_weights
@@ -164,7 +164,7 @@ class Sweep:
         import fcntl
         import os
 
-        self.path.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path)
         lock = open(self.path / ".lock", "a+")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
