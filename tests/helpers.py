@@ -17,6 +17,17 @@ from transfer_learning.experiment import run_transfer
 from transfer_learning.train import Check, History, Interrupted
 
 
+def paste_into_a_shell(hint: str, cwd, **popen):
+    """Run a printed hint (a resume or continue command) as a user pasting it would: in bash, with a PATH that has no
+    `python` of the project's venv (the interpreter the hint names must be the one that has the packages)."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = "/usr/bin:/bin"
+    return subprocess.Popen(["bash", "-c", hint], cwd=cwd, env=env, **popen)
+
+
 def make_splits(seed=0, n_in=16, n_classes=4, sizes=(60, 24, 24)):
     """Separable-ish synthetic data: class means apart, noise on top, float32 in [0, 1)."""
     rng = np.random.default_rng(seed)

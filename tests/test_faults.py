@@ -74,7 +74,8 @@ def test_a_full_disk_stops_with_one_line_and_the_resume_command_then_resumes_exa
     line = one_line(capsys.readouterr().err)
     assert line.startswith(f"mlp_transfer.py: error: {out / 'checkpoint_target.npz'}: cannot be written, the disk "
                            "is full (it needs ")
-    assert f"; the last checkpoint is kept; free space, then resume with: python mlp_transfer.py --resume {out}" in line
+    resume = f"{sys.executable} mlp_transfer.py --resume {out}"
+    assert f"; the last checkpoint is kept; free space, then resume with: {resume}" in line
     assert not list(out.glob(".*"))  # no temporary file left behind
     assert not (out / "results.json").exists()
     monkeypatch.undo()
@@ -93,7 +94,7 @@ def test_a_full_disk_in_a_sweep_keeps_the_recorded_runs(pickle_path, tmp_path, m
     line = one_line(capsys.readouterr().err)
     assert "cannot be written, the disk is full" in line and "seed1-t0.5.json" in line
     assert "finished runs are kept" in line
-    assert f"continue with: python -m transfer_learning.sweep {' '.join(args)}" in line
+    assert f"continue with: {sys.executable} -m transfer_learning.sweep {' '.join(args)}" in line
     assert sorted(p.name for p in (cut / "results").iterdir()) == ["seed1-t0.json", "source-seed1.json"]
     monkeypatch.undo()
     assert sweep.main([*args, "--out", str(cut)]) == 0

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from tests.helpers import TINY_KEEPING_SOME as TINY
-from tests.helpers import assert_same_results, make_splits, stop_after, transfer_config, write_pickle
+from tests.helpers import (
+    assert_same_results,
+    make_splits,
+    paste_into_a_shell,
+    stop_after,
+    transfer_config,
+    write_pickle,
+)
 from transfer_learning import cli
 from transfer_learning.experiment import run_transfer
 from transfer_learning.train import Interrupted
@@ -112,14 +119,14 @@ def test_a_real_signal_checkpoints_and_the_run_resumes(reference, tmp_path, sig,
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == code
-    assert f"Resume with: python mlp_transfer.py --resume {out}" in stderr
+    hint = stderr.split("Resume with: ", 1)[1].strip()
+    assert hint == f"{sys.executable} mlp_transfer.py --resume {out}"
     state = json.loads(np.load(out / "checkpoint_source.npz")["state"].tobytes())
     assert state["history"]["epoch"] >= 2 and not state["history"]["done"]
     assert (out / "out.txt").read_text().count("\n") >= 2  # partial results are on disk
     # the printed command resumes where the checkpoint stopped, and a second signal stops it again
     checks_before = len(state["history"]["checks"])
-    proc = subprocess.Popen([sys.executable, "mlp_transfer.py", "--resume", str(out)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = paste_into_a_shell(hint, ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = None
     for line in proc.stdout:
         if line.startswith("epoch "):

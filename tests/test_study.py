@@ -4,6 +4,7 @@ Holm-adjusted across cells, and continuing where it stopped."""
 import json
 import re
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -163,8 +164,8 @@ def test_bad_study_flags_are_one_line(argv, message, tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("error, status, says", [(KeyboardInterrupt, 130, "stopped by SIGINT; finished runs are "
-                                                  "kept. Continue with: python -m transfer_learning.study"),
+@pytest.mark.parametrize("error, status, says", [(KeyboardInterrupt, 130, "stopped by SIGINT; finished runs are kept. "
+                                                  f"Continue with: {sys.executable} -m transfer_learning.study"),
                                                  (ConfigError("--out: in use"), 2, "error: --out: in use")])
 def test_a_stopped_study_says_how_to_continue(monkeypatch, tmp_path, capsys, error, status, says):
     def stop(*args):

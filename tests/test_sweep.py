@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from tests.helpers import TINY, make_splits, write_pickle
+from tests.helpers import TINY, make_splits, paste_into_a_shell, write_pickle
 from transfer_learning import cli, sweep
 
 GRID = ["--thresholds", "0,0.5,1.5", "--seeds", "1,2", "--baselines", "scratch,random-reset"]
@@ -160,9 +160,12 @@ def test_ctrl_c_then_the_same_command_finishes_the_sweep(tmp_path):
     rest = proc.stderr.read()
     assert proc.wait(timeout=120) == 130, "".join(lines) + rest
     assert "stopped by SIGINT; finished runs are kept. Continue with:" in rest
+    hint = rest.split("Continue with: ", 1)[1].splitlines()[0]
+    assert hint.startswith(f"{sys.executable} -m transfer_learning.sweep ")
     recorded = len(list((tmp_path / "sw" / "results").glob("*.json")))
     assert 1 <= recorded < 8
-    again = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stderr
-    assert f"continuing, {recorded} already done" in again.stderr
+    pasted = paste_into_a_shell(hint, ".", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # where it ran
+    _, stderr = pasted.communicate(timeout=600)
+    assert pasted.returncode == 0, stderr
+    assert f"continuing, {recorded} already done" in stderr
     assert len(list((tmp_path / "sw" / "results").glob("*.json"))) == 8

@@ -16,6 +16,8 @@ from .command import (
     Parser,
     add_config_flags,
     error_exit,
+    rerun_command,
+    shell_words,
 )
 from .config import LogisticConfig, TransferConfig, config_fields, flag
 from .train import Interrupted
@@ -123,9 +125,9 @@ def _run(prog, body) -> int:
     except EXPECTED_ERRORS as err:
         return error_exit(prog, err)
     except Interrupted as stop:
-        command = f"python {prog}" if prog.endswith(".py") else prog
+        resume = f"{rerun_command(prog)} {shell_words(['--resume', stop.run_dir])}"
         print(f"{prog}: stopped by {stop.signal_name} after the current minibatch; checkpoint and partial "
-              f"results are in {stop.run_dir}. Resume with: {command} --resume {stop.run_dir}", file=sys.stderr)
+              f"results are in {stop.run_dir}. Resume with: {resume}", file=sys.stderr)
         return EXIT_SIGNAL[stop.signal_name]
     except KeyboardInterrupt:
         print(f"{prog}: interrupted at once (second Ctrl-C); the last checkpoint is kept", file=sys.stderr)
@@ -140,7 +142,6 @@ def disk_full_advice(prog, full: DiskFull) -> str:
     """What to do after a full disk: resume the run whose file could not be written, or start again."""
     from pathlib import Path
 
-    command = f"python {prog}" if prog.endswith(".py") else prog
     for folder in Path(full.path).parents:
         config = folder / "config.json"
         if config.is_file():
@@ -150,7 +151,8 @@ def disk_full_advice(prog, full: DiskFull) -> str:
                 compat = None
             if compat:
                 return f"free space, then run it again with --out {folder} --overwrite (2015 mode keeps no checkpoints)"
-            return f"the last checkpoint is kept; free space, then resume with: {command} --resume {folder}"
+            return (f"the last checkpoint is kept; free space, then resume with: {rerun_command(prog)} "
+                    f"{shell_words(['--resume', folder])}")
     return "nothing was started; free space, then run the same command again"
 
 

@@ -144,6 +144,28 @@ def script_name(console_name: str, script: str) -> str:
     return console_name if invoked == console_name else script
 
 
+def rerun_command(prog: str) -> str:
+    """How to start this program again from a shell, as the hints after a stop print it: with the interpreter that
+    runs it, since a bare `python` may be another one (a venv not activated has no PyTensor), and a console
+    script by the path it was started with."""
+    import os
+    import shlex
+
+    python = shlex.quote(sys.executable)
+    if prog.startswith("python -m "):
+        return f"{python} -m {prog.removeprefix('python -m ')}"
+    started_as = sys.argv[0] if sys.argv and os.path.basename(sys.argv[0]) == prog else prog
+    if prog.endswith(".py"):
+        return f"{python} {shlex.quote(started_as)}"
+    return shlex.quote(started_as)
+
+
+def shell_words(argv) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(str(a)) for a in argv)
+
+
 class RunsFailed(Exception):
     """Some runs failed on the cluster even after their retry; the others are recorded."""
 
@@ -177,16 +199,16 @@ def run_as_command(prog, argv, body) -> int:
         return error_exit(prog, err)
     except KeyboardInterrupt as stop:
         name = "SIGTERM" if isinstance(stop, _Terminated) else "SIGINT"
-        print(f"{prog}: stopped by {name}; finished runs are kept. Continue with: {prog} {' '.join(argv)}",
-              file=sys.stderr)
+        print(f"{prog}: stopped by {name}; finished runs are kept. Continue with: {rerun_command(prog)} "
+              f"{shell_words(argv)}", file=sys.stderr)
         return EXIT_SIGNAL[name]
     except RunsFailed as failed:
-        print(f"{prog}: error: {failed}. Run the same command again to retry them: {prog} {' '.join(argv)}",
-              file=sys.stderr)
+        print(f"{prog}: error: {failed}. Run the same command again to retry them: {rerun_command(prog)} "
+              f"{shell_words(argv)}", file=sys.stderr)
         return EXIT_RUNS_FAILED
     except DiskFull as full:
         print(f"{prog}: error: {full}; finished runs are kept (an interrupted one resumes from its checkpoint). "
-              f"Free space, then continue with: {prog} {' '.join(argv)}", file=sys.stderr)
+              f"Free space, then continue with: {rerun_command(prog)} {shell_words(argv)}", file=sys.stderr)
         return EXIT_DISK_FULL
     finally:
         for sig, handler in previous.items():
