@@ -285,3 +285,19 @@ def test_a_flag_is_spelled_whole_not_matched_by_its_prefix(tmp_path, capsys):
     assert cli.main_transfer(["--n-epoch", "1", "--out", str(tmp_path / "never")]) == 2
     assert capsys.readouterr().err == "mlp_transfer.py: error: unrecognized arguments: --n-epoch 1\n"
     assert not (tmp_path / "never").exists()
+
+
+def test_a_run_starts_by_naming_the_settings_it_changed_not_all_of_them(tiny_run, tmp_path, capsys):
+    from transfer_learning.config import TransferConfig
+    from transfer_learning.inputs import config_line
+
+    assert config_line(TransferConfig(n_epochs=3, hidden_sizes=(6, 5), invert=True, out="x"), "x/config.json") == \
+        "config: --hidden-sizes 6,5 --n-epochs 3 --invert (every setting: x/config.json)"
+    assert config_line(TransferConfig(), "c.json") == "config: the defaults (every setting: c.json)"
+    _, pickle_path = tiny_run
+    out = tmp_path / "run"
+    assert cli.main_transfer([*TINY, "--dataset", str(pickle_path), "--out", str(out)]) == 0
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("config: ")]
+    assert line.startswith("config: --hidden-sizes 6,5 --batch-size 10 --n-epochs 2 --threshold 0.5 --probe-size 10 "
+                           "--source mnist:0-1 --target mnist:2-3 ") and len(line) < 400
+    assert line.endswith(f"(every setting: {out / 'config.json'})")

@@ -76,7 +76,25 @@ def write_config(rundir, cfg, script, recorded) -> None:
 
     rundir.write_json("config.json", {"script": script, "config": asdict(cfg), "versions": versions(),
                                       "pytensor": backend.describe(), "arithmetic": blas.facts(), "inputs": recorded})
-    print("config: " + json.dumps(asdict(cfg)), file=sys.stderr)
+    print(config_line(cfg, rundir.path / "config.json"), file=sys.stderr)
+
+
+def config_line(cfg, path) -> str:
+    """The settings a run starts with, as flags, the defaults left out: the whole config was a line of about 1,500
+    characters; every setting is in config.json."""
+    from .config import flag
+
+    default = type(cfg)()
+    changed = []
+    for name, value in asdict(cfg).items():
+        if value == getattr(default, name) or name == "out":
+            continue
+        if isinstance(value, bool):
+            changed.append(flag(name))
+        else:
+            shown = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
+            changed.append(f"{flag(name)} {shown}")
+    return f"config: {' '.join(changed) or 'the defaults'} (every setting: {path})"
 
 
 def _differs(then: dict, now: dict) -> str | None:
