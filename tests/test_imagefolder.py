@@ -151,3 +151,12 @@ def test_image_folder_errors_from_the_command_line(tmp_path, tiny_pickle, capsys
     assert f"fashion-mnist: no IDX files (train-images-idx3-ubyte[.gz] and the other three) in {empty}" \
         in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_folder_given_without_its_prefix_is_told_the_prefix(tmp_path, capsys):
+    folder = make_folder(tmp_path / "shapes")
+    assert cli.main_transfer(["--target", str(folder), "--out", str(tmp_path / "never")]) == 2
+    assert capsys.readouterr().err == (f"mlp_transfer.py: error: dataset '{folder}': expected NAME or NAME:classes, "
+                                       f"e.g. mnist or mnist:0-4; for a folder of images, give imagefolder:{folder}\n")
+    assert cli.main_transfer(["--target", str(tmp_path / "nothing"), "--out", str(tmp_path / "never")]) == 2
+    assert "imagefolder:" not in capsys.readouterr().err  # no folder there: nothing to suggest
