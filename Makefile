@@ -43,9 +43,12 @@ RULES_FIRST := --target-train-size 1000 --subset first --rules all --keep-fracti
 
 .PHONY: run test test-exact test-fast test-quick lint bench mutate mutate-fast sweeps rule-sweeps rule-sweeps-first study compat-table tutorial-mlp copy-sweep data clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# the pinned dependencies, then the project itself (editable, no other dependency), so that its console scripts
+# (mlp-transfer, transfer-sweep, ...: pyproject.toml) are in .venv/bin
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(MNIST): | $(STAMP)

@@ -100,3 +100,14 @@ def test_pip_install_into_a_fresh_venv_then_every_console_script_from_elsewhere(
     where = run("python", "-c", code)
     assert where.returncode == 0 and str(venv) in where.stdout and str(ROOT) not in where.stdout
     assert not (ROOT / "build").exists()
+
+
+@pytest.mark.e2e
+def test_the_readme_set_up_puts_every_console_script_on_the_venvs_path():
+    """make's set-up (make run, make test) installs the project into .venv, so each console script runs from there."""
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("not running in the checkout's .venv (make test runs the suite there)")
+    for script in pyproject()["project"]["scripts"]:
+        done = subprocess.run([str(ROOT / ".venv" / "bin" / script), "--help"], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0 and done.stdout.startswith(f"usage: {script}"), (script, done.stderr[-500:])
