@@ -111,8 +111,8 @@ def test_class_subsets_and_names(tmp_path):
     (lambda root: (make_folder(root), (root / "D").mkdir()), "class folder 'D' holds no images"),
     (lambda root: (make_folder(root), save(root / "D" / "x.png", np.zeros((5, 5), np.uint8))),
      "class 'D' has 1 images; need at least 3"),
-    (lambda root: (make_folder(root), (root / "B" / "notes.txt").write_text("hello")),
-     "B/notes.txt: not an image Pillow can read"),
+    (lambda root: (make_folder(root), (root / "B" / "notes.png").write_text("hello")),
+     "B/notes.png: not an image Pillow can read"),
     (lambda root: (make_folder(root), (root / "C" / "005.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")),
      "C/005.png: not an image Pillow can read"),
 ])
@@ -160,3 +160,22 @@ def test_a_folder_given_without_its_prefix_is_told_the_prefix(tmp_path, capsys):
                                        f"e.g. mnist or mnist:0-4; for a folder of images, give imagefolder:{folder}\n")
     assert cli.main_transfer(["--target", str(tmp_path / "nothing"), "--out", str(tmp_path / "never")]) == 2
     assert "imagefolder:" not in capsys.readouterr().err  # no folder there: nothing to suggest
+
+
+def test_files_that_are_not_images_are_skipped_as_torchvision_skips_them(tmp_path):
+    """A README.txt in a class folder, notes without an extension and a .DS_Store-like hidden file are left out, by
+    extension (case aside), as torchvision's ImageFolder leaves them out: the same images, split and fingerprint."""
+    plain = make_folder(tmp_path / "plain")
+    cluttered = make_folder(tmp_path / "cluttered")
+    (cluttered / "A" / "README.txt").write_text("the letter A, scanned")
+    (cluttered / "B" / "notes").write_text("no extension")
+    (cluttered / "C" / ".hidden.png").write_bytes(b"not read")
+    upper = cluttered / "C" / "000.png"
+    upper.rename(upper.with_name("000.PNG"))
+    (plain / "C" / "000.png").rename(plain / "C" / "000.PNG")
+    a, b = (load_task(f"imagefolder:{root}", split_seed=3) for root in (plain, cluttered))
+    for split in ("train", "valid", "test"):
+        np.testing.assert_array_equal(getattr(a, split).x, getattr(b, split).x)
+        np.testing.assert_array_equal(getattr(a, split).y, getattr(b, split).y)
+    assert (a.fingerprint["files"], a.fingerprint["sha256"]) == (b.fingerprint["files"], b.fingerprint["sha256"]) == \
+        (30, a.fingerprint["sha256"])

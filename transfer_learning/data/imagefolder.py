@@ -51,10 +51,17 @@ def class_folders(root: Path) -> list[Path]:
     return folders
 
 
+#: The files a class folder's images are taken from, by extension (case aside), as torchvision's ImageFolder takes
+#: them: a README.txt or a notes file beside the images is not an image of the class.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
+
+
 def image_files(folder: Path) -> list[Path]:
-    """Every visible file under ``folder`` (nested folders included), sorted; hidden files are skipped."""
+    """Every visible image file under ``folder`` (nested folders included, by IMAGE_EXTENSIONS), sorted; hidden
+    files and other files are skipped."""
     return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and all(_visible(part) for part in p.relative_to(folder).parts))
+                  if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                  and all(_visible(part) for part in p.relative_to(folder).parts))
 
 
 def label_from_filename(path: Path) -> str:
