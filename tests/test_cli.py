@@ -291,8 +291,8 @@ def test_a_run_starts_by_naming_the_settings_it_changed_not_all_of_them(tiny_run
     from transfer_learning.config import TransferConfig
     from transfer_learning.inputs import config_line
 
-    assert config_line(TransferConfig(n_epochs=3, hidden_sizes=(6, 5), invert=True, out="x"), "x/config.json") == \
-        "config: --hidden-sizes 6,5 --n-epochs 3 --invert (every setting: x/config.json)"
+    assert config_line(TransferConfig(n_epochs=3, hidden_sizes=(6, 5), no_transfer=True, out="x"), "x/config.json") \
+        == "config: --hidden-sizes 6,5 --n-epochs 3 --no-transfer (every setting: x/config.json)"
     assert config_line(TransferConfig(), "c.json") == "config: the defaults (every setting: c.json)"
     _, pickle_path = tiny_run
     out = tmp_path / "run"

@@ -97,6 +97,30 @@ def parse_yes_no(value) -> tuple[bool, ...]:
     return tuple(w == "yes" for w in words)
 
 
+#: The bound of every numeric setting, checked when a config is made (scikit-learn's _parameter_constraints are the
+#: model): "positive" a number > 0 (the counts), (">", b) a value above b, (">=", b) at least b. None passes where
+#: None is the setting's "not given".
+BOUNDS = {
+    "learning_rate": (">", 0), "n_epochs": "positive", "batch_size": "positive", "patience": "positive",
+    "patience_increase": (">=", 1), "L1_reg": (">=", 0), "L2_reg": (">=", 0), "apoz_eps": (">=", 0),
+    "taylor_l2": (">", 0), "shrink": (">=", 0), "perturb": (">=", 0), "auto_epochs": "positive",
+    "probe_size": "positive", "kept_lr_scale": (">=", 0), "target_train_size": "positive", "l2_sp": (">=", 0),
+    "ttt_level": (">", 0),
+}
+
+
+def _check_bounds(cfg):
+    for name, bound in BOUNDS.items():
+        value = getattr(cfg, name, None)
+        if value is None:
+            continue
+        if bound == "positive":
+            if not value > 0:
+                raise ConfigError(f"{flag(name)}: expected a positive number, got {value}")
+        elif not (value > bound[1] if bound[0] == ">" else value >= bound[1]):
+            raise ConfigError(f"{flag(name)}: expected a value {bound[0]} {bound[1]}, got {value}")
+
+
 def _opt(default, help, **extra):
     return field(default=default, metadata={"help": help, **extra})
 
@@ -123,6 +147,9 @@ class LogisticConfig:
     seed: int = _opt(1234, "seed of every random draw in the run")
     out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>-logistic)", metavar="DIR")
     kernels: str = _opt(DEFAULT_KERNELS, _KERNELS_HELP, metavar="KIND", type=_choice("--kernels", KERNELS))
+
+    def __post_init__(self):
+        self.validate()
 
     def validate(self):
         _check_common(self)
@@ -254,16 +281,18 @@ class TransferConfig:
         False, "also write the 2015 one-image-per-node files (wMapInit<i>.png, ...)", pictures_only=True
     )
 
+    def __post_init__(self):
+        self.validate()
+
     def validate(self):
+        """Every setting checked (BOUNDS, the choices, and what settings mean together); a config that exists is a
+        valid one, since __post_init__ calls this."""
         _check_common(self)
         if not self.hidden_sizes:
             raise ConfigError("--hidden-sizes: expected at least one layer width, got none")
         for width in self.hidden_sizes:
             if width <= 0:
                 raise ConfigError(f"--hidden-sizes: expected positive widths, got {width}")
-        for name in ("L1_reg", "L2_reg"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{flag(name)}: expected a value >= 0, got {getattr(self, name)}")
         if self.threshold is not None:
             parse_threshold(self.threshold)
         if self.threshold is not None and self.keep_fraction is not None:
@@ -275,13 +304,6 @@ class TransferConfig:
         _choice("--rule", tuple(RULES))(self.rule)
         _choice("--resize", RESIZE_MODES)(self.resize)
         _choice("--init-rng", INIT_RNGS)(self.init_rng)
-        if not self.apoz_eps >= 0:
-            raise ConfigError(f"--apoz-eps: expected a value >= 0, got {self.apoz_eps}")
-        if not self.taylor_l2 > 0:
-            raise ConfigError(f"--taylor-l2: expected a value > 0, got {self.taylor_l2}")
-        for name in ("shrink", "perturb"):
-            if not getattr(self, name) >= 0:
-                raise ConfigError(f"{flag(name)}: expected a value >= 0, got {getattr(self, name)}")
         image_folder = "imagefolder" in {spec_name(self.source), spec_name(self.target)}
         for name in ("labels_from_filename",):
             if getattr(self, name) and not image_folder:
@@ -289,17 +311,9 @@ class TransferConfig:
                                   "--target is one")
         if not self.auto_thresholds or min(self.auto_thresholds) < 0:
             raise ConfigError(f"--auto-thresholds: expected values >= 0, got {self.auto_thresholds}")
-        if self.auto_epochs <= 0:
-            raise ConfigError(f"--auto-epochs: expected a positive number, got {self.auto_epochs}")
         if self.invert and "imagefolder" not in {spec_name(self.source), spec_name(self.target)}:
             raise ConfigError("--invert: applies to imagefolder datasets only, and neither --source nor --target "
                               "is one")
-        if self.probe_size <= 0:
-            raise ConfigError(f"--probe-size: expected a positive number, got {self.probe_size}")
-        if self.kept_lr_scale < 0:
-            raise ConfigError(f"--kept-lr-scale: expected a value >= 0, got {self.kept_lr_scale}")
-        if self.target_train_size is not None and self.target_train_size <= 0:
-            raise ConfigError(f"--target-train-size: expected a positive number, got {self.target_train_size}")
         if self.target_valid_size is not None:
             parse_valid_size(self.target_valid_size)
         if self.data_seed is not None and (not isinstance(self.data_seed, int) or self.data_seed < 0):
@@ -307,10 +321,6 @@ class TransferConfig:
         _choice("--subset", SUBSET_KINDS)(self.subset)
         if self.lr_grid is not None:
             parse_lr_grid(self.lr_grid)
-        if not self.l2_sp >= 0:
-            raise ConfigError(f"--l2-sp: expected a value >= 0, got {self.l2_sp}")
-        if not self.ttt_level > 0:
-            raise ConfigError(f"--ttt-level: expected a value > 0, got {self.ttt_level}")
         self.arms  # noqa: B018  (validates --baselines)
 
     @property
@@ -363,13 +373,7 @@ class TransferConfig:
 
 
 def _check_common(cfg):
-    if not cfg.learning_rate > 0:
-        raise ConfigError(f"--learning-rate: expected a value > 0, got {cfg.learning_rate}")
-    for name in ("n_epochs", "batch_size", "patience"):
-        if getattr(cfg, name) <= 0:
-            raise ConfigError(f"{flag(name)}: expected a positive number, got {getattr(cfg, name)}")
-    if not cfg.patience_increase >= 1:
-        raise ConfigError(f"--patience-increase: expected a value >= 1, got {cfg.patience_increase}")
+    _check_bounds(cfg)
     if not 0 < cfg.improvement_threshold <= 1:
         raise ConfigError(
             f"--improvement-threshold: expected a value in (0, 1], got {cfg.improvement_threshold}"
@@ -458,6 +462,9 @@ class SweepConfig:
         return (tuple(("threshold", t) for t in thresholds or ())
                 + tuple(("keep_fraction", f) for f in self.keep_fractions or ()))
 
+    def __post_init__(self):
+        self.validate()
+
     def validate(self):
         self.rule_names  # noqa: B018  (validates --rules)
         if self.thresholds is not None and (not self.thresholds or min(self.thresholds) < 0):
@@ -544,6 +551,9 @@ class StudyConfig:
         None, "address of a running Dask distributed scheduler to send the runs to", metavar="ADDRESS")
     out: str | None = _opt(None, "study directory (default: studies/<timestamp>); run the same command with the same "
                            "--out again to continue", metavar="DIR")
+
+    def __post_init__(self):
+        self.validate()
 
     def validate(self):
         if not self.sizes or min(self.sizes) <= 0 or len(set(self.sizes)) != len(self.sizes):
