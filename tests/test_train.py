@@ -336,7 +336,7 @@ def test_training_is_deterministic(tiny_data):
 def test_the_graph_cache_compiles_once_a_shape_and_a_reused_graph_computes_what_a_fresh_one_does(tiny_data):
     """Each setting that changes the graph's code gets its own graph; values (rate, penalties, factors, weights)
     are set on reuse, so three steps of a cached graph equal three steps of a freshly compiled one, bit for bit."""
-    from transfer_learning.train import GraphCache
+    from transfer_learning.train import GraphCache, StepSettings
     from transfer_learning.weights import initial_weights
 
     start = initial_weights(np.random.default_rng(4), tiny_data.n_in, (8, 6), tiny_data.n_classes)
@@ -357,13 +357,17 @@ def test_the_graph_cache_compiles_once_a_shape_and_a_reused_graph_computes_what_
              dict(kernels="unfused", learning_rate=0.2), dict(batch_size=5, learning_rate=0.3),
              dict(scoring="minibatch", learning_rate=0.07), dict(l2_sp=0.5, anchors=anchors(2)),
              dict(l2_sp=0.0, anchors=anchors(2))]  # strength 0: the graph without the term
+    def cached_model(cache, settings):
+        arrays = {k: settings.pop(k) for k in ("lr_scales", "anchors") if k in settings}
+        return cache.model(build(start), "mlp-8-6", start, tiny_data, StepSettings(**settings), **arrays)
+
     cache = GraphCache()
     for settings in shapes:
-        cache.model(build(start), "mlp-8-6", start, tiny_data, **{"batch_size": 10, "learning_rate": 0.1, **settings})
+        cached_model(cache, {"batch_size": 10, "learning_rate": 0.1, **settings})
     assert cache.compiles == len(shapes) - 1  # scoring is how errors are added up, not the graph's code
     for settings in later:
         settings = {"batch_size": 10, "learning_rate": 0.1, **settings}
-        classifier, cached = cache.model(build(start), "mlp-8-6", start, tiny_data, **settings)
+        classifier, cached = cached_model(cache, dict(settings))
         x, y = pt.matrix("x"), pt.ivector("y")
         kernels = settings.pop("kernels", "fused")
         fresh_model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, weights=start,
@@ -410,7 +414,7 @@ def test_per_node_factors_scale_each_nodes_step_and_the_functions_use_the_c_link
     """lr_scales (here Python lists: float64) multiply node j's incoming column and bias step by factor j, in the
     weights' precision; a factor 0 leaves the node bit for bit; the other layers take the whole step. The step and
     the error counter are compiled for the project's linker (backend.compile_mode: C)."""
-    from transfer_learning.train import _compile
+    from transfer_learning.train import StepSettings, _compile
 
     x, y = pt.matrix("x"), pt.ivector("y")
     model = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes)
@@ -430,8 +434,7 @@ def test_per_node_factors_scale_each_nodes_step_and_the_functions_use_the_c_link
     assert after["hidden0_b"][[0, 7]].tobytes() == start["hidden0_b"][[0, 7]].tobytes()
     plain = MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes, kernels="unfused")
     graph = _compile(plain, x, y, {"train_x": pytensor.shared(tiny_data.train.x), "train_y": pytensor.shared(
-        tiny_data.train.y)}, batch_size=10, learning_rate=0.1, L1_reg=0.0, L2_reg=0.0, lr_scale_names=set(), l2_sp=0.0,
-        anchor_names=())
+        tiny_data.train.y)}, StepSettings(batch_size=10, learning_rate=0.1, kernels="unfused"), set(), ())
     assert [type(f.maker.linker).__name__ for f in graph.functions] == ["CLinker", "CLinker"]
 
 

@@ -16,7 +16,7 @@ from .data.subsets import subset_indices, take_subset
 from .metrics import arm_metrics, error_rate, metrics_table
 from .model import MLP, LogisticRegression
 from .rundir import RunDir, file_label
-from .train import History, Interrupted, TrainingDiverged, sgd_early_stopping
+from .train import History, Interrupted, StepSettings, TrainingDiverged, sgd_early_stopping
 from .transfer import keep_masks, layer_report, top_fraction_masks, transferred_weights
 from .vocab import ConfigError, DataError
 from .weights import check_weights, expected_shapes, initial_weights, legacy_initial_weights, load_weights
@@ -124,18 +124,8 @@ def _train(ctx, net: Net, weights, dataset, cfg, phase, log_name, on_improvement
         _stderr(f"[{phase}] resuming {where} from {path}")
     graphs = ctx.workspace.graphs
     compiled_before, start = graphs.compiles, time.perf_counter()
-    classifier, compiled = graphs.model(
-        net.builder(weights), net.key, weights, dataset,
-        batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate,
-        L1_reg=getattr(cfg, "L1_reg", 0.0),
-        L2_reg=getattr(cfg, "L2_reg", 0.0),
-        lr_scales=lr_scales,
-        scoring=scoring,
-        l2_sp=getattr(cfg, "l2_sp", 0.0) if anchors else 0.0,
-        anchors=anchors,
-        kernels=cfg.kernels,
-    )
+    step = StepSettings.of(cfg, scoring=scoring, l2_sp=getattr(cfg, "l2_sp", 0.0) if anchors else 0.0)
+    classifier, compiled = graphs.model(net.builder(weights), net.key, weights, dataset, step, lr_scales, anchors)
     if graphs.compiles > compiled_before:
         import pytensor
 
@@ -487,10 +477,9 @@ def _self_source(ctx, cfg, net, target, rngs):
 
 def _test_error(ctx, net, weights, dataset, cfg, start) -> float:
     """The test error of ``weights``, counted by the run's compiled graph (the one the phase trained with)."""
-    _, compiled = ctx.workspace.graphs.model(
-        net.builder(weights), net.key, weights, dataset, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-        L1_reg=cfg.L1_reg, L2_reg=cfg.L2_reg, lr_scales=start.lr_scales,
-        l2_sp=cfg.l2_sp if start.anchors else 0.0, anchors=start.anchors, kernels=cfg.kernels)
+    step = StepSettings.of(cfg, l2_sp=cfg.l2_sp if start.anchors else 0.0)
+    _, compiled = ctx.workspace.graphs.model(net.builder(weights), net.key, weights, dataset, step, start.lr_scales,
+                                             start.anchors)
     return compiled.test_error()
 
 

@@ -77,9 +77,31 @@ class _Graph:
     functions: tuple  # train_model, count_errors_valid, count_errors_test
 
 
-def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_reg, lr_scale_names, l2_sp,
-             anchor_names):
+@dataclass(frozen=True)
+class StepSettings:
+    """What a compiled SGD step is made with, besides the weights and the data: one value that the training loop's
+    callers hand to the graph cache, the compiler and the binder (they passed these one keyword at a time)."""
+
+    batch_size: int
+    learning_rate: float
+    L1_reg: float = 0.0
+    L2_reg: float = 0.0
+    l2_sp: float = 0.0  # L2-SP's strength (with anchors; 0 leaves the term out)
+    scoring: str = "all"
+    kernels: str = DEFAULT_KERNELS
+
+    @classmethod
+    def of(cls, cfg, **changes) -> "StepSettings":
+        """A run config's settings (a LogisticConfig has no penalties), with ``changes``."""
+        return cls(**{"batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
+                      "L1_reg": getattr(cfg, "L1_reg", 0.0), "L2_reg": getattr(cfg, "L2_reg", 0.0),
+                      "l2_sp": getattr(cfg, "l2_sp", 0.0), "kernels": cfg.kernels, **changes})
+
+
+def _compile(classifier, x, y, data, step: StepSettings, lr_scale_names, anchor_names):
     """Compile the tutorial's functions over the shared ``data``; see compile_functions (whose defaults hold)."""
+    learning_rate, L1_reg, L2_reg, l2_sp = step.learning_rate, step.L1_reg, step.L2_reg, step.l2_sp
+    batch_size = step.batch_size
     nll, y_pred = classifier.negative_log_likelihood(y), classifier.y_pred
     cost = nll
     L1, L2_sqr = regularizers(classifier)
@@ -127,7 +149,8 @@ def _compile(classifier, x, y, data, *, batch_size, learning_rate, L1_reg, L2_re
     return _Graph(data, lr, penalties, scales, anchors, (train_model, count_errors))
 
 
-def _bind(graph, dataset, batch_size, scoring, lr_scales, anchors=None) -> CompiledModel:
+def _bind(graph, dataset, step: StepSettings, lr_scales, anchors=None) -> CompiledModel:
+    batch_size, scoring = step.batch_size, step.scoring
     n_train_batches = dataset.train.x.shape[0] // batch_size
     if n_train_batches == 0:
         raise ConfigError(
@@ -172,11 +195,12 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
 
     Every call compiles anew; GraphCache compiles once per graph shape and reuses the functions.
     """
+    step = StepSettings(batch_size, learning_rate, L1_reg, L2_reg, l2_sp, scoring,
+                        getattr(classifier, "kernels", DEFAULT_KERNELS))
     data = {}
     data["train_x"], data["train_y"] = to_shared(dataset.train, "train")
-    graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate, L1_reg=L1_reg,
-                     L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()), l2_sp=l2_sp, anchor_names=set(anchors or ()))
-    return _bind(graph, dataset, batch_size, scoring, lr_scales or {}, anchors or {})
+    graph = _compile(classifier, x, y, data, step, set(lr_scales or ()), set(anchors or ()))
+    return _bind(graph, dataset, step, lr_scales or {}, anchors or {})
 
 
 class GraphCache:
@@ -192,37 +216,34 @@ class GraphCache:
         self._graphs = {}
         self.compiles = 0  # how many graphs were compiled (the rest were reused)
 
-    def model(self, build, key, weights, dataset, *, batch_size, learning_rate, L1_reg=0.0, L2_reg=0.0,
-              lr_scales=None, scoring="all", l2_sp=0.0, anchors=None, kernels=DEFAULT_KERNELS):
+    def model(self, build, key, weights, dataset, step: StepSettings, lr_scales=None, anchors=None):
         """(classifier, CompiledModel) for ``dataset``, the classifier holding ``weights``.
 
-        ``build(x, kernels)`` makes the symbolic classifier on input ``x``, with ``kernels`` (model.py), the first
-        time ``key`` (the network's widths and activation) is seen with these settings; later calls reuse it. The
-        classifier stays the cache's: use it until the next call for the same key.
+        ``build(x, kernels)`` makes the symbolic classifier on input ``x``, with ``step.kernels`` (model.py), the
+        first time ``key`` (the network's widths and activation) is seen with these settings; later calls reuse it.
+        The classifier stays the cache's: use it until the next call for the same key.
         """
-        anchor_names = tuple(sorted(anchors or ())) if l2_sp else ()
-        full_key = (key, batch_size, bool(L1_reg), bool(L2_reg), tuple(sorted(lr_scales or ())), anchor_names,
-                    str(backend.compile_mode()), pytensor.config.floatX, kernels)
+        anchor_names = tuple(sorted(anchors or ())) if step.l2_sp else ()
+        full_key = (key, step.batch_size, bool(step.L1_reg), bool(step.L2_reg), tuple(sorted(lr_scales or ())),
+                    anchor_names, str(backend.compile_mode()), pytensor.config.floatX, step.kernels)
         entry = self._graphs.get(full_key)
         if entry is None:
             x, y = pt.matrix("x"), pt.ivector("y")
-            classifier = build(x, kernels)
+            classifier = build(x, step.kernels)
             data = {"train_x": pytensor.shared(np.zeros((0, 0), dtype=pytensor.config.floatX), name="train_x"),
                     "train_y": pytensor.shared(np.zeros(0, dtype="int32"), name="train_y")}
-            graph = _compile(classifier, x, y, data, batch_size=batch_size, learning_rate=learning_rate,
-                             L1_reg=L1_reg, L2_reg=L2_reg, lr_scale_names=set(lr_scales or ()), l2_sp=l2_sp,
-                             anchor_names=set(anchor_names))
+            graph = _compile(classifier, x, y, data, step, set(lr_scales or ()), set(anchor_names))
             entry = self._graphs[full_key] = (classifier, graph)
             self.compiles += 1
         classifier, graph = entry
         classifier.set_weights(weights)
         graph.data["train_x"].set_value(np.asarray(dataset.train.x, dtype=pytensor.config.floatX), borrow=True)
         graph.data["train_y"].set_value(np.asarray(dataset.train.y, dtype="int32"), borrow=True)
-        graph.learning_rate.set_value(np.asarray(learning_rate, dtype=pytensor.config.floatX))
-        for name, value in (("L1_reg", L1_reg), ("L2_reg", L2_reg), ("l2_sp", l2_sp)):
+        graph.learning_rate.set_value(np.asarray(step.learning_rate, dtype=pytensor.config.floatX))
+        for name in ("L1_reg", "L2_reg", "l2_sp"):
             if name in graph.penalties:
-                graph.penalties[name].set_value(np.asarray(value, dtype=pytensor.config.floatX))
-        return classifier, _bind(graph, dataset, batch_size, scoring, lr_scales or {}, anchors or {})
+                graph.penalties[name].set_value(np.asarray(getattr(step, name), dtype=pytensor.config.floatX))
+        return classifier, _bind(graph, dataset, step, lr_scales or {}, anchors or {})
 
 
 @contextlib.contextmanager
