@@ -60,3 +60,58 @@ def test_the_arm_registry_is_the_one_list_of_arms():
     assert not set(vocab.PER_SELECTION) & set(vocab.SELECTION_FREE)
     ranks = [vocab.table_rank(name) for name in (*vocab.REFERENCES, "keep-layers:1", *vocab.PER_SELECTION)]
     assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)
+
+
+def module_graph() -> dict:
+    """Module -> the package's modules it imports (a package's submodule stands for itself, ``from . import x``
+    for x)."""
+    names = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in names.items():
+        deps = set()
+        for module, imported in imports_from(path):
+            if not module or not module.startswith("transfer_learning"):
+                continue
+            target = f"{module}.{imported}" if f"{module}.{imported}" in names else module
+            while target not in names:
+                target = target.rpartition(".")[0]
+            deps.add(target)
+        graph[name] = deps - {name, "transfer_learning"}  # the package's face runs the PyTensor set-up only
+    return graph
+
+
+def test_the_package_imports_in_one_direction_only():
+    """No circle: each module can be read knowing only the modules below it."""
+    graph, done, path = module_graph(), set(), []
+
+    def visit(name):
+        assert name not in path, " -> ".join([*path[path.index(name):], name])
+        if name in done:
+            return
+        path.append(name)
+        for dep in sorted(graph[name]):
+            visit(dep)
+        path.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+
+
+#: The commands: the modules with a main(), the only ones that may build on command.py (cli.py is the scripts').
+COMMANDS = {"transfer_learning.cli", "transfer_learning.sweep", "transfer_learning.study", "transfer_learning.analysis",
+            "transfer_learning.verdicts", "transfer_learning.compat2015"}
+#: The rooms that only describe results: they compute nothing of a run and import nothing that runs one.
+DESCRIBE = {"transfer_learning.stats", "transfer_learning.report", "transfer_learning.plots"}
+RUNS = {"transfer_learning.train", "transfer_learning.experiment", "transfer_learning.sweep", "transfer_learning.study",
+        "transfer_learning.analysis", "transfer_learning.command", "transfer_learning.cli", "transfer_learning.cluster"}
+
+
+def test_only_commands_build_on_the_command_layer_and_reports_run_nothing():
+    graph = module_graph()
+    assert sorted(m for m, deps in graph.items() if "transfer_learning.command" in deps) == sorted(COMMANDS - {
+        "transfer_learning.command"})
+    assert {m: sorted(graph[m] & RUNS) for m in DESCRIBE} == {m: [] for m in DESCRIBE}
