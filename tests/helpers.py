@@ -188,3 +188,16 @@ def fake_history(errors, best=None):
     history.epoch = len(errors)
     history.test_error = 0.1
     return history
+
+
+def make_folder(root, classes=("A", "B", "C"), per_class=10, seed=0):
+    """Light-on-dark glyph-like images of assorted sizes and formats, one sub-folder per class."""
+    rng = np.random.default_rng(seed)
+    for k, name in enumerate(classes):
+        for i in range(per_class):
+            h, w = rng.integers(10, 60, size=2)
+            pixels = np.zeros((h, w), np.uint8)
+            pixels[:, (k * w) // len(classes):((k + 1) * w) // len(classes)] = 200 + k * 20  # a stripe per class
+            ext = ("png", "jpg", "bmp")[i % 3]
+            save(root / name / f"{i:03d}.{ext}", pixels)
+    return root

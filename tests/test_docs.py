@@ -89,7 +89,7 @@ def help_flags(main, *args) -> set:
 
 
 def known_flags() -> set:
-    from transfer_learning import analysis, cli, compat2015, study, sweep
+    from transfer_learning import analysis, cli, compat2015, predict, study, sweep
 
     flags = set()
     flags |= help_flags(cli.main_transfer, ["--help"], None, True)
@@ -98,6 +98,7 @@ def known_flags() -> set:
     flags |= help_flags(study.main, ["--help"])
     flags |= help_flags(analysis.main, ["--help"])
     flags |= help_flags(compat2015.main, ["--help"])
+    flags |= help_flags(predict.main, ["--help"])
     for script in [*(ROOT / "bench").glob("*.py"), ROOT / "tests" / "test_golden.py"]:
         flags |= set(re.findall(r"add_argument\(\s*\"(--[a-z0-9-]+)\"", script.read_text()))
     return flags | OTHER_PROGRAMS_FLAGS

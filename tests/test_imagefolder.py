@@ -6,23 +6,10 @@ import numpy as np
 import pytest
 
 from tests.helpers import TINY_KEEPING_SOME as TINY
-from tests.helpers import save
+from tests.helpers import make_folder, save
 from transfer_learning import cli
 from transfer_learning.data import DataError, load_task, parse_spec
 from transfer_learning.data.imagefolder import load_image_folder, read_image, split_counts
-
-
-def make_folder(root, classes=("A", "B", "C"), per_class=10, seed=0):
-    """Light-on-dark glyph-like images of assorted sizes and formats, one sub-folder per class."""
-    rng = np.random.default_rng(seed)
-    for k, name in enumerate(classes):
-        for i in range(per_class):
-            h, w = rng.integers(10, 60, size=2)
-            pixels = np.zeros((h, w), np.uint8)
-            pixels[:, (k * w) // len(classes):((k + 1) * w) // len(classes)] = 200 + k * 20  # a stripe per class
-            ext = ("png", "jpg", "bmp")[i % 3]
-            save(root / name / f"{i:03d}.{ext}", pixels)
-    return root
 
 
 def framed(rows, cols, border=0, inside=255):

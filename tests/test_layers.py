@@ -103,7 +103,7 @@ def test_the_package_imports_in_one_direction_only():
 
 #: The commands: the modules with a main(), the only ones that may build on command.py (cli.py is the scripts').
 COMMANDS = {"transfer_learning.cli", "transfer_learning.sweep", "transfer_learning.study", "transfer_learning.analysis",
-            "transfer_learning.verdicts", "transfer_learning.compat2015"}
+            "transfer_learning.verdicts", "transfer_learning.compat2015", "transfer_learning.predict"}
 #: The rooms that only describe results: they compute nothing of a run and import nothing that runs one.
 DESCRIBE = {"transfer_learning.stats", "transfer_learning.report", "transfer_learning.plots"}
 RUNS = {"transfer_learning.train", "transfer_learning.experiment", "transfer_learning.sweep", "transfer_learning.study",

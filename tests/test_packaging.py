@@ -53,7 +53,8 @@ def test_console_scripts_name_the_three_programs_and_every_command():
                        "transfer-study": "transfer_learning.study:program",
                        "transfer-analysis": "transfer_learning.analysis:program",
                        "transfer-verdicts": "transfer_learning.verdicts:program",
-                       "transfer-compat-ladder": "transfer_learning.compat2015:program"}
+                       "transfer-compat-ladder": "transfer_learning.compat2015:program",
+                       "transfer-predict": "transfer_learning.predict:program"}
     for target in scripts.values():
         module, _, function = target.partition(":")
         assert callable(getattr(__import__(module, fromlist=[function]), function))

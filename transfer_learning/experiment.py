@@ -218,6 +218,8 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py", stop_requested=None, r
         "best_iteration": history.best_iter + 1,
         "epochs_run": history.epochs_run,
         "seconds": history.seconds,
+        "labels": {"task": label_record(task)},
+        "preprocessing": preprocessing_record(cfg),
     }
     rundir.write_json("results.json", results)
     return {**results, "run_dir": str(rundir.path)}
@@ -378,8 +380,11 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
         "source_epochs_run": source_history.epochs_run,
         "source_seconds": source_history.seconds,
     }
+    results["labels"] = {"source": label_record(source)}
+    results["preprocessing"] = preprocessing_record(cfg)
     histories = [source_history] if source_history.checks else []
     if target is not None:
+        results["labels"]["target"] = label_record(target)
         write_target_indices(rundir, target)
         report, masks, transferred, threshold = _transfer_step(ctx, cfg, trained, target, rngs, pictures)
         target_net = Net(target.n_in, tuple(cfg.hidden_sizes), target.n_classes, cfg.activation)
@@ -581,6 +586,20 @@ def _selection_text(cfg, results) -> str:
         return f"keep fraction {results['keep_fraction']:g}"
     chosen = f"{results['threshold']:g}"
     return "threshold " + (f"auto -> {chosen}" if cfg.threshold == "auto" else chosen)
+
+
+def label_record(task) -> dict:
+    """What a network's outputs mean, for results.json (predict.py reads it back): the task, its original labels in
+    the order of the outputs, and their names (an image folder's class folders; else the labels themselves)."""
+    names = task.class_names or tuple(str(c) for c in task.classes)
+    return {"task": task.name, "classes": [int(c) if isinstance(c, (int, np.integer)) else c for c in task.classes],
+            "names": list(names)}
+
+
+def preprocessing_record(cfg) -> dict:
+    """How an image became the network's input, for results.json (predict.py applies it to new images)."""
+    return {"size": [28, 28], "invert": bool(getattr(cfg, "invert", False)), "resize": getattr(cfg, "resize", "fit"),
+            "scale": "pixel value / 256 (image folders; MNIST's pickle holds the same scale)"}
 
 
 def _summary_markdown(cfg, results) -> str:
