@@ -3,12 +3,14 @@
 # make test-exact: the tests whose numbers depend on the BLAS kernel (CI runs them under a second kernel too)
 # make test-quick: the unit tier (no whole runs, no real data), for a developer's minute
 # make bench : time training epochs against NumPy, PyTorch and JAX, start-up, and a sweep's fixed costs (bench/)
-# make sweeps: the three threshold sweeps of the README's results
-# make rule-sweeps: the selection rules and the reference arms compared on data replicates (README, "Which nodes should be kept?")
+# make sweeps: the three threshold sweeps of docs/results.md ("Sweeps: thresholds x 5 seeds")
+# make rule-sweeps: the selection rules and the reference arms compared on data replicates (docs/results.md, "The
+#   rule comparison"; the rules are described in docs/rules.md)
 # make rule-sweeps-first: the same rules under the earlier protocol (first 1,000 examples, one learning rate)
 # make mutate: mutation testing of the modules the results rest on (docs/testing.md)
 # make study: the transfer map over task pair x width x target size (long: hours; continues where it stopped)
-# make compat-table: --compat 2015 with its defects fixed one at a time (README, "Faithful to 2015")
+# make compat-table: --compat 2015 with its defects fixed one at a time (README, "Reproducing 2015 and the tutorial";
+#   docs/compat-2015.md)
 # make tutorial-mlp: the tutorial's mlp.py (1000 epochs) with the tutorial's draws and with ours
 
 PYTHON ?= python3

@@ -62,9 +62,16 @@ def test_mlp_transfer_default_run(tmp_path):
 
 def test_mlp_transfer_pictures_script(tmp_path):
     out = tmp_path / "r"
-    run("mlp_transfer_pictures.py", "--source", "mnist:0,1", "--target", "mnist:7,9", "--n-epochs", "1",
-        "--hidden-sizes", "16", "--probe-size", "9", "--per-node", "--out", str(out))
+    stdout = run("mlp_transfer_pictures.py", "--source", "mnist:0,1", "--target", "mnist:7,9", "--n-epochs", "1",
+                 "--hidden-sizes", "16", "--probe-size", "9", "--per-node", "--out", str(out))
     from PIL import Image
+
+    # the last line names every picture written, a numbered series once with its count
+    listed = stdout.strip().splitlines()[-1]
+    assert listed == ("  pictures: curves.png, probe_images.png, weights_init.png, weights_trained.png, "
+                      "weights_transfer.png, inputImage*.png (9), wMapInit*.png (16), wMapTrained*.png (16), "
+                      "wMapTransfer*.png (16)")
+    assert len(list(out.glob("*.png"))) == 5 + 9 + 3 * 16
 
     for name in ("weights_init.png", "weights_trained.png", "weights_transfer.png", "probe_images.png"):
         with Image.open(out / name) as image:  # real pictures, not empty files

@@ -4,6 +4,7 @@ import sys
 import time
 import typing
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -433,6 +434,8 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
     _write_curves(rundir, histories, draw=draw_curves)
     rundir.write_json("results.json", results)
     _print_summary(results, cfg, rundir, out)
+    if pictures:
+        print(f"  pictures: {pictures_written(rundir.path)}", file=out)
     return {**results, "run_dir": str(rundir.path)}
 
 
@@ -614,6 +617,20 @@ def _summary_markdown(cfg, results) -> str:
         "Jumpstart, transfer ratio and speed-up are against the scratch arm; time to threshold counts epochs "
         f"until the validation error is <= {cfg.ttt_level} x scratch's best. See transfer_learning/metrics.py.\n"
     )
+
+
+def pictures_written(folder) -> str:
+    """The PNG files of a run directory, a numbered series (wMapTrained0.png ...) named once with its count."""
+    import re
+
+    series, single = {}, []
+    for path in sorted(Path(folder).glob("*.png")):
+        numbered = re.fullmatch(r"(.*?)(\d+)\.png", path.name)
+        if numbered:
+            series.setdefault(numbered[1], []).append(path.name)
+        else:
+            single.append(path.name)
+    return ", ".join([*single, *(f"{prefix}*.png ({len(names)})" for prefix, names in sorted(series.items()))])
 
 
 def _print_summary(results, cfg, rundir, out):

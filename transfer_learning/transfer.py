@@ -123,7 +123,7 @@ def layer_report(scores: list[np.ndarray], masks: list[np.ndarray]) -> list[dict
     ]
 
 
-def transferred_weights(weights: dict, masks, rng, n_out: int, reinit_deeper=False, activation: str = "tanh") -> dict:
+def transferred_weights(weights: dict, masks, rng, n_out: int, reinit_deeper: bool, activation: str) -> dict:
     """The network a target phase starts from: kept nodes as trained, the others re-drawn from ``rng``, under a
     fresh output layer for ``n_out`` classes. The run and ``--threshold auto``'s candidates both start here."""
     return fresh_output_layer(reinitialize(weights, masks, rng, reinit_deeper, activation), n_out)
