@@ -301,3 +301,12 @@ def test_a_run_starts_by_naming_the_settings_it_changed_not_all_of_them(tiny_run
     assert line.startswith("config: --hidden-sizes 6,5 --batch-size 10 --n-epochs 2 --threshold 0.5 --probe-size 10 "
                            "--source mnist:0-1 --target mnist:2-3 ") and len(line) < 400
     assert line.endswith(f"(every setting: {out / 'config.json'})")
+
+
+def test_the_arm_table_says_what_its_columns_mean_where_it_is_printed_and_in_summary_md(tiny_run, capsys):
+    from transfer_learning.report import ARM_TABLE_LEGEND
+
+    out, _ = tiny_run
+    summary = (out / "summary.md").read_text()
+    assert ARM_TABLE_LEGEND.replace("--ttt-level", "--ttt-level (1.05)") in summary
+    assert "(negative: a better start)" in summary and "(positive: transfer helped)" in summary

@@ -1,6 +1,7 @@
 """The experiments, as tables of contents: load, build, train, probe, keep/re-init, retrain, save."""
 
 import sys
+import textwrap
 import time
 import typing
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ from .data import load_task, spec_name
 from .data.subsets import subset_indices, take_subset
 from .metrics import arm_metrics, error_rate, metrics_table
 from .model import MLP, LogisticRegression
+from .report import ARM_TABLE_LEGEND
 from .rundir import RunDir, file_label
 from .train import History, Interrupted, StepSettings, TrainingDiverged, sgd_early_stopping
 from .transfer import keep_masks, layer_report, top_fraction_masks, transferred_weights
@@ -614,8 +616,7 @@ def _summary_markdown(cfg, results) -> str:
         f"seed {cfg.seed}, {cfg.n_epochs} epochs per arm"
         + (f", first {cfg.target_train_size} target training examples" if cfg.target_train_size else "")
         + f"\n\n{metrics_table(results['arms'])}\n\n"
-        "Jumpstart, transfer ratio and speed-up are against the scratch arm; time to threshold counts epochs "
-        f"until the validation error is <= {cfg.ttt_level} x scratch's best. See transfer_learning/metrics.py.\n"
+        f"{ARM_TABLE_LEGEND.replace('--ttt-level', f'--ttt-level ({cfg.ttt_level})')}\n"
     )
 
 
@@ -645,5 +646,7 @@ def _print_summary(results, cfg, rundir, out):
                          for i, (k, n) in enumerate(zip(results["nodes_kept"], cfg.hidden_sizes, strict=True)))
         print(f"  nodes kept (rule {cfg.rule}, {_selection_text(cfg, results)}): {kept}", file=out)
         print(metrics_table(results["arms"]), file=out)
+        print(textwrap.fill(ARM_TABLE_LEGEND, width=110, initial_indent="  ", subsequent_indent="  ",
+                            break_on_hyphens=False), file=out)
     print(f"  run directory: {rundir.path}", file=out)
 

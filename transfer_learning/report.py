@@ -225,6 +225,19 @@ def _analysis_tables(analysis) -> list:
     return lines
 
 
+#: What the columns of a run's arm table mean and which way is better, printed under the table and in summary.md
+#: (docs/arms-and-metrics.md has the definitions).
+ARM_TABLE_LEGEND = (
+    "test error: the weights of the best target validation error. jumpstart: validation error after epoch 1, "
+    "minus scratch's (negative: a better start). AUC: validation error summed over the epochs (lower: faster and "
+    "better). transfer ratio: (AUC of scratch - AUC of the arm) / AUC of scratch (positive: transfer helped). "
+    "epochs to threshold: first epoch within --ttt-level x scratch's best; speed-up: scratch's epochs / the arm's. "
+    "source error before -> after: the source task's test error through the arm's hidden layers and the source's "
+    "output layer, before and after target training (how much of the source it kept). "
+    "docs/arms-and-metrics.md has the definitions."
+)
+
+
 def value_label(value: float) -> str:
     return f"{value:g}"
 
