@@ -166,3 +166,25 @@ def test_files_that_are_not_images_are_skipped_as_torchvision_skips_them(tmp_pat
         np.testing.assert_array_equal(getattr(a, split).y, getattr(b, split).y)
     assert (a.fingerprint["files"], a.fingerprint["sha256"]) == (b.fingerprint["files"], b.fingerprint["sha256"]) == \
         (30, a.fingerprint["sha256"])
+
+
+def test_dark_ink_without_invert_and_a_coarse_test_split_are_warned_of(tmp_path):
+    scans = tmp_path / "scans"
+    for k, name in enumerate(("a", "b")):
+        for i in range(12):
+            pixels = np.full((40, 40), 240, np.uint8)  # a light page
+            pixels[10:30, 5 + 15 * k:15 + 15 * k] = 20 + i  # a dark stroke
+            save(scans / name / f"{i:02d}.png", pixels)
+    heard = []
+    load_image_folder(scans, log=lambda line: heard.append(line.removeprefix(f"imagefolder {scans}: ")))
+    assert heard[1:] == [
+        "100% of the images are dark on a light background, and MNIST-like networks read light strokes on a dark one; "
+        "pass --invert if these are scans of dark ink",
+        "the test split holds 2 images, so one image is 50.0 pp of test error; differences between arms smaller than a "
+        "few images are noise (more images per class help)"]
+    heard.clear()
+    load_image_folder(scans, invert=True, log=lambda line: heard.append(line.removeprefix(f"imagefolder {scans}: ")))
+    assert len(heard) == 2 and heard[1].startswith("the test split holds 2 images")
+    heard.clear()
+    load_image_folder(make_folder(tmp_path / "glyphs"), log=heard.append)  # light on dark: nothing about ink
+    assert not any("light background" in line for line in heard)

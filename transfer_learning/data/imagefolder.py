@@ -117,6 +117,28 @@ def background(gray: np.ndarray) -> int:
     return int(np.median(border))
 
 
+#: Below this many test images a test error moves in steps too coarse to compare arms by.
+COARSE_TEST_SPLIT = 100
+
+
+def warnings(splits, invert: bool) -> list[str]:
+    """What a user should hear before training on these images: dark strokes on a light page while the network
+    reads light on dark (as MNIST is) and --invert was not given; a test split so small that one image is a large
+    step of test error."""
+    found = []
+    images = np.concatenate([split.x for split in splits]).reshape(-1, SIDE, SIDE)
+    border = np.concatenate([images[:, 0], images[:, -1], images[:, 1:-1, 0], images[:, 1:-1, -1]], axis=1)
+    light = float(np.mean(np.median(border, axis=1) > 0.5))
+    if not invert and light > 0.5:
+        found.append(f"{light:.0%} of the images are dark on a light background, and MNIST-like networks read light "
+                     "strokes on a dark one; pass --invert if these are scans of dark ink")
+    n_test = len(splits[2].y)
+    if n_test < COARSE_TEST_SPLIT:
+        found.append(f"the test split holds {n_test} images, so one image is {100 / n_test:.1f} pp of test error; "
+                     "differences between arms smaller than a few images are noise (more images per class help)")
+    return found
+
+
 def decode(data: bytes, path: Path) -> np.ndarray:
     """An image file's bytes as uint8 grayscale; any Pillow failure is one named error."""
     from PIL import Image, ImageOps
@@ -211,6 +233,9 @@ def load_image_folder(root, invert: bool = False, split_seed: int = 0, log=None,
             listing.append((str(path.relative_to(root)), len(data), hashlib.sha256(data).hexdigest()))
             pixels.append(to_square(decode(data, path), invert, resize).reshape(-1))
         splits.append(Split(np.stack(pixels), np.array([label for _, label in items], dtype=np.int32)))
+    if log:
+        for warning in warnings(splits, invert):
+            log(f"imagefolder {root}: {warning}")
     listing.sort()
     digest = hashlib.sha256("\n".join(f"{p}\t{n}\t{h}" for p, n, h in listing).encode()).hexdigest()
     fingerprint = {"folder": str(root.resolve()), "files": len(listing), "sha256": digest}
