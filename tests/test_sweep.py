@@ -84,11 +84,16 @@ def test_a_restarted_sweep_skips_finished_runs(swept, capsys):
     assert sweep.main([*args, "--jobs", "1", "--out", str(tmp / "sw")]) == 0
     err = capsys.readouterr().err
     assert "continuing, 7 already done" in err
+    assert "2 seeds x 3 rule/selection runs + 2 source runs = 8 runs, arms transfer, scratch, random-reset, each up " \
+        "to 3 epochs a phase, on " in err  # its size, said before it starts
     assert "8/8 runs done (seed 2, threshold 0.5)" in err and err.count("runs done") == 1
     assert (tmp / "sw" / "results" / "seed1-t0.json").stat().st_mtime_ns == kept
     assert read_csv(tmp / "sw" / "results.csv") == before  # resumed from its checkpoint, same numbers
     assert sweep.main([*args[:-1], "scratch", "--out", str(tmp / "sw")]) == 2
-    assert "holds a sweep with other settings" in capsys.readouterr().err
+    assert "holds a sweep with other settings (--baselines scratch,random-reset then, scratch now); choose another " \
+        "--out, or give the same" in capsys.readouterr().err
+    assert sweep.main([*args, "--n-epochs", "5", "--out", str(tmp / "sw")]) == 2
+    assert "(--n-epochs 3 then, 5 now)" in capsys.readouterr().err
 
 
 def test_a_sweep_recorded_before_kernels_existed_ran_unfused_and_is_continued_only_as_such(swept, capsys):
@@ -106,7 +111,7 @@ def test_a_sweep_recorded_before_kernels_existed_ran_unfused_and_is_continued_on
     (old / "sweep.json").write_text(json.dumps(record))
     capsys.readouterr()
     assert sweep.main([*args, "--jobs", "1", "--out", str(old)]) == 2  # the default, fused: refused
-    assert "holds a sweep with other settings" in capsys.readouterr().err
+    assert "holds a sweep with other settings (--kernels unfused then, fused now)" in capsys.readouterr().err
     assert sweep.main([*args, "--jobs", "1", "--kernels", "unfused", "--out", str(old)]) == 0
     assert "continuing, 8 already done" in capsys.readouterr().err
 

@@ -38,7 +38,7 @@ from .command import (
     run_as_command,
     script_name,
 )
-from .config import SWEEP_BASELINES, SWEEP_OWNS, SweepConfig, TransferConfig
+from .config import SWEEP_BASELINES, SWEEP_OWNS, SweepConfig, TransferConfig, flag
 from .report import conclusions_markdown, summary_markdown, value_label
 from .rundir import RunDir, make_folder
 from .stats import mean_ci
@@ -192,8 +192,10 @@ class Sweep:
                 before = json.loads(saved.read_text())
             except ValueError as err:
                 raise DataError(f"{saved}: not a readable sweep record ({err})") from err
-            if not _same_settings(json.loads(json.dumps(settings)), before.get("settings")):
-                raise ConfigError(f"--out: {self.path} holds a sweep with other settings; choose another --out")
+            changed = _other_settings(json.loads(json.dumps(settings)), before.get("settings"))
+            if changed:
+                raise ConfigError(f"--out: {self.path} holds a sweep with other settings ({'; '.join(changed[:3])}"
+                                  f"{'; ...' if len(changed) > 3 else ''}); choose another --out, or give the same")
             other_kernel = blas.differs(before.get("arithmetic"))
             if other_kernel:
                 print(f"[sweep] warning: another BLAS kernel than when this sweep started ({other_kernel}); it "
@@ -255,18 +257,25 @@ class Sweep:
 BEFORE_RECORDED = {"kernels": "unfused"}
 
 
-def _same_settings(now, before) -> bool:
-    """Settings equal, where fields added since the sweep was started still have the value the code then used
-    (their defaults, but for BEFORE_RECORDED)."""
+def _other_settings(now, before) -> list[str]:
+    """The settings that differ, as 'FLAG then -> now', where fields added since the sweep was started still have
+    the value the code then used (their defaults, but for BEFORE_RECORDED); an unreadable record differs whole."""
     if not isinstance(before, dict):
-        return False
+        return ["the record sweep.json holds no settings"]
     defaults = json.loads(json.dumps({"sweep": asdict(SweepConfig()), "base": asdict(TransferConfig())}))
+    changed = []
     for part in ("sweep", "base"):
         old = before.get(part, {})
         for key, value in now[part].items():
-            if old.get(key, BEFORE_RECORDED.get(key, defaults[part].get(key))) != value:
-                return False
-    return True
+            then = old.get(key, BEFORE_RECORDED.get(key, defaults[part].get(key)))
+            if then != value:
+                changed.append(f"{flag(key)} {_shown(then)} then, {_shown(value)} now")
+    return changed
+
+
+def _shown(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
 
 
 def replicate_of(row) -> tuple:
@@ -390,7 +399,9 @@ def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog=
             state.record_path(r, run).is_file() for r in replicates for run in grid)
         crossed = "" if sweep.data_seeds is None else f" x {len(sweep.data_seeds)} data seeds"
         print(f"[sweep] {state.path}: {len(seeds)} seeds{crossed} x {len(grid)} rule/selection runs + {len(seeds)} "
-              f"source runs = {total} runs, arms {', '.join(('transfer', *base.arms))}, on {runner.where}"
+              f"source runs = {total} runs, arms {', '.join(('transfer', *base.arms))}, each up to {base.n_epochs} "
+              f"epochs a phase{f' at each of {len(base.lr_grid)} learning rates' if base.lr_grid else ''}, "
+              f"on {runner.where}"
               + (f"; continuing, {done} already done" if continuing else ""), file=sys.stderr, flush=True)
         progress = Progress(total, done)
         todo = [s for s in seeds if not state.record_path(s).is_file()]
