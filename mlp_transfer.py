@@ -1,4 +1,4 @@
-"""Train an MLP on a source task, keep hidden nodes active on the target's probe set, re-init the rest, retrain.
+r"""Train an MLP on a source task, keep hidden nodes active on the target's probe set, re-init the rest, retrain.
 
     python mlp_transfer.py                                  # MNIST digits 0-4 -> 5-9
     python mlp_transfer.py --source mnist --target mnist    # the 2015 task pair (same database twice), fixed

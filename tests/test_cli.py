@@ -310,3 +310,18 @@ def test_the_arm_table_says_what_its_columns_mean_where_it_is_printed_and_in_sum
     summary = (out / "summary.md").read_text()
     assert ARM_TABLE_LEGEND.replace("--ttt-level", "--ttt-level (1.05)") in summary
     assert "(negative: a better start)" in summary and "(positive: transfer helped)" in summary
+
+
+def test_help_sorts_every_setting_into_one_section(capsys):
+    from dataclasses import fields
+
+    from transfer_learning.config import FLAG_GROUPS, TransferConfig
+
+    named = [name for names in FLAG_GROUPS.values() for name in names]
+    assert sorted(named) == sorted(f.name for f in fields(TransferConfig))  # each once, none left to "other"
+    assert cli.main_transfer(["--help"]) == 0
+    shown = capsys.readouterr().out
+    titles = [line[:-1] for line in shown.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert titles[-5:] == list(FLAG_GROUPS) and "other settings:" not in shown
+    data_section = shown.split("\ndata:\n", 1)[1].split("\nthe network and its training:\n", 1)[0]
+    assert "--source SPEC" in data_section and "--invert" in data_section and "--rule" not in data_section

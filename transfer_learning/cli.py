@@ -19,7 +19,7 @@ from .command import (
     rerun_command,
     shell_words,
 )
-from .config import LogisticConfig, TransferConfig, config_fields, flag
+from .config import FLAG_GROUPS, LogisticConfig, TransferConfig, config_fields, flag
 from .train import Interrupted
 from .vocab import ConfigError, DataError
 
@@ -68,7 +68,18 @@ def build_parser(config_cls, prog, doc, pictures=True) -> argparse.ArgumentParse
                         help="continue the interrupted run in DIR with its saved settings (give no other flag)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results of an earlier run in --out instead of refusing")
-    add_config_flags(parser, config_cls, config_fields(config_cls, pictures=pictures))
+    chosen = config_fields(config_cls, pictures=pictures)
+    if config_cls is not TransferConfig:
+        add_config_flags(parser, config_cls, chosen)
+        return parser
+    grouped = set()
+    for title, names in FLAG_GROUPS.items():
+        members = sorted((f for f in chosen if f.name in names), key=lambda f: names.index(f.name))
+        add_config_flags(parser.add_argument_group(title), config_cls, members)
+        grouped.update(f.name for f in members)
+    rest = [f for f in chosen if f.name not in grouped]
+    if rest:
+        add_config_flags(parser.add_argument_group("other settings"), config_cls, rest)
     return parser
 
 
@@ -78,7 +89,7 @@ def add_compat_flags(parser):
 
     parser.add_argument("--compat", choices=["2015"], default=None,
                         help="compute what the 2015 script computed, defects included (float64, RandomState, "
-                             "MNIST -> MNIST, the 2015 lines and files; see the README); takes only "
+                             "MNIST -> MNIST, the 2015 lines and files; docs/compat-2015.md); takes only "
                              + ", ".join(sorted(flag(k) for k in COMPAT_FLAGS)) + ", --fix and --overwrite")
     parser.add_argument("--fix", metavar="DEFECTS", default="",
                         help="with --compat 2015, switch these 2015 defects off, comma-separated: "

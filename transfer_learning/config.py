@@ -141,8 +141,8 @@ class LogisticConfig:
     )
     task: str = _opt("mnist", "dataset to learn: NAME or NAME:classes, e.g. mnist or mnist:0-4", metavar="SPEC")
     dataset: str | None = _opt(
-        None, "path of your own mnist.pkl.gz (default: the data folder's, fetched once; see the README's "
-        "set-up for where that is)", metavar="PATH"
+        None, "path of your own mnist.pkl.gz (default: the data folder's, fetched once; docs/install.md, "
+        "'Where the data lives', says where that is)", metavar="PATH"
     )
     seed: int = _opt(1234, "seed of every random draw in the run")
     out: str | None = _opt(None, "run directory to write (default: runs/<timestamp>-logistic)", metavar="DIR")
@@ -179,7 +179,7 @@ class TransferConfig:
                            metavar="NAME", type=_choice("--activation", ACTIVATIONS))
     kernels: str = _opt(DEFAULT_KERNELS, _KERNELS_HELP, metavar="KIND", type=_choice("--kernels", KERNELS))
     rule: str = _opt("mean-abs", "how hidden nodes are scored on the probe: " + ", ".join(RULES)
-                     + " (mean-abs is 2015's mean |activation|; see the README)",
+                     + " (mean-abs is 2015's mean |activation|; docs/rules.md defines each)",
                      metavar="NAME", type=_choice("--rule", tuple(RULES)))
     threshold: float | str | None = _opt(
         None, f"keep a node (default: {DEFAULT_THRESHOLD:g}): its incoming weights are kept if its score on the "
@@ -207,8 +207,8 @@ class TransferConfig:
     target: str = _opt("mnist:5-9", "target task, same syntax; --source mnist --target mnist is the 2015 run",
                        metavar="SPEC")
     dataset: str | None = _opt(
-        None, "path of your own mnist.pkl.gz (default: the data folder's, fetched once; see the README's "
-        "set-up for where that is)", metavar="PATH"
+        None, "path of your own mnist.pkl.gz (default: the data folder's, fetched once; docs/install.md, "
+        "'Where the data lives', says where that is)", metavar="PATH"
     )
     source_path: str | None = _opt(
         None, "where the source dataset's files are: the folder of fashion-mnist's IDX files, an image "
@@ -264,7 +264,7 @@ class TransferConfig:
         "--learning-rate alone", metavar="X,X", type=parse_lr_grid)
     l2_sp: float = _opt(
         0.01, "l2-sp arm: weight of the penalty ||W - W_source||^2 on every hidden weight matrix, added to "
-        "finetune's cost (Li et al. 2018; see the README for why this default)", metavar="X")
+        "finetune's cost (Li et al. 2018; docs/arms-and-metrics.md says why this default)", metavar="X")
     source_weights: str | None = _opt(
         None, "start from saved source weights (a run's weights_source.npz) instead of training them", metavar="FILE"
     )
@@ -383,6 +383,22 @@ def _check_common(cfg):
 def flag(name: str) -> str:
     """The command-line flag of a config field: L2_reg -> --l2-reg."""
     return "--" + name.lower().replace("_", "-")
+
+
+#: --help's sections for the transfer scripts' flags, each a list of TransferConfig fields (a field in none of them
+#: is listed under "other settings"; tests/test_cli.py checks that none is).
+FLAG_GROUPS = {
+    "data": ("source", "target", "dataset", "source_path", "target_path", "invert", "resize", "labels_from_filename",
+             "split_seed"),
+    "the network and its training": ("hidden_sizes", "activation", "learning_rate", "L1_reg", "L2_reg", "batch_size",
+                                     "n_epochs", "patience", "patience_increase", "improvement_threshold", "kernels",
+                                     "seed", "init_rng", "no_transfer", "source_weights"),
+    "which nodes are kept": ("rule", "threshold", "keep_fraction", "probe_size", "apoz_eps", "taylor_l2",
+                             "auto_thresholds", "auto_epochs", "reinit_deeper", "kept_lr_scale"),
+    "arms and protocol": ("baselines", "shrink", "perturb", "l2_sp", "target_train_size", "target_valid_size",
+                          "data_seed", "subset", "lr_grid", "ttt_level"),
+    "output": ("out", "per_node"),
+}
 
 
 def config_fields(config_cls, pictures: bool = True):
