@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .command import as_program, error_exit, script_name
-from .data.imagefolder import IMAGE_EXTENSIONS, read_image
+from .data.imagefolder import IMAGE_EXTENSIONS, image_files, read_image
 from .vocab import ConfigError, DataError
 from .weights import ACTIVATIONS
 
@@ -101,8 +101,7 @@ def image_paths(given) -> list[Path]:
     paths = []
     for item in map(Path, given):
         if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                           and not any(part.startswith(".") for part in p.relative_to(item).parts))
+            found = image_files(item)  # as an image folder's class is read
             if not found:
                 raise DataError(f"{item}: holds no image files ({' '.join(IMAGE_EXTENSIONS)})")
             paths += found
