@@ -387,9 +387,14 @@ def start_cluster(tmp_path, pythonpath):
     deadline = time.monotonic() + 60
     while not scheduler_file.is_file() and time.monotonic() < deadline:
         time.sleep(0.2)
-    processes.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--nthreads", "1",
-                                       "--no-nanny", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-                                      **common))
+    worker = ["--nthreads", "1", "--no-nanny", "--no-dashboard", "--scheduler-file", str(scheduler_file)]
+    if pythonpath:
+        processes.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", *worker], **common))
+    else:  # a machine without the package: make's editable install of it into .venv taken away from the worker
+        without = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, '__module__', '')"
+                   ".startswith('__editable__')]; sys.argv = ['dask-worker', *sys.argv[1:]]; "
+                   "from distributed.cli.dask_worker import main; main()")
+        processes.append(subprocess.Popen([sys.executable, "-c", without, *worker], **common))
     address = json.loads(scheduler_file.read_text())["address"]
     from distributed import Client
 
