@@ -477,3 +477,18 @@ def test_an_interrupted_loop_continues_from_its_json_state_exactly(stop_after):
     got = sgd_early_stopping(resumed, resumed, out=io.StringIO(), history=history, **settings)
     assert {**got.to_state(), "seconds": 0} == {**want.to_state(), "seconds": 0}
     assert got.checks == want.checks and resumed.steps == whole.steps and got.best_weights == want.best_weights
+
+
+def test_step_settings_are_a_configs_own_with_the_changes_given():
+    from transfer_learning.config import LogisticConfig, TransferConfig
+    from transfer_learning.train import StepSettings
+
+    cfg = TransferConfig(batch_size=7, learning_rate=0.3, L1_reg=0.002, L2_reg=0.004, l2_sp=0.5, kernels="unfused")
+    assert StepSettings.of(cfg) == StepSettings(batch_size=7, learning_rate=0.3, L1_reg=0.002, L2_reg=0.004,
+                                                l2_sp=0.5, scoring="all", kernels="unfused")
+    assert StepSettings.of(cfg, scoring="minibatch", l2_sp=0.0, learning_rate=0.01) == StepSettings(
+        batch_size=7, learning_rate=0.01, L1_reg=0.002, L2_reg=0.004, l2_sp=0.0, scoring="minibatch",
+        kernels="unfused")
+    logistic = LogisticConfig(batch_size=600, learning_rate=0.13)  # no penalties of its own: zero
+    assert StepSettings.of(logistic) == StepSettings(batch_size=600, learning_rate=0.13, L1_reg=0.0, L2_reg=0.0,
+                                                     l2_sp=0.0, scoring="all", kernels="fused")
