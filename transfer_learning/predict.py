@@ -22,7 +22,7 @@ import numpy as np
 from .command import as_program, error_exit, script_name
 from .data.imagefolder import IMAGE_EXTENSIONS, image_files, read_image
 from .vocab import ConfigError, DataError
-from .weights import ACTIVATIONS
+from .weights import ACTIVATIONS, OUTPUT_NAMES, hidden_layers, hidden_names, n_hidden
 
 
 @dataclass(frozen=True)
@@ -83,15 +83,12 @@ def load(run_dir) -> Network:
 
 def probabilities(network: Network, x: np.ndarray) -> np.ndarray:
     """softmax of the network's outputs for the rows of ``x`` ([n, 784] in [0, 1)), in float64."""
-    h = np.asarray(x, dtype=np.float64)
-    n_hidden = sum(name.startswith("hidden") and name.endswith("_W") for name in network.weights)
-    if h.shape[1] != (network.weights["hidden0_W"] if n_hidden else network.weights["output_W"]).shape[0]:
-        raise DataError(f"the network takes {network.weights['hidden0_W' if n_hidden else 'output_W'].shape[0]} "
-                        f"inputs; these images have {h.shape[1]} pixels")
-    for i in range(n_hidden):
-        z = h @ network.weights[f"hidden{i}_W"] + network.weights[f"hidden{i}_b"]
-        h = np.tanh(z) if network.activation == "tanh" else np.maximum(z, 0.0)
-    z = h @ network.weights["output_W"] + network.weights["output_b"]
+    x = np.asarray(x, dtype=np.float64)
+    first = network.weights[hidden_names(0)[0] if n_hidden(network.weights) else OUTPUT_NAMES[0]]
+    if x.shape[1] != first.shape[0]:
+        raise DataError(f"the network takes {first.shape[0]} inputs; these images have {x.shape[1]} pixels")
+    hidden = hidden_layers(network.weights, x, network.activation)  # the metrics' NumPy pass
+    z = (hidden[-1] if hidden else x) @ network.weights[OUTPUT_NAMES[0]] + network.weights[OUTPUT_NAMES[1]]
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
