@@ -385,6 +385,11 @@ def flag(name: str) -> str:
     return "--" + name.lower().replace("_", "-")
 
 
+def flag_value(value) -> str:
+    """A setting's value as its flag takes it: a list or tuple comma-separated (100,100), anything else as is."""
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+
+
 #: --help's sections for the transfer scripts' flags, each a list of TransferConfig fields (a field in none of them
 #: is listed under "other settings"; tests/test_cli.py checks that none is).
 FLAG_GROUPS = {

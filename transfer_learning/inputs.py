@@ -82,7 +82,7 @@ def write_config(rundir, cfg, script, recorded) -> None:
 def config_line(cfg, path) -> str:
     """The settings a run starts with, as flags, the defaults left out: the whole config was a line of about 1,500
     characters; every setting is in config.json."""
-    from .config import flag
+    from .config import flag, flag_value
 
     default = type(cfg)()
     changed = []
@@ -92,8 +92,7 @@ def config_line(cfg, path) -> str:
         if isinstance(value, bool):
             changed.append(flag(name))
         else:
-            shown = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
-            changed.append(f"{flag(name)} {shown}")
+            changed.append(f"{flag(name)} {flag_value(value)}")
     return f"config: {' '.join(changed) or 'the defaults'} (every setting: {path})"
 
 

@@ -38,7 +38,7 @@ from .command import (
     run_as_command,
     script_name,
 )
-from .config import SWEEP_BASELINES, SWEEP_OWNS, SweepConfig, TransferConfig, flag
+from .config import SWEEP_BASELINES, SWEEP_OWNS, SweepConfig, TransferConfig, flag, flag_value
 from .report import conclusions_markdown, summary_markdown, value_label
 from .rundir import RunDir, make_folder
 from .stats import mean_ci
@@ -258,8 +258,8 @@ BEFORE_RECORDED = {"kernels": "unfused"}
 
 
 def _other_settings(now, before) -> list[str]:
-    """The settings that differ, as 'FLAG then -> now', where fields added since the sweep was started still have
-    the value the code then used (their defaults, but for BEFORE_RECORDED); an unreadable record differs whole."""
+    """The settings that differ, as 'FLAG THEN then, NOW now', where fields added since the sweep was started still
+    have the value the code then used (their defaults, but for BEFORE_RECORDED); an unreadable record differs whole."""
     if not isinstance(before, dict):
         return ["the record sweep.json holds no settings"]
     defaults = json.loads(json.dumps({"sweep": asdict(SweepConfig()), "base": asdict(TransferConfig())}))
@@ -269,12 +269,8 @@ def _other_settings(now, before) -> list[str]:
         for key, value in now[part].items():
             then = old.get(key, BEFORE_RECORDED.get(key, defaults[part].get(key)))
             if then != value:
-                changed.append(f"{flag(key)} {_shown(then)} then, {_shown(value)} now")
+                changed.append(f"{flag(key)} {flag_value(then)} then, {flag_value(value)} now")
     return changed
-
-
-def _shown(value) -> str:
-    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 
