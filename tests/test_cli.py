@@ -304,11 +304,12 @@ def test_a_run_starts_by_naming_the_settings_it_changed_not_all_of_them(tiny_run
 
 
 def test_the_arm_table_says_what_its_columns_mean_where_it_is_printed_and_in_summary_md(tiny_run, capsys):
-    from transfer_learning.report import ARM_TABLE_LEGEND
+    from transfer_learning.report import arm_table_legend
 
     out, _ = tiny_run
     summary = (out / "summary.md").read_text()
-    assert ARM_TABLE_LEGEND.replace("--ttt-level", "--ttt-level (1.05)") in summary
+    assert arm_table_legend(1.05) in summary and "epochs to threshold: first epoch within --ttt-level (1.05) x " \
+        "scratch's best" in summary
     assert "(negative: a better start)" in summary and "(positive: transfer helped)" in summary
 
 

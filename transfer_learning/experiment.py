@@ -5,7 +5,6 @@ import textwrap
 import time
 import typing
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +16,7 @@ from .data import load_task, spec_name
 from .data.subsets import subset_indices, take_subset
 from .metrics import arm_metrics, error_rate, metrics_table
 from .model import MLP, LogisticRegression
-from .report import ARM_TABLE_LEGEND
+from .report import arm_table_legend, pictures_written
 from .rundir import RunDir, file_label
 from .train import History, Interrupted, StepSettings, TrainingDiverged, sgd_early_stopping
 from .transfer import keep_masks, layer_report, top_fraction_masks, transferred_weights
@@ -616,22 +615,8 @@ def _summary_markdown(cfg, results) -> str:
         f"seed {cfg.seed}, {cfg.n_epochs} epochs per arm"
         + (f", first {cfg.target_train_size} target training examples" if cfg.target_train_size else "")
         + f"\n\n{metrics_table(results['arms'])}\n\n"
-        f"{ARM_TABLE_LEGEND.replace('--ttt-level', f'--ttt-level ({cfg.ttt_level})')}\n"
+        f"{arm_table_legend(cfg.ttt_level)}\n"
     )
-
-
-def pictures_written(folder) -> str:
-    """The PNG files of a run directory, a numbered series (wMapTrained0.png ...) named once with its count."""
-    import re
-
-    series, single = {}, []
-    for path in sorted(Path(folder).glob("*.png")):
-        numbered = re.fullmatch(r"(.*?)(\d+)\.png", path.name)
-        if numbered:
-            series.setdefault(numbered[1], []).append(path.name)
-        else:
-            single.append(path.name)
-    return ", ".join([*single, *(f"{prefix}*.png ({len(names)})" for prefix, names in sorted(series.items()))])
 
 
 def _print_summary(results, cfg, rundir, out):
@@ -646,7 +631,7 @@ def _print_summary(results, cfg, rundir, out):
                          for i, (k, n) in enumerate(zip(results["nodes_kept"], cfg.hidden_sizes, strict=True)))
         print(f"  nodes kept (rule {cfg.rule}, {_selection_text(cfg, results)}): {kept}", file=out)
         print(metrics_table(results["arms"]), file=out)
-        print(textwrap.fill(ARM_TABLE_LEGEND, width=110, initial_indent="  ", subsequent_indent="  ",
+        print(textwrap.fill(arm_table_legend(cfg.ttt_level), width=110, initial_indent="  ", subsequent_indent="  ",
                             break_on_hyphens=False), file=out)
     print(f"  run directory: {rundir.path}", file=out)
 

@@ -225,8 +225,7 @@ def _analysis_tables(analysis) -> list:
     return lines
 
 
-#: What the columns of a run's arm table mean and which way is better, printed under the table and in summary.md
-#: (docs/arms-and-metrics.md has the definitions).
+#: What the columns of a run's arm table mean and which way is better (docs/arms-and-metrics.md has the definitions).
 ARM_TABLE_LEGEND = (
     "test error: the weights of the best target validation error. jumpstart: validation error after epoch 1, "
     "minus scratch's (negative: a better start). AUC: validation error summed over the epochs (lower: faster and "
@@ -236,6 +235,26 @@ ARM_TABLE_LEGEND = (
     "output layer, before and after target training (how much of the source it kept). "
     "docs/arms-and-metrics.md has the definitions."
 )
+
+
+def arm_table_legend(ttt_level: float) -> str:
+    """ARM_TABLE_LEGEND with the run's --ttt-level, as printed under the table and written in summary.md."""
+    return ARM_TABLE_LEGEND.replace("--ttt-level", f"--ttt-level ({ttt_level:g})")
+
+
+def pictures_written(folder) -> str:
+    """The PNG files of a run directory, a numbered series (wMapTrained0.png ...) named once with its count."""
+    import re
+    from pathlib import Path
+
+    series, single = {}, []
+    for path in sorted(Path(folder).glob("*.png")):
+        numbered = re.fullmatch(r"(.*?)(\d+)\.png", path.name)
+        if numbered:
+            series.setdefault(numbered[1], []).append(path.name)
+        else:
+            single.append(path.name)
+    return ", ".join([*single, *(f"{prefix}*.png ({len(names)})" for prefix, names in sorted(series.items()))])
 
 
 def value_label(value: float) -> str:
