@@ -77,8 +77,9 @@ def parse_spec(spec: str, path=None) -> TaskSpec:
     unless ``path`` (--source-path/--target-path) gives it, in which case the rest is the class list.
     """
     match = _SPEC.match(spec.strip())
-    if not match or match["name"] not in DATASETS and Path(spec).expanduser().is_dir():
-        folder = f"; for a folder of images, give imagefolder:{spec}" if Path(spec).expanduser().is_dir() else ""
+    a_folder = Path(spec).expanduser().is_dir()
+    if not match or match["name"] not in DATASETS and a_folder:
+        folder = f"; for a folder of images, give imagefolder:{spec}" if a_folder else ""
         raise DataError(f"dataset {spec!r}: expected NAME or NAME:classes, e.g. mnist or mnist:0-4{folder}")
     name, rest = match["name"], match["rest"]
     if name not in DATASETS:

@@ -128,7 +128,7 @@ def warnings(splits, invert: bool) -> list[str]:
     found = []
     images = np.concatenate([split.x for split in splits]).reshape(-1, SIDE, SIDE)
     border = np.concatenate([images[:, 0], images[:, -1], images[:, 1:-1, 0], images[:, 1:-1, -1]], axis=1)
-    light = float(np.mean(np.median(border, axis=1) > 0.5))
+    light = float(np.mean(np.median(border, axis=1) > 0.5))  # background()'s median of the border, on [0, 1) pixels
     if not invert and light > 0.5:
         found.append(f"{light:.0%} of the images are dark on a light background, and MNIST-like networks read light "
                      "strokes on a dark one; pass --invert if these are scans of dark ink")

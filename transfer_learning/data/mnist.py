@@ -49,9 +49,10 @@ def fetch_mnist(folder: Path | None = None, log=None) -> Path:
     log = log or (lambda msg: print(msg, file=sys.stderr))
     target = Path(folder if folder is not None else data_dir()) / "mnist.pkl.gz"
     if target.exists():
-        if target.stat().st_size == MNIST_SIZE and sha256_of(target) == MNIST_SHA256:
+        digest = sha256_of(target)
+        if target.stat().st_size == MNIST_SIZE and digest == MNIST_SHA256:
             return target
-        aside = target.with_name(f"{target.name}.bad-{sha256_of(target)[:12]}")
+        aside = target.with_name(f"{target.name}.bad-{digest[:12]}")
         try:
             os.replace(target, aside)
         except FileNotFoundError:  # another process fetching at once moved it first
