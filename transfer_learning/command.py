@@ -2,8 +2,8 @@
 turns a bad flag into one line, flags built from the config dataclasses, and the wrappers that end a command on
 an expected error with one line and its status, never a traceback.
 
-The commands (cli.py's scripts, sweep.py, study.py, analysis.py, verdicts.py, compat2015.py's ladder, data's
-fetch) build on this module; nothing below them imports a command.
+The commands (cli.py's scripts, sweep.py, study.py, analysis.py, verdicts.py, compat2015.py's ladder, predict.py)
+build on this module; nothing below them imports a command (data's fetch, below them all, keeps its own main).
 
 Exit statuses, for every command: 0 done; 2 bad input (a flag value, a dataset name, a damaged file: one line
 on stderr, nothing written); 3 training diverged (NaN or infinite cost); 4 the disk is full (the file that could
