@@ -12,6 +12,8 @@
 # make compat-table: --compat 2015 with its defects fixed one at a time (README, "Reproducing 2015 and the tutorial";
 #   docs/compat-2015.md)
 # make tutorial-mlp: the tutorial's mlp.py (1000 epochs) with the tutorial's draws and with ours
+# make confirm: the two-stage confirmation study, tuned then confirmed (long: hours over sessions; continues where it
+#   stopped; docs/sweeps.md, "Two stages")
 
 PYTHON ?= python3
 VENV   := .venv
@@ -30,7 +32,9 @@ UNPINNED := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 # command continues an interrupted sweep. Their tables and plots are copied to docs/results/.
 SWEEPS ?= $(abspath ..)/transfer-learning-sweeps
 RUNS   ?= $(abspath ..)/transfer-learning-runs
-SWEEP  := $(PINNED) $(PY) -m transfer_learning.sweep
+# every committed table's products were computed by OpenBLAS alone (oneDNN's came after, as the default: --gemm)
+COMMITTED_GEMM := --gemm openblas
+SWEEP  := $(PINNED) $(PY) -m transfer_learning.sweep $(COMMITTED_GEMM)
 # the rule sweeps' protocol: 20 replicates, each its own stratified 1,000-example subset (validation 200) and
 # initialization; every arm's learning rate chosen by validation; both --reinit-deeper values; the references
 # of the transfer literature and Yosinski et al.'s layer arms
@@ -43,7 +47,7 @@ RULES  := --target-train-size 1000 --rules all --keep-fractions 0.1,0.25,0.5,0.7
 RULES_FIRST := --target-train-size 1000 --subset first --rules all --keep-fractions 0.1,0.25,0.5,0.75 \
 	--baselines scratch,finetune,shrink-perturb --seeds 1-20 --kernels unfused
 
-.PHONY: run test test-exact test-fast test-quick lint bench mutate mutate-fast sweeps rule-sweeps rule-sweeps-first study compat-table tutorial-mlp copy-sweep data clean
+.PHONY: run test test-exact test-fast test-quick lint bench mutate mutate-fast sweeps rule-sweeps rule-sweeps-first study confirm compat-table tutorial-mlp copy-sweep data clean
 
 # the pinned dependencies, then the project itself (editable, no other dependency), so that its console scripts
 # (mlp-transfer, transfer-sweep, ...: pyproject.toml) are in .venv/bin
@@ -127,22 +131,42 @@ mutate-fast: data
 # with the unfused step, --kernels unfused, is kept in docs/results/unfused/study/ for comparison)
 STUDY ?= --sizes 100,300,1000,3000 --replicates 10
 study: data
-	$(PINNED) $(PY) -m transfer_learning.study $(STUDY) --out $(SWEEPS)/study
+	$(PINNED) $(PY) -m transfer_learning.study $(STUDY) $(COMMITTED_GEMM) --out $(SWEEPS)/study
 	mkdir -p docs/results/study
 	cp $(SWEEPS)/study/results.csv $(SWEEPS)/study/study.md $(SWEEPS)/study/study.png docs/results/study/
 	for c in $(SWEEPS)/study/cells/*/; do n=$$(basename $$c); cp $$c/analysis.json docs/results/study/$$n.analysis.json; \
 		cp $$c/conclusions.md docs/results/study/$$n.conclusions.md; cp $$c/results.csv docs/results/study/$$n.csv; done
 
+# the confirmation study (docs/sweeps.md, "Two stages"): 3 task pairs x 2 widths x 3 sizes x tanh and ReLU, tuned on 3
+# replicates a cell (seeds 1001..), then confirmed on CONFIRM_REPLICATES fresh ones (seeds 2001..) with the primary
+# analysis declared in hypotheses.json first; both stages continue where they stopped. Its files go to
+# docs/results/confirm/. oneDNN's products (the default) pinned to AVX2 kernels, as OpenBLAS's are to Haswell's.
+CONFIRM ?= --pairs "mnist:0-4>mnist:5-9,fashion-mnist:0-4>fashion-mnist:5-9,mnist>fashion-mnist" \
+	--widths 100,100/500,500 --sizes 300,1000,3000 --activations tanh,relu --keep-fractions 0.25,0.5 \
+	--primary-sizes 1000,3000 --tune-replicates 3
+CONFIRM_REPLICATES ?= 20
+confirm: data
+	$(PINNED) ONEDNN_MAX_CPU_ISA=AVX2 $(PY) -m transfer_learning.study --stage tune $(CONFIRM) \
+		--replicates $(CONFIRM_REPLICATES) --out $(SWEEPS)/confirm
+	$(PINNED) ONEDNN_MAX_CPU_ISA=AVX2 $(PY) -m transfer_learning.study --stage confirm $(CONFIRM) \
+		--replicates $(CONFIRM_REPLICATES) --out $(SWEEPS)/confirm
+	mkdir -p docs/results/confirm
+	cp $(SWEEPS)/confirm/tuned.json $(SWEEPS)/confirm/hypotheses.json $(SWEEPS)/confirm/primary.json \
+		$(SWEEPS)/confirm/primary.md $(SWEEPS)/confirm/primary.png $(SWEEPS)/confirm/results.csv \
+		$(SWEEPS)/confirm/study.log docs/results/confirm/
+	for c in $(SWEEPS)/confirm/confirm/cells/*/; do n=$$(basename $$c); \
+		cp $$c/analysis.json docs/results/confirm/$$n.analysis.json; cp $$c/conclusions.md docs/results/confirm/$$n.conclusions.md; done
+
 compat-table: data
-	$(PINNED) $(PY) -m transfer_learning.compat2015 --ladder $(RUNS)/compat-ladder
+	$(PINNED) $(PY) -m transfer_learning.compat2015 --ladder $(RUNS)/compat-ladder $(COMMITTED_GEMM)
 	cp $(RUNS)/compat-ladder/ladder.md docs/results/compat-ladder.md
 
 # the tutorial's mlp.py with its draws (--init-rng legacy) and with ours; each run's record is committed to
 # docs/results/tutorial-mlp-<init>/ (docs/compat-2015.md)
 TUTORIAL_MLP := --hidden-sizes 500 --learning-rate 0.01 --n-epochs 1000 --source mnist --no-transfer
 tutorial-mlp: data
-	$(PINNED) $(PY) mlp_transfer.py $(TUTORIAL_MLP) --init-rng legacy --out $(RUNS)/tutorial-mlp-legacy
-	$(PINNED) $(PY) mlp_transfer.py $(TUTORIAL_MLP) --out $(RUNS)/tutorial-mlp-default
+	$(PINNED) $(PY) mlp_transfer.py $(TUTORIAL_MLP) $(COMMITTED_GEMM) --init-rng legacy --out $(RUNS)/tutorial-mlp-legacy
+	$(PINNED) $(PY) mlp_transfer.py $(TUTORIAL_MLP) $(COMMITTED_GEMM) --out $(RUNS)/tutorial-mlp-default
 	for r in legacy default; do mkdir -p docs/results/tutorial-mlp-$$r; \
 		cp $(RUNS)/tutorial-mlp-$$r/out.txt $(RUNS)/tutorial-mlp-$$r/results.json $(RUNS)/tutorial-mlp-$$r/config.json \
 		$(RUNS)/tutorial-mlp-$$r/curves.png docs/results/tutorial-mlp-$$r/; done

@@ -61,11 +61,12 @@ def layer_names(n_hidden):
 
 
 class OursTrainer:
-    """The project's compiled PyTensor train function as the scripts build it with --kernels unfused (the
-    tutorial's ops as written; FusedTrainer is the default step)."""
+    """The project's compiled PyTensor train function as the scripts build it with --kernels unfused --gemm openblas
+    (the tutorial's ops as written; OnednnTrainer is the default step)."""
 
     name = "ours (PyTensor)"
     kernels = "unfused"
+    gemm = "openblas"
 
     def __init__(self, task, case, weights):
         import pytensor.tensor as pt
@@ -76,10 +77,10 @@ class OursTrainer:
         x, y = pt.matrix("x"), pt.ivector("y")
         if case["hidden"]:
             self.model = MLP(np.random.default_rng(0), x, task.n_in, case["hidden"], task.n_classes, weights=weights,
-                             kernels=self.kernels)
+                             kernels=self.kernels, gemm=self.gemm)
         else:
             self.model = LogisticRegression(x, task.n_in, task.n_classes, W=weights["output_W"], b=weights["output_b"],
-                                            kernels=self.kernels)
+                                            kernels=self.kernels, gemm=self.gemm)
         self.compiled = compile_functions(self.model, x, y, task, batch_size=case["batch"],
                                           learning_rate=case["lr"], L2_reg=case["l2"])
 
@@ -95,10 +96,19 @@ class OursTrainer:
 
 
 class FusedTrainer(OursTrainer):
-    """The same, compiled with the fused kernels (the default, --kernels fused; transfer_learning/fused.py)."""
+    """The same, compiled with the fused kernels (--kernels fused --gemm openblas; transfer_learning/fused.py)."""
 
     name = "ours, fused kernels"
     kernels = "fused"
+
+
+class OnednnTrainer(OursTrainer):
+    """The default step: the fused kernels and oneDNN's products where they are the faster (--gemm onednn;
+    transfer_learning/onednn.py)."""
+
+    name = "ours, fused + oneDNN"
+    kernels = "fused"
+    gemm = "onednn"
 
 
 class NumpyTrainer:
@@ -271,6 +281,37 @@ def gemm_floor(task, case, repeats):
     return seconds, flops * n_batches
 
 
+def gemm_floor_chosen(task, case, repeats):
+    """Seconds of one epoch's matrix products alone, each by the library --gemm onednn gives it (onednn.py: oneDNN
+    where it is the faster, OpenBLAS elsewhere), all in one compiled PyTensor function called per minibatch."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from transfer_learning import onednn
+
+    widths = [task.n_in, *case["hidden"], task.n_classes]
+    bs = case["batch"]
+    n_batches = task.train.x.shape[0] // bs
+    rng = np.random.default_rng(0)
+    outputs = []
+    for layer, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        x = pytensor.shared(rng.standard_normal((bs, a)).astype(np.float32))
+        W = pytensor.shared(rng.standard_normal((a, b)).astype(np.float32))
+        d = pytensor.shared(rng.standard_normal((bs, b)).astype(np.float32))
+        outputs += [onednn.product(x, W, "onednn"), pt.dot(x.T, d)]
+        if layer:
+            outputs.append(onednn.DnnlDot(True, b, a)(d, W) if onednn.prefers_onednn(b, a) else pt.dot(d, W.T))
+    products = pytensor.function([], [out.sum() for out in outputs])
+    products.trust_input = True
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(n_batches):
+            products()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def time_trainer(trainer, warmup, epochs):
     for _ in range(warmup):
         trainer.epoch()
@@ -305,8 +346,8 @@ def tiny_task(task, n_train=2000, n_valid=1000):
                    task.n_classes, task.classes)
 
 
-TRAINERS = {"ours": OursTrainer, "ours-fused": FusedTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer,
-            "jax-step": JaxStepTrainer, "jax-scan": JaxScanTrainer}
+TRAINERS = {"ours": OursTrainer, "ours-fused": FusedTrainer, "ours-onednn": OnednnTrainer, "numpy": NumpyTrainer,
+            "torch": TorchTrainer, "jax-step": JaxStepTrainer, "jax-scan": JaxScanTrainer}
 #: Other PyTensor modes the same trainer can be timed in (--modes), to show why backend.py picks C.
 MODES = {"ours-numba": "NUMBA", "ours-cvm": "CVM"}
 #: Variants with another thread count (--threads): ours with two BLAS threads (the project's default is
@@ -329,7 +370,8 @@ def worker(args):
         return print_profile(task, case, args)
     if args.trainer == "floor":
         floor_s, flops = gemm_floor(task, case, repeats=max(3, args.epochs))
-        result = {"floor_s": floor_s, "flops": flops}
+        result = {"floor_s": floor_s, "flops": flops,
+                  "chosen_floor_s": gemm_floor_chosen(task, case, repeats=max(3, args.epochs))}
     else:
         base = "ours" if args.trainer in MODES else THREADS.get(args.trainer, (args.trainer,))[0]
         trainer_class = TRAINERS[base]
@@ -415,7 +457,7 @@ def main(argv=None):
     if args.profile:
         flags = ",".join(filter(None, [USER_ENV.get("PYTENSOR_FLAGS"), "mode=CVM"]))
         for key in args.cases:
-            for trainer in ("ours", "ours-fused"):
+            for trainer in ("ours", "ours-fused", "ours-onednn"):
                 subprocess.run([sys.executable, __file__, "--worker", "--profile", "--case", key, "--trainer", trainer,
                                 "--epochs", str(args.epochs), "--warmup", str(args.warmup)]
                                + (["--tiny"] if args.tiny else []), env={**USER_ENV, "PYTENSOR_FLAGS": flags},
@@ -423,7 +465,7 @@ def main(argv=None):
         return 0
 
     threads = [name for name in THREADS if args.threads and not name.startswith("jax")]
-    trainers = ["ours", "ours-fused", *(MODES if args.modes else []), "numpy", *threads]
+    trainers = ["ours", "ours-fused", "ours-onednn", *(MODES if args.modes else []), "numpy", *threads]
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                "pytensor": backend.describe(), "blas": blas.facts(), "numpy": np.__version__,
                "train_images": 2000 if args.tiny else 50000, "epochs_timed": args.epochs, "cases": {}}
@@ -444,7 +486,8 @@ def main(argv=None):
         print(f"{case['label']}: GEMM floor ...", file=sys.stderr, flush=True)
         floor = run_worker(key, "floor", args)
         row = {"label": case["label"], "flops_per_epoch": floor["flops"],
-               "gemm_gflops": floor["flops"] / floor["floor_s"] / 1e9, "floor_s": floor["floor_s"], "trainers": {}}
+               "gemm_gflops": floor["flops"] / floor["floor_s"] / 1e9, "floor_s": floor["floor_s"],
+               "chosen_floor_s": floor["chosen_floor_s"], "trainers": {}}
         for name in trainers:
             label = trainer_label(name)
             print(f"{case['label']}: timing {label} ...", file=sys.stderr, flush=True)
@@ -478,19 +521,30 @@ def format_table(results):
         lines.append(f"| {row['label']} | GEMM floor ({row['gemm_gflops']:.0f} GFLOP/s, "
                      f"{row['flops_per_epoch'] / 1e9:.1f} GFLOP) | {row['floor_s']:.3f} | | "
                      f"{row['floor_s'] / row['trainers']['ours (PyTensor)']['median_s']:.2f} | |")
+        if "chosen_floor_s" in row:
+            chosen = row["chosen_floor_s"]
+            lines.append(f"| {row['label']} | GEMM floor, oneDNN where faster ("
+                         f"{row['flops_per_epoch'] / chosen / 1e9:.0f} GFLOP/s) | {chosen:.3f} | | "
+                         f"{chosen / row['trainers']['ours (PyTensor)']['median_s']:.2f} | |")
     lines.append("")
     for row in results["cases"].values():
         ours = row["trainers"]["ours (PyTensor)"]
         lines.append(f"{row['label']}: ours / NumPy = {row['ours_vs_numpy']:.2f}, ours / floor = "
                      f"{row['ours_vs_floor']:.2f}, a validation pass = {ours['validation_pass_s']:.3f} s "
                      f"({ours['validation_pass_s'] / ours['median_s'] * 100:.1f} % of an epoch)")
+        peers = [(name, row["trainers"][name]["median_s"]) for name in ("JAX jit scan, 1 thread", "JAX jit scan")
+                 if name in row["trainers"]]
         quick = row["trainers"].get(FusedTrainer.name)
         if quick:
-            peers = [(name, row["trainers"][name]["median_s"]) for name in ("JAX jit scan, 1 thread", "JAX jit scan")
-                     if name in row["trainers"]]
             lines.append(f"{row['label']}: fused / unfused = {quick['median_s'] / ours['median_s']:.2f}, "
                          f"fused / floor = {quick['median_s'] / row['floor_s']:.2f}"
                          + "".join(f", fused / {name} = {quick['median_s'] / t:.2f}" for name, t in peers))
+        default = row["trainers"].get(OnednnTrainer.name)
+        if default and quick:
+            floor = min(row["floor_s"], row.get("chosen_floor_s", row["floor_s"]))
+            lines.append(f"{row['label']}: fused + oneDNN / fused = {default['median_s'] / quick['median_s']:.2f}, "
+                         f"/ the faster floor = {default['median_s'] / floor:.2f}"
+                         + "".join(f", / {name} = {default['median_s'] / t:.2f}" for name, t in peers))
     probe = results["probe"]
     lines.append(f"probe scores of {probe['images']} images through {probe['network']}: {probe['seconds']:.3f} s")
     return "\n".join(lines)

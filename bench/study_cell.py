@@ -1,9 +1,11 @@
-"""One cell of the transfer map timed with each step (--kernels fused and unfused), side by side in one run.
+"""One cell of the transfer map timed with each step, side by side in one run: the default (--kernels fused --gemm
+onednn) against the step before oneDNN (--kernels fused --gemm openblas), and with --steps the unfused one too.
 
     python bench/study_cell.py                         # Fashion-MNIST 0-4 -> 5-9, width 100, 300 examples, 3 repeats
     python bench/study_cell.py --sizes 1000 --widths 500,500 --repeats 2
+    python bench/study_cell.py --steps fused,unfused   # the comparison of 2026-12-06
 
-Each repeat runs the cell once per kernel, alternating which goes first, as the study runs it
+Each repeat runs the cell once per step, alternating which goes first, as the study runs it
 (``python -m transfer_learning.study`` with one pair, width and size, into a fresh folder, so nothing is
 resumed). The wall time of the whole command is measured; medians and ranges are printed as a Markdown table
 and written to bench/results/study_cell.json. Why: the fused map took about 1.9x the unfused map's time cell
@@ -27,15 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from startup import blas_in_use  # noqa: E402
 from sweep import describe  # noqa: E402
 
-KERNELS = ("fused", "unfused")
+#: The steps a cell can be timed with, by name: their flags.
+STEPS = {"onednn": ["--kernels", "fused", "--gemm", "onednn"], "fused": ["--kernels", "fused", "--gemm", "openblas"],
+         "unfused": ["--kernels", "unfused", "--gemm", "openblas"]}
 
 
-def time_cell(args, kernels: str) -> float:
-    """Seconds of wall time for the cell with ``kernels``, run from scratch."""
+def time_cell(args, step: str) -> float:
+    """Seconds of wall time for the cell with ``step``'s flags, run from scratch."""
     with tempfile.TemporaryDirectory(prefix="study-cell-") as out:
         command = [sys.executable, "-m", "transfer_learning.study", "--pairs", args.pairs, "--widths", args.widths,
                    "--sizes", args.sizes, "--replicates", str(args.replicates), "--jobs", str(args.jobs),
-                   "--kernels", kernels, "--out", out]
+                   *STEPS[step], "--out", out]
         start = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if done.returncode:  # a bad flag: the study's own one-line message, not a traceback from here
@@ -50,25 +54,31 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="300", help="the cell's target training size (default: 300)")
     parser.add_argument("--replicates", type=int, default=10, help="replicates, as in the map (default: 10)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes, as in the map (default: 2)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of the cell per kernel (default: 3)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the cell per step (default: 3)")
+    parser.add_argument("--steps", default="onednn,fused", help="the steps to compare, the first against the second: "
+                        "onednn (the default step), fused (its kernels, OpenBLAS's products) or unfused "
+                        "(default: onednn,fused)")
     parser.add_argument("--json", default="bench/results/study_cell.json", help="where to write the table")
     args = parser.parse_args(argv)
 
+    steps = [name.strip() for name in args.steps.split(",")]
+    if len(steps) < 2 or any(name not in STEPS for name in steps):
+        raise SystemExit(f"study_cell.py: --steps: expected two or more of {', '.join(STEPS)}, got {args.steps!r}")
     blas = blas_in_use()
-    seconds = {k: [] for k in KERNELS}
+    seconds = {name: [] for name in steps}
     for repeat in range(args.repeats):
-        for kernels in (KERNELS if repeat % 2 == 0 else KERNELS[::-1]):
-            seconds[kernels].append(time_cell(args, kernels))
-            print(f"[bench] repeat {repeat + 1}/{args.repeats}, --kernels {kernels}: {seconds[kernels][-1]:.1f} s",
+        for step in (steps if repeat % 2 == 0 else steps[::-1]):
+            seconds[step].append(time_cell(args, step))
+            print(f"[bench] repeat {repeat + 1}/{args.repeats}, {' '.join(STEPS[step])}: {seconds[step][-1]:.1f} s",
                   file=sys.stderr, flush=True)
     cell = f"{args.pairs}, {args.widths}, {args.sizes} examples, {args.replicates} replicates, --jobs {args.jobs}"
-    print(f"| --kernels | cell wall time (s), median [min-max] of {args.repeats} |\n|---|---|")
-    for kernels in KERNELS:
-        print(f"| {kernels} | {describe(seconds[kernels], 1)} |")
-    ratio = statistics.median(seconds["fused"]) / statistics.median(seconds["unfused"])
-    print(f"\n{cell}: fused / unfused = {ratio:.2f} (medians)")
+    print(f"| step | cell wall time (s), median [min-max] of {args.repeats} |\n|---|---|")
+    for step in steps:
+        print(f"| {' '.join(STEPS[step])} | {describe(seconds[step], 1)} |")
+    ratio = statistics.median(seconds[steps[0]]) / statistics.median(seconds[steps[1]])
+    print(f"\n{cell}: {steps[0]} / {steps[1]} = {ratio:.2f} (medians)")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"cell": cell, "seconds": seconds, "fused_over_unfused": ratio,
+    Path(args.json).write_text(json.dumps({"cell": cell, "seconds": seconds, f"{steps[0]}_over_{steps[1]}": ratio,
                                                 "blas": blas}, indent=1))
     return 0
 

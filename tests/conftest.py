@@ -35,7 +35,8 @@ def pytest_addoption(parser):
 #: Test modules that run whole runs, sweeps or studies (on tiny data): the e2e tier, which make test-quick leaves
 #: out. Tests of the same kind in other modules carry @pytest.mark.e2e themselves.
 E2E_MODULES = {"test_compat2015", "test_protocol", "test_faults", "test_sweep", "test_resume", "test_study",
-               "test_compile_cache", "test_scripts", "test_packaging", "test_golden", "test_committed_results"}
+               "test_compile_cache", "test_scripts", "test_packaging", "test_golden", "test_committed_results",
+               "test_stages"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,5 +1,6 @@
 """A committed table is what its command makes: rows of the tanh rule sweep (docs/results/) made again from scratch
-under the BLAS kernel the committed results name (blas.COMMITTED, which the Makefile passes), byte for byte."""
+under the BLAS kernel the committed results name (blas.COMMITTED, which the Makefile passes) and OpenBLAS's products
+(--gemm openblas, which it passes too), byte for byte."""
 
 import csv
 import os
@@ -42,7 +43,7 @@ def test_a_committed_rule_sweep_row_is_made_again_bit_for_bit_under_its_kernel(t
     subprocess.run([sys.executable, "-m", "transfer_learning.sweep", "--source", "mnist:0-4", "--target", "mnist:5-9",
                     "--target-train-size", "1000", "--rules", "utility", "--keep-fractions", "0.25",
                     "--reinit-deeper", "no", "--baselines", "scratch", "--lr-grid", "0.01,0.03,0.1,0.3,1",
-                    "--seeds", "2", "--jobs", "1", "--out", str(out)],
+                    "--seeds", "2", "--jobs", "1", "--gemm", "openblas", "--out", str(out)],
                    cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     expected = rows(COMMITTED, 2, "utility", "0.25")
     assert set(expected) == {"transfer", "scratch"}

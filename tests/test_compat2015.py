@@ -512,15 +512,16 @@ def test_the_ladder_adds_one_fix_a_rung_and_each_changes_what_it_names(tmp_path,
 
 
 def test_the_ladders_command_line(monkeypatch, capsys):
-    """python -m transfer_learning.compat2015: --ladder DIR is required, --n-epochs is 2015's 20 unless given, and
+    """python -m transfer_learning.compat2015: --ladder DIR is required, --n-epochs is 2015's 20 unless given, the
+    port's row computes with --gemm's library (the Makefile passes openblas, as the committed table was made), and
     --help says so."""
     from transfer_learning import compat2015
 
     calls = []
     monkeypatch.setattr(compat2015, "ladder", lambda *args: calls.append(args) or "the table")
     assert compat2015.main(["--ladder", "runs"]) == 0 and capsys.readouterr().out == "the table\n"
-    assert compat2015.main(["--ladder", "r", "--dataset", "m.pkl.gz", "--n-epochs", "3"]) == 0
-    assert calls == [("runs", None, 20), ("r", "m.pkl.gz", 3)]
+    assert compat2015.main(["--ladder", "r", "--dataset", "m.pkl.gz", "--n-epochs", "3", "--gemm", "openblas"]) == 0
+    assert calls == [("runs", None, 20, "onednn"), ("r", "m.pkl.gz", 3, "openblas")]
     with pytest.raises(SystemExit) as stopped:
         compat2015.main([])
     assert stopped.value.code == 2 and "the following arguments are required: --ladder" in capsys.readouterr().err
@@ -528,8 +529,8 @@ def test_the_ladders_command_line(monkeypatch, capsys):
         compat2015.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert text.startswith("usage: python -m transfer_learning.compat2015 [-h] --ladder DIR [--dataset PATH] "
-                           "[--n-epochs N_EPOCHS] ``python -m transfer_learning.compat2015 --ladder DIR``: "
-                           "the README's table of fixes.")
+                           "[--n-epochs N_EPOCHS] [--gemm {onednn,openblas}] ``python -m "
+                           "transfer_learning.compat2015 --ladder DIR``: the README's table of fixes.")
     for line in ("--ladder DIR folder for the runs and ladder.md",
                  "--dataset PATH your own mnist.pkl.gz (default: the data folder's)",
                  "--n-epochs N_EPOCHS epochs per phase (default: 20, as in 2015)"):

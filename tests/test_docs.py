@@ -184,7 +184,7 @@ CLAIMS = (r"[\w:-]+(?: \(reinit-deeper\))? beats [^()*]*?\(paired t over \d+ rep
           r"(?:A rule|[\w:-]+) is shown better than [^*]*? in \d+ of \d+ cells(?: \([^)]*\))?, and worse in \d+ of "
           r"\d+ cells(?: \([^)]*\))?",
           r"[\w:-]+ helps against scratch at [\d, ]+ examples[^.*]*",
-          r"What a cell can see: the median 95 % half-width [^*]*? target examples",
+          r"What a cell can see: the difference [^*]*? target examples",
           r"[\w:-]+ is worse than scratch at [\d, ]+ examples")
 
 

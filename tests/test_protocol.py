@@ -5,6 +5,7 @@ import csv
 import itertools
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -27,6 +28,10 @@ TINY = ["--source", "mnist:0-1", "--target", "mnist:2-3", "--hidden-sizes", "6,5
 @pytest.fixture(scope="module")
 def pickle_path(tmp_path_factory):
     return write_pickle(tmp_path_factory.mktemp("tiny") / "tiny.pkl.gz", tuple(make_splits(sizes=SIZES)))
+
+
+#: A target without pools, all that _train_arm reads of the target when _train and _test_error are faked.
+NO_POOLS = SimpleNamespace(pools=None)
 
 
 def run(pickle_path, out, *argv):
@@ -202,7 +207,7 @@ def test_the_grid_chooses_by_validation_and_reads_the_test_split_once(monkeypatc
     cfg = TransferConfig(lr_grid=(0.01, 0.1, 0.3))
     ctx = type("Ctx", (), {"out": open("/dev/null", "w")})()
     history, final, chosen = experiment._train_arm(ctx, cfg, None, "transfer", experiment.arm_builders.ArmStart({}),
-                                                   None)
+                                                   NO_POOLS)
     assert chosen["learning_rate"] == 0.3 and final == {"rate": 0.3} and tested == [0.3]
     assert history.test_error == 0.40
     assert [c["best_validation_error"] for c in chosen["lr_search"]] == [0.20, 0.15, 0.10]

@@ -343,7 +343,7 @@ def loop_taylor_any(weights, head, probe):
 
 @pytest.mark.parametrize("argv, message", [
     (["--rule", "magic"], "--rule: expected one of mean-abs, centered, redo, utility, apoz, taylor, random, "
-                          "got 'magic'"),
+                          "scale-matched, oracle, got 'magic'"),
     (["--activation", "sigmoid"], "--activation: expected one of tanh, relu, got 'sigmoid'"),
     (["--keep-fraction", "1.5"], "--keep-fraction: expected a number in [0, 1], got '1.5'"),
     (["--keep-fraction", "-0.1"], "--keep-fraction: expected a number in [0, 1], got '-0.1'"),

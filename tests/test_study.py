@@ -215,12 +215,20 @@ def test_the_overview_counts_the_cells_where_each_claim_is_shown():
              t(cells[2], "rule vs random", "utility", worse=True),
              t(cells[0], "reference vs scratch", "finetune", half=9.0), t(cells[1], "reference vs scratch", "finetune"),
              t(cells[2], "reference vs scratch", "finetune", better=True)]
-    assert report.overview(tests) == [
+    from scipy import stats as scipy_stats
+
+    t9 = scipy_stats.t(9)  # 10 replicates; four rule-vs-random tests with results, so Holm's first step is at .05/4
+
+    def seen(half):
+        return (t9.ppf(1 - 0.05 / 4 / 2) + t9.ppf(0.8)) * half / t9.ppf(0.975)
+
+    assert report.overview(tests, 10) == [
         "## Over all cells", "",
         "- A rule is shown better than random in 1 of 3 cells (mnist:0-4 -> mnist:5-9 at 6,5 with 20), and worse in "
         "2 of 3 cells (mnist:0-4 -> mnist:5-9 at 6,5 with 20; mnist:0-4 -> mnist:5-9 at 6,5 with 80).",
-        "- What a cell can see: the median 95 % half-width of a rule minus random (pooled over budgets, over the "
-        "cells' rules) is 2.00 pp at 20, 0.50 pp at 40 target examples; smaller differences are not seen.",
+        "- What a cell can see: the difference a cell's test of a rule minus random (pooled over budgets) finds with "
+        "80 % power at the level Holm's first step uses across the cells' tests, the median over the cells' rules, "
+        f"is {seen(2.0):.2f} pp at 20, {seen(0.5):.2f} pp at 40 target examples; smaller differences are not seen.",
         "- finetune is shown better than scratch in 1 of 3 cells (mnist:0-4 -> mnist:5-9 at 6,5 with 80), and worse "
         "in 0 of 3 cells."]
 
@@ -262,3 +270,26 @@ def test_the_study_wall_time_sums_each_cells_last_elapsed_over_its_logs(tmp_path
                              capture_output=True, text=True)
     assert missing.returncode == 2 and missing.stdout == ""
     assert missing.stderr == f"study_wall_time.py: cannot read {tmp_path / 'none.log'}: No such file or directory\n"
+
+
+def test_the_best_reference_and_a_rules_keep_fraction_are_chosen_on_validation_not_on_test():
+    """The audit: choosing the comparator on the test error it is then tested on favours it (about 1 pp at 100
+    examples). Here lp-ft has the lower test error but finetune the lower validation error."""
+    from transfer_learning.analysis import best_reference
+
+    def row(arm, test, valid, seed, rule=None, fraction=None):
+        return {"arm": arm, "rule": rule, "keep_fraction": fraction, "reinit_deeper": None if rule is None else 0,
+                "seed": seed, "data_seed": seed, "test_error_pct": test, "best_validation_error_pct": valid}
+
+    rows = [row("lp-ft", 5.0, 9.0, s) for s in (1, 2)] + [row("finetune", 6.0, 8.0, s) for s in (1, 2)]
+    assert best_reference(rows, ["lp-ft", "finetune"]) == "finetune"
+    rows += [row("transfer", 4.0, 12.0, s, "utility", 0.25) for s in (1, 2)]
+    rows += [row("transfer", 7.0, 10.0, s, "utility", 0.5) for s in (1, 2)]
+    rows += [row("transfer", 6.0, 11.0, s, "random", f) for s in (1, 2) for f in (0.25, 0.5)]
+    rows += [row("scratch", 8.0, 8.5, s) for s in (1, 2)]
+    cell = study.Cell("mnist:0-4", "mnist:5-9", (6, 5), 20)
+    analysis = {"references": ["scratch", "finetune", "lp-ft"], "rules": ["utility", "random"]}
+    series = study.map_series(StudyConfig(), [(cell, rows, analysis)])[(cell.pair, cell.width)]
+    assert series["lines"]["utility"][0][1] == 7.0  # keep fraction 0.5: the lower validation error
+    best_minus_scratch = series["advantage"]["best reference minus scratch"][0][1]
+    assert best_minus_scratch == 6.0 - 8.0  # finetune, not lp-ft

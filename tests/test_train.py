@@ -342,8 +342,8 @@ def test_the_graph_cache_compiles_once_a_shape_and_a_reused_graph_computes_what_
     start = initial_weights(np.random.default_rng(4), tiny_data.n_in, (8, 6), tiny_data.n_classes)
 
     def build(weights):
-        return lambda x, kernels: MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes,
-                                      weights=weights, kernels=kernels)
+        return lambda x, kernels, gemm: MLP(np.random.default_rng(0), x, tiny_data.n_in, (8, 6), tiny_data.n_classes,
+                                            weights=weights, kernels=kernels, gemm=gemm)
 
     def factors(value):
         return {"hidden0_W": np.full(8, value, np.float32), "hidden0_b": np.full(8, value, np.float32)}
@@ -485,10 +485,10 @@ def test_step_settings_are_a_configs_own_with_the_changes_given():
 
     cfg = TransferConfig(batch_size=7, learning_rate=0.3, L1_reg=0.002, L2_reg=0.004, l2_sp=0.5, kernels="unfused")
     assert StepSettings.of(cfg) == StepSettings(batch_size=7, learning_rate=0.3, L1_reg=0.002, L2_reg=0.004,
-                                                l2_sp=0.5, scoring="all", kernels="unfused")
+                                                l2_sp=0.5, scoring="all", kernels="unfused", gemm="onednn")
     assert StepSettings.of(cfg, scoring="minibatch", l2_sp=0.0, learning_rate=0.01) == StepSettings(
         batch_size=7, learning_rate=0.01, L1_reg=0.002, L2_reg=0.004, l2_sp=0.0, scoring="minibatch",
-        kernels="unfused")
+        kernels="unfused", gemm="onednn")
     logistic = LogisticConfig(batch_size=600, learning_rate=0.13)  # no penalties of its own: zero
     assert StepSettings.of(logistic) == StepSettings(batch_size=600, learning_rate=0.13, L1_reg=0.0, L2_reg=0.0,
-                                                     l2_sp=0.0, scoring="all", kernels="fused")
+                                                     l2_sp=0.0, scoring="all", kernels="fused", gemm="openblas")

@@ -100,8 +100,10 @@ def test_bad_input_gets_a_one_line_error(tmp_path, capsys, content, names, messa
 
 
 def _row(seed, arm, rate, error, rule=None, keep=None, deeper=None):
+    """A results.csv row whose validation error is its test error (the best reference is chosen on validation)."""
     return {"seed": seed, "data_seed": seed, "arm": arm, "rule": rule, "threshold": None, "keep_fraction": keep,
-            "reinit_deeper": deeper, "learning_rate": rate, "test_error_pct": error}
+            "reinit_deeper": deeper, "learning_rate": rate, "test_error_pct": error,
+            "best_validation_error_pct": error}
 
 
 RUNS_BEFORE = [_row(1, "scratch", 0.1, 8.0), _row(2, "scratch", 0.1, 7.5), _row(1, "finetune", 0.3, 6.0),

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .transfer import fresh_output_layer, random_masks, reinitialize, shrink_perturb
+from .transfer import fresh_hidden_draws, fresh_output_layer, random_masks, reinitialize, shrunk_and_perturbed
 from .vocab import LAYER_ARMS
 from .weights import hidden_names, initial_weights
 
@@ -79,6 +79,7 @@ class ArmStart:
     after: str | None = None  # the arm (or self-source) whose best weights this one starts from
     from_result: typing.Callable | None = None  # those weights -> this arm's start (default: as they are)
     kept_layers: int | None = None  # layer arms: how many hidden layers were kept whole
+    variant: typing.Callable | None = None  # settings -> the start under them, for an arm whose knob shapes its start
 
     def resolve(self, result: dict) -> "ArmStart":
         """The start of an arm built on another's result, once that result exists."""
@@ -126,8 +127,12 @@ def random_reset(a: ArmInputs):
 
 
 def shrink_perturb_arm(a: ArmInputs):
-    return ArmStart(shrink_perturb(a.trained, a.n_classes, a.rngs.shrink_perturb, a.cfg.shrink, a.cfg.perturb,
-                                   a.cfg.activation))
+    fresh = fresh_hidden_draws(a.trained, a.rngs.shrink_perturb, a.cfg.activation)
+
+    def with_settings(cfg):
+        return shrunk_and_perturbed(a.trained, fresh, a.n_classes, cfg.shrink, cfg.perturb)
+
+    return ArmStart(with_settings(a.cfg), variant=with_settings)
 
 
 def linear_probe(a: ArmInputs):

@@ -66,6 +66,10 @@ def facts() -> dict:
         out["numpy_blas"] = _openblas(numpy_library, "64_", threads=False) if numpy_library else None
     except (OSError, AttributeError):  # another NumPy build: its BLAS is still named in the versions
         out["numpy_blas"] = None
+    from . import onednn
+
+    out["onednn"] = {"version": onednn.version(), "unavailable": onednn.available(),
+                     "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA")}
     return out
 
 

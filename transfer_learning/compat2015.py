@@ -31,7 +31,7 @@ from .data import load_mnist, mnist_fingerprint
 from .data.core import SPLIT_NAMES
 from .rundir import RunDir
 from .train import CompiledModel, sgd_early_stopping
-from .vocab import ConfigError
+from .vocab import DEFAULT_GEMM, GEMMS, ConfigError
 
 #: Each defect of the 2015 script that --fix can switch off, and what fixing it does.
 FIXES = {
@@ -405,7 +405,7 @@ def config_from_args(values: dict, given: set, fixes) -> Compat2015Config:
 LADDER = ("layer2-trained", "best-weights", "target-probe", "probe-bias", "layer2-scored", "bias-kept")
 
 
-def ladder(out_dir, dataset, n_epochs) -> str:
+def ladder(out_dir, dataset, n_epochs, gemm=DEFAULT_GEMM) -> str:
     """Run 2015 mode with the fixes switched on one at a time (cumulatively), then the default port on
     MNIST -> MNIST, and return the Markdown table (also written to <out_dir>/ladder.md). ``dataset`` None is the
     data folder's MNIST; main() holds the default number of epochs, 2015's 20."""
@@ -433,7 +433,7 @@ def ladder(out_dir, dataset, n_epochs) -> str:
     with open(os.devnull, "w") as quiet:
         port = json.loads(done.read_text()) if done.is_file() else run_transfer(
             TransferConfig(source="mnist", target="mnist", n_epochs=n_epochs, baselines="none", dataset=dataset,
-                           out=str(port_dir)),
+                           gemm=gemm, out=str(port_dir)),
             out=quiet, overwrite=True)
     rows.append(("`mlp_transfer.py --source mnist --target mnist`", "the port's default: every fix, float32, "
                  "numpy's Generator, every example scored", port))
@@ -458,8 +458,11 @@ def main(argv=None) -> int:
     parser.add_argument("--ladder", metavar="DIR", required=True, help="folder for the runs and ladder.md")
     parser.add_argument("--dataset", metavar="PATH", help="your own mnist.pkl.gz (default: the data folder's)")
     parser.add_argument("--n-epochs", type=int, default=20, help="epochs per phase (default: 20, as in 2015)")
+    parser.add_argument("--gemm", choices=GEMMS, default=DEFAULT_GEMM,
+                        help="the last row's (the port's float32 default run) matrix products: onednn or openblas, as "
+                             "the committed table was made (default: onednn, the port's default)")
     args = parser.parse_args(argv)
-    print(ladder(args.ladder, args.dataset, args.n_epochs))
+    print(ladder(args.ladder, args.dataset, args.n_epochs, args.gemm))
     return 0
 
 

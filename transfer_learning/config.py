@@ -4,8 +4,8 @@ from dataclasses import dataclass, field, fields, replace
 
 from .data import RESIZE_MODES, spec_name
 from .data.subsets import SUBSET_KINDS
-from .rules import RULES
-from .vocab import BASELINES, DEFAULT_KERNELS, KERNELS, ConfigError, is_layer_arm
+from .rules import CONTROL_RULES, RULES
+from .vocab import BASELINES, DEFAULT_GEMM, DEFAULT_KERNELS, GEMMS, KERNELS, ConfigError, is_layer_arm
 from .weights import ACTIVATIONS
 
 _KERNELS_HELP = ("how the training step is compiled: fused (fused C kernels for the softmax loss and tanh) or "
@@ -97,6 +97,29 @@ def parse_yes_no(value) -> tuple[bool, ...]:
     return tuple(w == "yes" for w in words)
 
 
+#: The settings an arm can be given one by one (--arm-settings): the rate and each arm's own knob.
+TUNABLE = ("learning_rate", "l2_sp", "shrink", "L2_reg", "n_epochs")
+
+
+def parse_arm_settings(value) -> dict:
+    """--arm-settings: {ARM: {SETTING: number}} as JSON, SETTING among TUNABLE."""
+    import json
+
+    try:
+        table = json.loads(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"--arm-settings: expected JSON like {{\"scratch\": {{\"learning_rate\": 0.1}}}}, "
+                          f"got {value!r}") from err
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise ConfigError(f"--arm-settings: expected an object of objects, got {value!r}")
+    for arm, settings in table.items():
+        for name, number in settings.items():
+            if name not in TUNABLE or isinstance(number, bool) or not isinstance(number, (int, float)):
+                raise ConfigError(f"--arm-settings: {arm}: expected settings among {', '.join(TUNABLE)} with numbers, "
+                                  f"got {name}={number!r}")
+    return table
+
+
 #: The bound of every numeric setting, checked when a config is made (scikit-learn's _parameter_constraints are the
 #: model): "positive" a number > 0 (the counts), (">", b) a value above b, (">=", b) at least b. None passes where
 #: None is the setting's "not given".
@@ -105,7 +128,7 @@ BOUNDS = {
     "patience_increase": (">=", 1), "L1_reg": (">=", 0), "L2_reg": (">=", 0), "apoz_eps": (">=", 0),
     "taylor_l2": (">", 0), "shrink": (">=", 0), "perturb": (">=", 0), "auto_epochs": "positive",
     "probe_size": "positive", "kept_lr_scale": (">=", 0), "target_train_size": "positive", "l2_sp": (">=", 0),
-    "ttt_level": (">", 0),
+    "ttt_level": (">", 0), "valid_pool": "positive", "test_pool": (">=", 0),
 }
 
 
@@ -178,6 +201,10 @@ class TransferConfig:
     activation: str = _opt("tanh", f"hidden-layer nonlinearity: {' or '.join(ACTIVATIONS)} (relu: He-uniform init)",
                            metavar="NAME", type=_choice("--activation", ACTIVATIONS))
     kernels: str = _opt(DEFAULT_KERNELS, _KERNELS_HELP, metavar="KIND", type=_choice("--kernels", KERNELS))
+    gemm: str = _opt(DEFAULT_GEMM, "which library computes the training step's larger matrix products: onednn "
+                     "(oneDNN's dnnl_sgemm where it beats OpenBLAS, the rest OpenBLAS's; docs/speed.md) or openblas "
+                     "(all OpenBLAS's, as every result before 2026-12-07 was made; the results differ in the last "
+                     "bits)", metavar="LIB", type=_choice("--gemm", GEMMS))
     rule: str = _opt("mean-abs", "how hidden nodes are scored on the probe: " + ", ".join(RULES)
                      + " (mean-abs is 2015's mean |activation|; docs/rules.md defines each)",
                      metavar="NAME", type=_choice("--rule", tuple(RULES)))
@@ -265,6 +292,24 @@ class TransferConfig:
     l2_sp: float = _opt(
         0.01, "l2-sp arm: weight of the penalty ||W - W_source||^2 on every hidden weight matrix, added to "
         "finetune's cost (Li et al. 2018; docs/arms-and-metrics.md says why this default)", metavar="X")
+    valid_pool: int | None = _opt(
+        None, "set aside N of the target's training images as a validation pool before any subset is drawn (one "
+        "seeded cut per task, the same for every replicate and arm; docs/sweeps.md, 'Pools'): each arm's error on "
+        "it is recorded, the two-stage study tunes on it and the oracle rule reads it", metavar="N")
+    test_pool: int = _opt(
+        0, "with --valid-pool: set aside N more as an extra test pool; test errors are then counted over the official "
+        "test split and this pool together (the official split's error stays a column of its own)", metavar="N")
+    pool_seed: int = _opt(0, "seed of the pools' cut (--valid-pool, --test-pool), kept apart from every other seed")
+    arm_settings: str | None = _opt(
+        None, "per-arm settings as JSON, {ARM: {SETTING: VALUE}}, ARM an arm's name or, for the per-selection "
+        "arms, ARM/RULE@FRACTION (transfer/utility@0.25); SETTING one of " + ", ".join(TUNABLE)
+        + ": what the two-stage study's confirm stage passes from tuned.json", metavar="JSON")
+    protocol: str | None = _opt(
+        None, "a note of the protocol that made the run, kept in config.json (the two-stage study writes its stage and "
+        "the digests of tuned.json and hypotheses.json here)", metavar="TEXT")
+    tune_knobs: bool = _opt(
+        False, "with --lr-grid: also try each arm's own knob (docs/sweeps.md, 'Two stages': l2-sp's strength, "
+        "shrink-perturb's shrink, the linear probe's L2 penalty and epochs) at every rate")
     source_weights: str | None = _opt(
         None, "start from saved source weights (a run's weights_source.npz) instead of training them", metavar="FILE"
     )
@@ -301,6 +346,7 @@ class TransferConfig:
             parse_fraction(self.keep_fraction)
         _choice("--activation", ACTIVATIONS)(self.activation)
         _choice("--kernels", KERNELS)(self.kernels)
+        _choice("--gemm", GEMMS)(self.gemm)
         _choice("--rule", tuple(RULES))(self.rule)
         _choice("--resize", RESIZE_MODES)(self.resize)
         _choice("--init-rng", INIT_RNGS)(self.init_rng)
@@ -321,6 +367,10 @@ class TransferConfig:
         _choice("--subset", SUBSET_KINDS)(self.subset)
         if self.lr_grid is not None:
             parse_lr_grid(self.lr_grid)
+        if self.test_pool and self.valid_pool is None:
+            raise ConfigError("--test-pool: needs --valid-pool (the pools are cut together)")
+        if self.arm_settings is not None:
+            parse_arm_settings(self.arm_settings)
         self.arms  # noqa: B018  (validates --baselines)
 
     @property
@@ -397,11 +447,12 @@ FLAG_GROUPS = {
              "split_seed"),
     "the network and its training": ("hidden_sizes", "activation", "learning_rate", "L1_reg", "L2_reg", "batch_size",
                                      "n_epochs", "patience", "patience_increase", "improvement_threshold", "kernels",
-                                     "seed", "init_rng", "no_transfer", "source_weights"),
+                                     "gemm", "seed", "init_rng", "no_transfer", "source_weights"),
     "which nodes are kept": ("rule", "threshold", "keep_fraction", "probe_size", "apoz_eps", "taylor_l2",
                              "auto_thresholds", "auto_epochs", "reinit_deeper", "kept_lr_scale"),
     "arms and protocol": ("baselines", "shrink", "perturb", "l2_sp", "target_train_size", "target_valid_size",
-                          "data_seed", "subset", "lr_grid", "ttt_level"),
+                          "data_seed", "subset", "lr_grid", "ttt_level", "valid_pool", "test_pool", "pool_seed",
+                          "arm_settings", "tune_knobs", "protocol"),
     "output": ("out", "per_node"),
 }
 
@@ -468,10 +519,11 @@ class SweepConfig:
     def rule_names(self) -> tuple[str, ...]:
         names = [n.strip() for n in self.rules.split(",") if n.strip()]
         if names == ["all"]:
-            return tuple(RULES)
+            return tuple(r for r in RULES if r not in CONTROL_RULES)  # what "all" meant before the controls
         unknown = [n for n in names if n not in RULES]
         if unknown or not names or len(set(names)) != len(names):
-            raise ConfigError(f"--rules: expected distinct names among {', '.join(RULES)} (or all), got {self.rules!r}")
+            raise ConfigError(f"--rules: expected distinct names among {', '.join(RULES)} (or all: every rule but "
+                              f"{' and '.join(CONTROL_RULES)}), got {self.rules!r}")
         return tuple(names)
 
     @property
@@ -509,7 +561,6 @@ class SweepConfig:
             raise ConfigError("--reinit-deeper: expected no, yes or no,yes")
         if self.jobs == 0 or self.jobs < -1:
             raise ConfigError(f"--jobs: expected a positive number or -1, got {self.jobs}")
-
     @property
     def replicates(self) -> tuple[tuple[int, int], ...]:
         """(seed, data seed) of every replicate: each seed with its own number, or --seeds x --data-seeds."""
@@ -551,6 +602,26 @@ def parse_widths(value) -> tuple[tuple[int, ...], ...]:
     return widths
 
 
+#: The two-stage study's stages (stages.py).
+STAGES = ("tune", "confirm")
+#: The two stages' replicate seeds, disjoint from each other and from every committed sweep's and map's (1-20): the
+#: tuning replicates are seeds 1001.., the confirmation replicates 2001.. (so up to 1,000 of each).
+TUNE_SEEDS_FROM, CONFIRM_SEEDS_FROM = 1001, 2001
+#: What the two stages set aside where --valid-pool is not given: a validation pool of 2,000 target training images
+#: and an extra test pool of 10,000 (for digits 5-9 that leaves a draw pool of about 12,500).
+STAGE_POOLS = {"valid_pool": 2000, "test_pool": 10000}
+#: The two-stage study's defaults where they differ from the map's: the arms of the confirmation study.
+STAGE_DEFAULTS = {"rules": "mean-abs,utility,random,oracle,scale-matched",
+                  "baselines": "scratch,finetune,linear-probe,lp-ft,l2-sp,keep-layers:1"}
+
+
+def parse_names(value, flag_name) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in str(value).split(",") if n.strip())
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"{flag_name}: expected distinct names, comma-separated, got {value!r}")
+    return names
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """A grid of sweeps, one per cell (task pair x network width x target size), every cell with the same replicates
@@ -565,8 +636,24 @@ class StudyConfig:
     sizes: tuple[int, ...] = _opt(
         (100, 300, 1000, 3000), "target training sizes, each with a fifth as many validation examples (stratified)",
         metavar="N,N")
-    replicates: int = _opt(10, "replicates per cell: seeds 1..N, each drawing its own data subsets; a replicate is "
-                           "paired across the arms and rules of its cell")
+    replicates: int = _opt(10, "replicates per cell: seeds 1..N (with --stage confirm: the confirmation seeds, "
+                           f"{CONFIRM_SEEDS_FROM}..), each drawing its own data subsets; a replicate is paired across "
+                           "the arms and rules of its cell")
+    activations: tuple[str, ...] | None = _opt(
+        None, "hidden-layer nonlinearities as one more dimension of the grid (tanh,relu); default: --activation alone, "
+        "and the cell folders keep their names", metavar="NAME,NAME", type=lambda v: parse_names(v, "--activations"))
+    stage: str | None = _opt(
+        None, "the two-stage protocol (docs/sweeps.md, 'Two stages'): tune (tuning replicates, every arm's rate and "
+        "knob chosen on the validation pool, tuned.json), then confirm (fresh replicates at the tuned settings, "
+        "hypotheses.json declared before the first run, primary.json and primary.md); default: the one-stage map",
+        metavar="STAGE", type=_choice("--stage", STAGES))
+    tune_replicates: int = _opt(3, f"--stage tune: replicates per cell (seeds {TUNE_SEEDS_FROM}..)", metavar="N")
+    primary_sizes: tuple[int, ...] = _opt(
+        (1000, 3000), "--stage confirm: the target sizes of the primary family (the other sizes are descriptive)",
+        metavar="N,N")
+    primary_rules: str = _opt(
+        "mean-abs,utility,oracle", "--stage confirm: the rules tested against random in the primary family",
+        metavar="NAMES")
     jobs: int = _opt(-1, "worker processes on this machine (-1: one per CPU core)")
     scheduler: str | None = _opt(
         None, "address of a running Dask distributed scheduler to send the runs to", metavar="ADDRESS")
@@ -583,3 +670,28 @@ class StudyConfig:
             raise ConfigError(f"--replicates: expected at least 2 (paired tests need them), got {self.replicates}")
         if self.jobs == 0 or self.jobs < -1:
             raise ConfigError(f"--jobs: expected a positive number or -1, got {self.jobs}")
+        if self.activations is not None:
+            for name in self.activations:
+                _choice("--activations", ACTIVATIONS)(name)
+        if self.stage is not None:
+            _choice("--stage", STAGES)(self.stage)
+        if self.tune_replicates < 2:
+            raise ConfigError(f"--tune-replicates: expected at least 2, got {self.tune_replicates}")
+        if self.stage is not None and not set(self.primary_sizes) <= set(self.sizes):
+            raise ConfigError(f"--primary-sizes: {','.join(map(str, self.primary_sizes))} are not all among --sizes "
+                              f"{','.join(map(str, self.sizes))}")
+        unknown = [r for r in self.primary_rule_names if r not in RULES or r == "random"]
+        if unknown:
+            raise ConfigError(f"--primary-rules: {', '.join(unknown)}: expected rules other than random")
+
+    @property
+    def tune_seeds(self) -> tuple[int, ...]:
+        return tuple(range(TUNE_SEEDS_FROM, TUNE_SEEDS_FROM + self.tune_replicates))
+
+    @property
+    def confirm_seeds(self) -> tuple[int, ...]:
+        return tuple(range(CONFIRM_SEEDS_FROM, CONFIRM_SEEDS_FROM + self.replicates))
+
+    @property
+    def primary_rule_names(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.primary_rules.split(",") if n.strip())

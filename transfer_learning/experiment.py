@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import arms as arm_builders
-from . import inputs, lr_grid, rules
+from . import controls, inputs, lr_grid, onednn, pools, rules, tuning
 from .auto_threshold import choose_threshold
 from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from .data import load_task, spec_name
@@ -94,12 +94,12 @@ class Net:
                 self.activation)
 
     def builder(self, weights):
-        """(x, kernels) -> the symbolic classifier, holding ``weights`` (so nothing is drawn)."""
+        """(x, kernels, gemm) -> the symbolic classifier, holding ``weights`` (so nothing is drawn)."""
         if not self.hidden_sizes:
-            return lambda x, kernels: LogisticRegression(x, self.n_in, self.n_out, W=weights["output_W"],
-                                                         b=weights["output_b"], kernels=kernels)
-        return lambda x, kernels: MLP(None, x, self.n_in, self.hidden_sizes, self.n_out, weights=weights,
-                                      activation=self.activation, kernels=kernels)
+            return lambda x, kernels, gemm: LogisticRegression(x, self.n_in, self.n_out, W=weights["output_W"],
+                                                               b=weights["output_b"], kernels=kernels, gemm=gemm)
+        return lambda x, kernels, gemm: MLP(None, x, self.n_in, self.hidden_sizes, self.n_out, weights=weights,
+                                            activation=self.activation, kernels=kernels, gemm=gemm)
 
 
 def _train(ctx, net: Net, weights, dataset, cfg, phase, log_name, on_improvement=None, lr_scales=None,
@@ -127,6 +127,8 @@ def _train(ctx, net: Net, weights, dataset, cfg, phase, log_name, on_improvement
     graphs = ctx.workspace.graphs
     compiled_before, start = graphs.compiles, time.perf_counter()
     step = StepSettings.of(cfg, scoring=scoring, l2_sp=getattr(cfg, "l2_sp", 0.0) if anchors else 0.0)
+    if step.gemm == "onednn" and onednn.available() is not None:
+        onednn.note_fallback(_stderr)
     classifier, compiled = graphs.model(net.builder(weights), net.key, weights, dataset, step, lr_scales, anchors)
     if graphs.compiles > compiled_before:
         import pytensor
@@ -282,19 +284,31 @@ def load_tasks(cfg, cache=None, source_arrays=None):
 
 def target_subset(cfg, target):
     """The target's training and validation examples this run uses (--target-train-size, --target-valid-size,
-    --subset, --data-seed); the whole target when neither size applies."""
+    --subset, --data-seed); the whole target when neither size applies. With --valid-pool the pools are set aside
+    first (pools.py) and the training subset is drawn from the draw pool alone."""
+    cut = None
+    if cfg.valid_pool is not None:
+        target, cut = pools.set_aside(target, cfg.valid_pool, cfg.test_pool, cfg.pool_seed)
     train_size, valid_size = cfg.target_train_size, cfg.valid_size_used
     for flag_name, size, split in (("--target-train-size", train_size, target.train),
                                    ("--target-valid-size", valid_size, target.valid)):
         if size is not None and size > split.y.shape[0]:
-            raise ConfigError(f"{flag_name}: {size} is more than the {split.y.shape[0]} "
-                              f"{'training' if split is target.train else 'validation'} examples of {cfg.target}")
+            where = "draw pool's training" if cut is not None and split is target.train else (
+                "training" if split is target.train else "validation")
+            raise ConfigError(f"{flag_name}: {size} is more than the {split.y.shape[0]} {where} examples of "
+                              f"{cfg.target}")
     if train_size is None and valid_size is None:
         return target
     indices = subset_indices(target, train_size, valid_size, cfg.subset, cfg.data_seed_used)
     description = {"kind": cfg.subset, "train": int(indices["train"].size), "valid": int(indices["valid"].size),
                    "data_seed": cfg.data_seed_used if cfg.subset == "stratified" else None}
-    return take_subset(target, indices, description)
+    subset = take_subset(target, indices, description)
+    if cut is None:
+        return subset
+    description["pools"] = target.pools["digest"]
+    in_full_split = {**indices, "train": cut["draw"][indices["train"]]}  # what target_indices.npz records
+    return replace(subset, indices=in_full_split,
+                   fingerprint={**subset.fingerprint, "subset": {**subset.fingerprint["subset"], **description}})
 
 
 def write_target_indices(rundir, target):
@@ -387,6 +401,8 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
     histories = [source_history] if source_history.checks else []
     if target is not None:
         results["labels"]["target"] = label_record(target)
+        if target.pools is not None:
+            results["pools"] = pools.record(target)
         write_target_indices(rundir, target)
         report, masks, transferred, threshold = _transfer_step(ctx, cfg, trained, target, rngs, pictures)
         target_net = Net(target.n_in, tuple(cfg.hidden_sizes), target.n_classes, cfg.activation)
@@ -441,36 +457,80 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
 
 
 def _train_arm(ctx, cfg, net, name, start, target):
-    """One arm's target phase: at --learning-rate, or at every rate of --lr-grid with the rate of the lowest
-    best validation error kept (ties to the earlier rate of the grid). The candidates never read the test
-    split; the chosen one's best weights are tested once. Returns (history, final weights, what was chosen)."""
+    """One arm's target phase: at its settings (--learning-rate, or --arm-settings' for the arm), or at every
+    candidate of --lr-grid (and of its knob, --tune-knobs) with the one of the lowest validation error kept (ties to
+    the earlier candidate). The candidates never read a test split; the chosen one's best weights are tested once.
+    Returns (history, final weights, what was chosen and measured)."""
+    cfg = replace(cfg, **tuning.settings_for(cfg, name))
     phase = "target" if name == "transfer" else f"target-{name}"
     log = "outTransfer.txt" if name == "transfer" else f"out_{file_label(name)}.txt"
     if cfg.lr_grid is None:
+        start = _start_under(start, cfg)
         history, final, _ = _train(ctx, net, start.weights, target, cfg, phase, log, lr_scales=start.lr_scales,
                                    anchors=start.anchors)
-        return history, final, {"learning_rate": cfg.learning_rate}
+        own = {k: getattr(cfg, k) for k in tuning.settings_for(cfg, name)}
+        return history, final, {"learning_rate": cfg.learning_rate, **own, **_pool_measures(cfg, final, target),
+                                **_test_measures(cfg, history, final, target)}
 
-    def train_at(rate):
-        label = f"@lr{rate:g}"
-        history, final, _ = _train(ctx, net, start.weights, target, replace(cfg, learning_rate=rate), phase + label,
-                                   log.replace(".txt", f"{label}.txt"), lr_scales=start.lr_scales,
-                                   anchors=start.anchors, score_test=False)
-        return history, final
+    def train_at(candidate):
+        setting = candidate if isinstance(candidate, dict) else {"learning_rate": candidate}
+        label = "@" + ",".join(("lr" if k == "learning_rate" else k) + f"{v:g}" for k, v in setting.items())
+        arm_cfg = replace(cfg, **setting)
+        arm_start = _start_under(start, arm_cfg)
+        history, final, _ = _train(ctx, net, arm_start.weights, target, arm_cfg, phase + label,
+                                   log.replace(".txt", f"{label}.txt"), lr_scales=arm_start.lr_scales,
+                                   anchors=arm_start.anchors, score_test=False)
+        return history, final, _pool_measures(cfg, final, target)
 
-    def diverged(rate, err):
-        print(f"    {name}: learning rate {rate:g} diverged ({err})", file=ctx.out)
+    def diverged(candidate, err):
+        print(f"    {name}: {_candidate_text(candidate)} diverged ({err})", file=ctx.out)
 
     try:
-        choice = lr_grid.choose(cfg.lr_grid, train_at, diverged)
+        choice = lr_grid.choose(tuning.candidates(name, cfg), train_at, diverged)
     except TrainingDiverged as err:
         raise TrainingDiverged(f"{name}: {err}") from err
-    rate, history, final = choice.chosen.rate, choice.chosen.history, choice.chosen.final
-    history.test_error = _test_error(ctx, net, final, target, replace(cfg, learning_rate=rate), start)
-    print(f"    {name}: learning rate {rate:g} chosen by validation ("
-          + ", ".join(f"{t.rate:g}: {t.history.best_validation_error * 100:.2f} %" for t in choice.tried)
-          + f"); test error {history.test_error * 100:.2f} %", file=ctx.out)
-    return history, final, choice.record()
+    history, final = choice.chosen.history, choice.chosen.final
+    chosen_cfg = replace(cfg, **choice.chosen.setting)
+    history.test_error = _test_error(ctx, net, final, target, chosen_cfg, _start_under(start, chosen_cfg))
+    measures = _test_measures(cfg, history, final, target)
+    print(f"    {name}: {_candidate_text(choice.chosen.candidate)} chosen by validation ("
+          + ", ".join(f"{_candidate_short(t.candidate)}: {t.validation_error * 100:.2f} %" for t in choice.tried)
+          + f"); test error {measures.get('test_error', history.test_error) * 100:.2f} %", file=ctx.out)
+    return history, final, {**choice.record(), **choice.chosen.measures, **measures}
+
+
+def _candidate_text(candidate) -> str:
+    if not isinstance(candidate, dict):
+        return f"learning rate {candidate:g}"
+    return ", ".join(("learning rate" if k == "learning_rate" else k) + f" {v:g}" for k, v in candidate.items())
+
+
+def _candidate_short(candidate) -> str:
+    return _candidate_text(candidate) if isinstance(candidate, dict) else f"{candidate:g}"
+
+
+def _start_under(start, cfg):
+    """The arm's start under ``cfg``'s settings (shrink-perturb's start depends on its shrink)."""
+    return replace(start, weights=start.variant(cfg)) if start.variant is not None else start
+
+
+def _pool_measures(cfg, final, target) -> dict:
+    """The validation pool's error of ``final`` (the best-validation weights), where the run has the pool."""
+    if target.pools is None:
+        return {}
+    return {"valid_pool_error": error_rate(final, target.pools["valid"], cfg.activation)}
+
+
+def _test_measures(cfg, history, final, target) -> dict:
+    """With an extra test pool, the test error over the official split and the pool together (the official split's
+    own error, counted by the compiled graph as always, kept beside it)."""
+    if target.pools is None or not target.pools["test"].y.size:
+        return {}
+    extra = target.pools["test"]
+    n_official = target.test.y.size
+    return {"test_error": pools.pooled_test_error(history.test_error, n_official,
+                                                  error_rate(final, extra, cfg.activation), extra.y.size),
+            "test_error_official": history.test_error, "test_size": int(n_official + extra.y.size)}
 
 
 def _self_source(ctx, cfg, net, target, rngs):
@@ -505,7 +565,9 @@ def _transfer_step(ctx, cfg, trained, target, rngs, pictures):
     rundir.write_array("probe_images.npy", probe_images)
     probe = rules.probe_network(trained, probe_images, target.train.y[probe_index], target.n_classes, cfg.activation)
     start = time.perf_counter()
-    scored = rules.score(cfg.rule, probe, rules.RuleSettings(cfg.apoz_eps, cfg.taylor_l2, rngs.rule))
+    held_out = target.pools["valid"] if target.pools is not None else target.valid  # the oracle's loss, never test
+    scored = rules.score(cfg.rule, probe, rules.RuleSettings(cfg.apoz_eps, cfg.taylor_l2, rngs.rule,
+                                                             oracle_data=(target.train, held_out)))
     score_seconds = time.perf_counter() - start
     if "taylor_head" in scored.extras:
         head = scored.extras["taylor_head"]
@@ -516,6 +578,8 @@ def _transfer_step(ctx, cfg, trained, target, rngs, pictures):
         threshold, auto = _auto_threshold(ctx, cfg, trained, probe_images, scored.layers, target, rngs.reinit)
     masks = select_nodes(cfg, scored.layers, threshold)
     transferred = transferred_weights(trained, masks, rngs.reinit, target.n_classes, cfg.reinit_deeper, cfg.activation)
+    if cfg.rule == "scale-matched":
+        transferred = controls.scale_matched(transferred, trained, masks, controls.generator(cfg.seed))
     report = {
         "rule": cfg.rule,
         "rule_settings": _rule_settings(cfg, scored),
@@ -556,8 +620,15 @@ def _rule_settings(cfg, scored) -> dict:
                         head_fit_iterations=head["iterations"],
                         head_fit="multinomial logistic regression on the probe's last hidden layer, float64, "
                                  "L-BFGS-B from zeros, loss mean cross-entropy + taylor_l2 / 2 ||W||^2")
-    if cfg.rule == "random":
+    if cfg.rule in ("random", "scale-matched"):
         settings["generator"] = "the run's own, spawned from --seed"
+    if cfg.rule == "scale-matched":
+        settings["redraw"] = ("each kept node's incoming weights and bias from the normal distribution of its source "
+                              "layer's weights (and biases), the tenth generator of --seed")
+    if cfg.rule == "oracle":
+        settings.update(taylor_l2=cfg.taylor_l2, **scored.extras["oracle"],
+                        loss_measured_on="the validation pool" if cfg.valid_pool is not None else
+                        "the run's validation examples")
     return settings
 
 

@@ -1,51 +1,67 @@
-"""``--lr-grid``: each arm trained at every rate of the grid, and the rate of the lowest best validation error kept.
+"""``--lr-grid``: each arm trained at every rate of the grid (with --tune-knobs, at every rate and value of its own
+knob), and the candidate of the lowest validation error kept.
 
 A pure choice over what training returned, so that it is tested without training anything: ties go to the earlier
-rate of the grid, a rate whose training diverged is a candidate that lost (not a failed run), and only when every
-rate diverged is the arm's training an error. The test split is not read here: the run tests the chosen weights
-once, after the choice.
+candidate, a candidate whose training diverged is one that lost (not a failed run), and only when every candidate
+diverged is the arm's training an error. The validation error that decides is the validation pool's where the run
+has one (pools.py), else the run's own best validation error. The test split is not read here: the run tests the
+chosen weights once, after the choice.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .train import TrainingDiverged
 
 
 @dataclass(frozen=True)
 class Tried:
-    rate: float
-    history: object  # train.History: its best_validation_error decides
+    candidate: object  # a learning rate, or a dict of settings with its "learning_rate"
+    history: object  # train.History
     final: dict  # the weights the phase ended with (its best-validation ones)
+    measures: dict = field(default_factory=dict)  # {"valid_pool_error": ...} where the run has a validation pool
+
+    @property
+    def rate(self) -> float:
+        return self.candidate["learning_rate"] if isinstance(self.candidate, dict) else self.candidate
+
+    @property
+    def setting(self) -> dict:
+        return dict(self.candidate) if isinstance(self.candidate, dict) else {"learning_rate": self.candidate}
+
+    @property
+    def validation_error(self) -> float:
+        """What the choice compares."""
+        return self.measures.get("valid_pool_error", self.history.best_validation_error)
 
 
 @dataclass(frozen=True)
 class Choice:
     chosen: Tried
-    tried: tuple  # every rate that trained, in grid order
-    diverged: tuple  # the rates whose training diverged
+    tried: tuple  # every candidate that trained, in grid order
+    diverged: tuple  # the candidates whose training diverged
 
     def record(self) -> dict:
-        """What results.json records of the search."""
-        return {"learning_rate": self.chosen.rate,
-                "lr_search": [{"learning_rate": t.rate, "best_validation_error": t.history.best_validation_error,
-                               "best_epoch": t.history.best_epoch} for t in self.tried],
+        """What results.json records of the search: the chosen setting, then every candidate's."""
+        return {**self.chosen.setting,
+                "lr_search": [{**t.setting, "best_validation_error": t.history.best_validation_error,
+                               "best_epoch": t.history.best_epoch, **t.measures} for t in self.tried],
                 "lr_diverged": list(self.diverged)}
 
 
-def choose(rates, train_at, on_diverged=None) -> Choice:
-    """Train with ``train_at(rate) -> (history, final weights)`` at each of ``rates``; keep the lowest best
-    validation error (the first of equal ones). ``on_diverged(rate, error)`` hears of each diverged rate."""
+def choose(candidates, train_at, on_diverged=None) -> Choice:
+    """Train with ``train_at(candidate) -> (history, final weights[, measures])`` at each candidate; keep the lowest
+    validation error (the first of equal ones). ``on_diverged(candidate, error)`` hears of each diverged one."""
     tried, diverged = [], []
-    for rate in rates:
+    for candidate in candidates:
         try:
-            history, final = train_at(rate)
+            history, final, *measures = train_at(candidate)
         except TrainingDiverged as err:
             if on_diverged:
-                on_diverged(rate, err)
-            diverged.append(rate)
+                on_diverged(candidate, err)
+            diverged.append(candidate)
             continue
-        tried.append(Tried(rate, history, final))
+        tried.append(Tried(candidate, history, final, measures[0] if measures else {}))
     if not tried:
         raise TrainingDiverged("every learning rate of --lr-grid diverged; try smaller ones")
-    chosen = min(tried, key=lambda t: t.history.best_validation_error)  # min keeps the first of ties
+    chosen = min(tried, key=lambda t: t.validation_error)  # min keeps the first of ties
     return Choice(chosen, tuple(tried), tuple(diverged))

@@ -11,6 +11,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from .fused import rational_tanh, softmax_nll
+from .onednn import product
 from .vocab import DEFAULT_KERNELS, KERNELS
 from .weights import OUTPUT_NAMES, glorot_uniform, hidden_names
 
@@ -48,13 +49,13 @@ class _WeightsIO:
 class LogisticRegression(_WeightsIO):
     """Multi-class logistic regression: softmax(x W + b), the MLP's output layer too."""
 
-    def __init__(self, input, n_in, n_out, W=None, b=None, kernels=DEFAULT_KERNELS):
+    def __init__(self, input, n_in, n_out, W=None, b=None, kernels=DEFAULT_KERNELS, gemm="openblas"):
         self.n_in, self.n_out = n_in, n_out
-        self.kernels = _checked(kernels)
+        self.kernels, self.gemm = _checked(kernels), gemm
         self.W = _shared(np.zeros((n_in, n_out)) if W is None else W, "W")
         self.b = _shared(np.zeros(n_out) if b is None else b, "b")
         self.input = input
-        self.logits = pt.dot(input, self.W) + self.b
+        self.logits = product(input, self.W, gemm) + self.b
         shifted = self.logits - pt.max(self.logits, axis=1, keepdims=True)
         #: log-softmax from elementwise ops and reductions, all of which compile to C (PyTensor's
         #: Softmax ops run in Python and cannot join a function built by the C linker)
@@ -109,14 +110,15 @@ class HiddenLayer:
     """activation(x W + b), W drawn from ``rng`` unless given (Glorot-uniform for tanh, He-uniform
     for relu), b zeros unless given. ``activation`` is a name of ACTIVATION_OPS or a function."""
 
-    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation="tanh", kernels=DEFAULT_KERNELS):
+    def __init__(self, rng, input, n_in, n_out, W=None, b=None, activation="tanh", kernels=DEFAULT_KERNELS,
+                 gemm="openblas"):
         self.n_in, self.n_out = n_in, n_out
         name = activation if isinstance(activation, str) else "tanh"
         activation = ACTIVATION_OPS[_checked(kernels)][activation] if isinstance(activation, str) else activation
         self.W = _shared(glorot_uniform(rng, n_in, n_out, activation=name) if W is None else W, "W")
         self.b = _shared(np.zeros(n_out) if b is None else b, "b")
         self.input = input
-        self.output = activation(pt.dot(input, self.W) + self.b)
+        self.output = activation(product(input, self.W, gemm) + self.b)
         self.params = [self.W, self.b]
 
 
@@ -135,24 +137,27 @@ class MLP(_WeightsIO):
         The hidden layers' nonlinearity.
     kernels : {"fused", "unfused"}, default="fused"
         How the loss and tanh are computed (fused.py's kernels, or the tutorial's ops).
+    gemm : {"openblas", "onednn"}, default="openblas"
+        Which library computes the larger matrix products (onednn.py: oneDNN where it is the faster).
     """
 
     def __init__(self, rng, input, n_in, hidden_sizes, n_out, weights=None, activation="tanh",
-                 kernels=DEFAULT_KERNELS):
+                 kernels=DEFAULT_KERNELS, gemm="openblas"):
         weights = weights or {}
-        self.kernels = _checked(kernels)
+        self.kernels, self.gemm = _checked(kernels), gemm
         self.input = input
         self.hidden_layers = []
         layer_input, width_in = input, n_in
         for i, width in enumerate(hidden_sizes):
             w_name, b_name = hidden_names(i)
             layer = HiddenLayer(rng, layer_input, width_in, width,
-                                W=weights.get(w_name), b=weights.get(b_name), activation=activation, kernels=kernels)
+                                W=weights.get(w_name), b=weights.get(b_name), activation=activation, kernels=kernels,
+                                gemm=gemm)
             self.hidden_layers.append(layer)
             layer_input, width_in = layer.output, width
         self.logRegressionLayer = LogisticRegression(
             layer_input, width_in, n_out, W=weights.get(OUTPUT_NAMES[0]), b=weights.get(OUTPUT_NAMES[1]),
-            kernels=kernels)
+            kernels=kernels, gemm=gemm)
         self.layers = [*self.hidden_layers, self.logRegressionLayer]
         self.params = [p for layer in self.layers for p in layer.params]
         self.weight_matrices = [layer.W for layer in self.layers]

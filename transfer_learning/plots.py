@@ -223,3 +223,38 @@ def study_plot(series: dict, path) -> None:
     fig.tight_layout()
     write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)
+
+
+def primary_plot(result: dict, path) -> None:
+    """primary.png: each primary rule minus random per target size, one panel per activation: every cell's mean
+    (descriptive, small) and the pooled difference with its adjusted interval (large), the equivalence band shaded."""
+    plt = pyplot()
+    entries = [e for e in result["primary"] if e["test"] == "superiority"]
+    activations = list(dict.fromkeys(e["activation"] for e in entries)) or [None]
+    rules = list(dict.fromkeys(e["rule"] for e in entries))
+    margin = result["hypotheses"]["equivalence_margin_pp"]
+    fig, axes = plt.subplots(1, len(activations), figsize=(5.5 * len(activations), 4), squeeze=False)
+    for ax, activation in zip(axes[0], activations, strict=True):
+        mine = [e for e in entries if e["activation"] == activation]
+        sizes = sorted({e["size"] for e in mine})
+        ax.axhspan(-margin, margin, color="0.9", label=f"±{margin:g} pp")
+        ax.axhline(0, color="0.5", lw=0.8)
+        for k, rule in enumerate(rules):
+            offset = (k - (len(rules) - 1) / 2) * 0.15
+            color = "black" if rule == "oracle" else f"C{k}"
+            for e in (e for e in mine if e["rule"] == rule):
+                x = sizes.index(e["size"]) + offset
+                cell_means = [c["mean"] for c in e["cells_descriptive"] if not math.isnan(c["mean"])]
+                ax.scatter([x - 0.04] * len(cell_means), cell_means, s=8, color=color, alpha=0.5)
+                low, high = e["interval"]
+                ax.errorbar([x + 0.03], [e["mean"]], yerr=[[e["mean"] - low], [high - e["mean"]]], fmt="o",
+                            color=color, capsize=3, label=rule if e["size"] == sizes[0] else None)
+        ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
+        ax.set_xlabel("target training examples")
+        ax.set_ylabel("rule minus random, test error (pp)")
+        ax.set_title(activation or "")
+        ax.legend(fontsize=7)
+    fig.suptitle("rule minus random: cells (dots) and pooled with adjusted interval", fontsize=9)
+    fig.tight_layout()
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)

@@ -278,7 +278,7 @@ def study_markdown(study: StudyConfig, tests: list) -> str:
              "one it is tested against, test error in pp, mean ± 95 % half-width over replicates, and the cell's "
              "paired t-test Holm-adjusted across the cells (per kind of claim); **bold** where it shows the arm "
              "better at family-wise level 0.05, _italic_ where it shows it worse. Anything else is inconclusive "
-             "here.", "", *overview(tests), ""]
+             "here.", "", *overview(tests, study.replicates), ""]
     for source, target in study.pairs:
         for widths in study.widths:
             mine = [t for t in tests if (t["cell"].source, t["cell"].target, tuple(t["cell"].widths))
@@ -327,7 +327,7 @@ def _cell_label(cell) -> str:
     return f"{cell.source} -> {cell.target} at {cell.width} with {cell.size}"
 
 
-def overview(tests) -> list:
+def overview(tests, replicates) -> list:
     """The study in a few sentences: over all finished cells, where each kind of claim is shown either way."""
     found = list(dict.fromkeys(t["cell"] for t in tests))
     if not found:
@@ -344,7 +344,7 @@ def overview(tests) -> list:
     for kind, what in (("rule vs random", "random"), ("rule vs best reference", "the cell's best reference")):
         if _members(tests, kind):
             lines.append(sentence(f"A rule is shown better than {what}", _members(tests, kind)))
-    lines += _resolution(_members(tests, "rule vs random"))
+    lines += _resolution(_members(tests, "rule vs random"), replicates)
     for layer in dict.fromkeys(t["against"] for t in _members(tests, "rule vs keep-layers")):
         lines.append(sentence(f"A rule is shown better than {layer} at the same share of the nodes",
                               _members(tests, "rule vs keep-layers", against=layer)))
@@ -354,18 +354,28 @@ def overview(tests) -> list:
     return lines
 
 
-def _resolution(rule_tests) -> list:
-    """How small a difference from random the cells can see: per target size, the median 95 % half-width of a rule
-    minus random over the cells' rules (a sentence, or none without results)."""
-    halves = {}
+def _resolution(rule_tests, replicates) -> list:
+    """How small a difference from random the cells can see: per target size, the median over the cells' rules of
+    the difference a cell's paired t-test finds with 80 % power at the level the first step of Holm's adjustment
+    across the tests uses (alpha / their number), from each test's 95 % half-width and ``replicates`` (a sentence,
+    or none without results)."""
+    from scipy.special import stdtrit
+
+    from .stats import detectable
+
+    dof = replicates - 1
+    level = 0.05 / max(1, sum(1 for t in rule_tests if t["result"] is not None))
+    detectable_by_size = {}
     for t in rule_tests:
-        if t["result"] is not None:
-            halves.setdefault(t["cell"].size, []).append(t["result"][1])
-    if not halves:
+        if t["result"] is not None and not math.isnan(t["result"][1]):
+            se = t["result"][1] / stdtrit(dof, 0.975)
+            detectable_by_size.setdefault(t["cell"].size, []).append(detectable(se, dof, level))
+    if not detectable_by_size:
         return []
-    sizes = [f"{float(np.median(halves[size])):.2f} pp at {size}" for size in sorted(halves)]
-    return [f"- What a cell can see: the median 95 % half-width of a rule minus random (pooled over budgets, over "
-            f"the cells' rules) is {', '.join(sizes)} target examples; smaller differences are not seen."]
+    sizes = [f"{float(np.median(detectable_by_size[size])):.2f} pp at {size}" for size in sorted(detectable_by_size)]
+    return [f"- What a cell can see: the difference a cell's test of a rule minus random (pooled over budgets) finds "
+            f"with 80 % power at the level Holm's first step uses across the cells' tests, the median over the "
+            f"cells' rules, is {', '.join(sizes)} target examples; smaller differences are not seen."]
 
 
 def _sizes(sizes):
@@ -490,4 +500,77 @@ def studies_markdown(comparison: dict, names=("before", "after")) -> str:
     rows = [(c, r["both"], len(r["moved"]), *r["firm"]) for c, r in cells.items()]
     rows.append(("all", *(sum(r[i] for r in rows) for i in range(1, 5))))
     lines += [f"| {' | '.join(map(str, r))} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _pp(value, digits=2) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.{digits}f}"
+
+
+def _activation_label(activation) -> str:
+    return activation or "-"
+
+
+def primary_markdown(result: dict, finished: int, total: int) -> str:
+    """primary.md: the declared family's answer first, then what is descriptive."""
+    h = result["hypotheses"]
+    primary = result["primary"]
+    lines = ["# The primary answer", "",
+             f"{finished} of {total} cells finished. The contrast: {h['contrast']}. Pooled {h['pooling']}. "
+             f"{h['tests']} tests (each member a superiority test and a TOST within ±{h['equivalence_margin_pp']:g} "
+             f"pp), {h['adjustment']}; alpha {h['alpha']:g}. Declared in hypotheses.json (sha256 "
+             f"{result['hypotheses_sha256'][:16]}...) before the first confirmation run; settings from tuned.json "
+             f"(sha256 {h['tuned_sha256'][:16]}...).", "",
+             "Negative differences favour the rule. An interval is at the confidence of the Holm step that decided "
+             "its test, so it excludes 0 (superiority) or lies within the margin (equivalence) exactly when the "
+             "verdict says so. **Firm**: " + h["firm"] + "; otherwise provisional. *Detectable*: the difference "
+             "(superiority) or the margin (equivalence) this test finds with 80 % power at its level.", "",
+             "| activation | size | rule | test | difference (pp) | adjusted interval | verdict | adjusted p | firm | "
+             "detectable (pp) | cells |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for e in primary:
+        low, high = e["interval"]
+        lines.append(f"| {_activation_label(e['activation'])} | {e['size']} | {e['rule']} | {e['test']} | "
+                     f"{_pp(e['mean'])} | [{_pp(low)}, {_pp(high)}] | {e['verdict']} | "
+                     f"{'-' if math.isnan(e['p_holm']) else format(e['p_holm'], '.3g')} | "
+                     f"{'firm' if e['firm'] else 'provisional' if e['verdict'] != 'inconclusive' else '-'} | "
+                     f"{'-' if math.isnan(e['detectable_pp']) else format(e['detectable_pp'], '.2f')} | {e['k']} |")
+    signal = result.get("score_signal") or []
+    if signal:
+        lines += ["", "## Does a rule's score see what the oracle sees?", "",
+                  "Spearman's rho of each rule's node scores with the oracle's, in the same replicate, per hidden "
+                  "layer: the mean over the cells of each cell's mean over replicates, with the cells' range. Near 0: "
+                  "the score ranks nodes unlike the loss their removal causes; random's row is what chance gives.",
+                  "",
+                  "| activation | size | rule | layer | mean rho | cells' range |", "|---|---|---|---|---|---|"]
+        groups = {}
+        for s in signal:
+            groups.setdefault((s["activation"], s["size"], s["rule"], s["layer"]), []).append(s["rho_mean"])
+        for (activation, size, rule, layer), values in groups.items():
+            finite = [v for v in values if not math.isnan(v)]
+            if finite:
+                lines.append(f"| {_activation_label(activation)} | {size} | {rule} | {layer} | "
+                             f"{sum(finite) / len(finite):+.2f} | [{min(finite):+.2f}, {max(finite):+.2f}] |")
+    lines += ["", "## Descriptive (no verdicts)", "",
+              "Pooled across the cells of a size and activation as the primary family is, with unadjusted 95 % "
+              "intervals: a guide to where to look next, not a claim.", "",
+              "| activation | size | comparison | difference (pp) | 95 % interval | tau (pp) | cells |",
+              "|---|---|---|---|---|---|---|"]
+    for d in result["descriptive"]["pooled"]:
+        low, high = d["interval_95"]
+        tau = math.sqrt(d["tau2"]) if d["tau2"] == d["tau2"] else math.nan
+        lines.append(f"| {_activation_label(d['activation'])} | {d['size']} | {d['comparison']} | {_pp(d['mean'])} | "
+                     f"[{_pp(low)}, {_pp(high)}] | {'-' if math.isnan(tau) else format(tau, '.2f')} | {d['k']} |")
+    lines += ["", "Each cell's own contrast (descriptive, 95 % intervals over its replicates):", "",
+              "| rule | size | cell | difference (pp) | ± 95 % | replicates |", "|---|---|---|---|---|---|"]
+    seen = set()
+    for e in primary:
+        if e["test"] != "superiority":
+            continue
+        for c in e["cells_descriptive"]:
+            if (e["rule"], c["cell"]) in seen:
+                continue
+            seen.add((e["rule"], c["cell"]))
+            lines.append(f"| {e['rule']} | {e['size']} | {c['cell']} | {_pp(c['mean'])} | "
+                         f"{'-' if math.isnan(c['half_95']) else format(c['half_95'], '.2f')} | {c['n']} |")
     return "\n".join(lines) + "\n"

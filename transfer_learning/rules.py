@@ -17,6 +17,10 @@ node is kept when its score is at or above the threshold (or among the top --kee
   L_j the cross-entropy of image j's target label under a logistic head fitted on the probe's last
   hidden layer (see fit_probe_head), backpropagated through the trained hidden layers.
 - ``random``: uniform scores from the run's own seeded generator (random selection as a rule).
+- ``scale-matched``: random's scores, so random's nodes; the kept nodes' weights are then re-drawn at the source
+  layer's scale (controls.py): what keeping nodes gives beyond the scale of the weights (Raghu et al. 2019).
+- ``oracle``: the rise in the target's held-out loss when the node is removed (oracle.py; Molchanov et al. 2017):
+  the ceiling of any score of the source network. It reads target data beyond the probe.
 
 Pure NumPy: no graph is built, so every rule is tested exactly against a node-by-node loop.
 """
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .heads import _log_softmax, _softmax, fit_probe_head  # noqa: F401  (rules._softmax: the tests' name)
 from .weights import OUTPUT_NAMES, apply_activation, hidden_names, n_hidden
 
 
@@ -63,6 +68,8 @@ class RuleSettings:
     apoz_eps: float = 0.01
     taylor_l2: float = 0.01
     rng: np.random.Generator | None = field(default=None, compare=False)
+    #: the oracle's target data: (the Split its read-out is fitted on, the Split its loss is measured on)
+    oracle_data: tuple | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -111,48 +118,6 @@ def random_scores(probe: Probe, settings: RuleSettings) -> Scores:
     return Scores([settings.rng.uniform(size=h.shape[1]) for h in probe.activations])
 
 
-def _softmax(logits):
-    """Each row's softmax, shifted by the row's maximum so that no exp overflows or every exp underflows."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(shifted)
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def _log_softmax(logits):
-    """Each row's log-softmax, shifted by the row's maximum as _softmax is."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
-def fit_probe_head(features: np.ndarray, labels: np.ndarray, n_classes: int, l2: float) -> dict:
-    """A logistic head on the probe's last-hidden-layer activations, for the taylor rule's loss.
-
-    Minimizes mean_j cross-entropy(softmax(H_j W + b), y_j) + (l2 / 2) ||W||^2 (bias not penalized)
-    in float64 with SciPy's L-BFGS-B from zeros (deterministic; gtol 1e-9, ftol 1e-15, at most 2,000
-    iterations).
-    With ~100 probe images and ~100 features the classes are separable, so without the penalty the
-    fit would drive every dL/dH to zero; the penalty keeps the head finite and the gradients informative.
-    Returns output_W [m, k] and output_b [k] as float64, plus the fit's final loss and iterations.
-    """
-    from scipy.optimize import minimize
-
-    H = np.asarray(features, dtype=np.float64)
-    n, m = H.shape
-    Y = np.eye(n_classes)[np.asarray(labels)]
-
-    def loss_and_grad(theta):
-        W, b = theta[: m * n_classes].reshape(m, n_classes), theta[m * n_classes:]
-        log_p = _log_softmax(H @ W + b)
-        loss = -(Y * log_p).sum() / n + 0.5 * l2 * (W * W).sum()
-        delta = (np.exp(log_p) - Y) / n
-        return loss, np.concatenate([(H.T @ delta + l2 * W).ravel(), delta.sum(axis=0)])
-
-    result = minimize(loss_and_grad, np.zeros(m * n_classes + n_classes), jac=True, method="L-BFGS-B",
-                      options={"maxiter": 2000, "gtol": 1e-9, "ftol": 1e-15})
-    W, b = result.x[: m * n_classes].reshape(m, n_classes), result.x[m * n_classes:]
-    return {OUTPUT_NAMES[0]: W, OUTPUT_NAMES[1]: b, "loss": float(result.fun), "iterations": int(result.nit)}
-
-
 def activation_derivative(pre: np.ndarray, post: np.ndarray, activation: str) -> np.ndarray:
     """d activation / d z at each unit: 1 - tanh^2, or the ReLU's step."""
     if activation == "relu":
@@ -176,6 +141,16 @@ def taylor(probe: Probe, settings: RuleSettings) -> Scores:
     return Scores(scores, {"taylor_head": head})
 
 
+def oracle(probe: Probe, settings: RuleSettings) -> Scores:
+    from .oracle import node_scores
+
+    if settings.oracle_data is None:
+        raise ValueError("the oracle rule needs target data to measure the loss on")
+    fit, evaluate = settings.oracle_data
+    scores, extras = node_scores(probe.weights, fit, evaluate, probe.n_classes, probe.activation, settings.taylor_l2)
+    return Scores(scores, {"oracle": extras})
+
+
 #: Rule name -> scoring function (probe, settings) -> Scores. The first is the default (2015).
 RULES = {
     "mean-abs": mean_abs,
@@ -185,7 +160,11 @@ RULES = {
     "apoz": apoz,
     "taylor": taylor,
     "random": random_scores,
+    "scale-matched": random_scores,
+    "oracle": oracle,
 }
+#: The rules that are controls or ceilings rather than rules a user would choose nodes by ("all" leaves them out).
+CONTROL_RULES = ("scale-matched", "oracle")
 
 
 def score(rule: str, probe: Probe, settings: RuleSettings) -> Scores:

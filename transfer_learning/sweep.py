@@ -53,6 +53,14 @@ CSV_COLUMNS = ["seed", "data_seed", "rule", "threshold", "keep_fraction", "reini
                "best_validation_error_pct", "first_epoch_validation_error_pct", "auc", "epochs_run",
                "source_retention_after_pct", difference_column("scratch"), "jumpstart_pp", "transfer_ratio",
                *PAIRED_COLUMNS, "ran_on"]
+#: The columns of a sweep whose runs set pools aside (--valid-pool), after the others: test_error_pct is then over
+#: the official test split and the extra test pool (test_size images), test_error_official_pct the official split's.
+POOL_COLUMNS = ["valid_pool_error_pct", "test_error_official_pct", "test_size"]
+
+
+def csv_columns(rows) -> list:
+    """CSV_COLUMNS, and POOL_COLUMNS where the runs had pools (so a sweep without them writes what it always did)."""
+    return CSV_COLUMNS + (POOL_COLUMNS if any("test_size" in r for r in rows) else [])
 
 
 def _quiet(log_path):
@@ -247,14 +255,25 @@ class Sweep:
                         "epochs_run": m["epochs_run"],
                         "source_retention_after_pct": m["source_retention_after"] * 100,
                         "ran_on": record.get("ran_on", "local"),
+                        **_pool_cells(m),
                     })
         _paired_differences(rows)
         return rows
 
 
+def _pool_cells(metrics) -> dict:
+    """The POOL_COLUMNS of an arm's row, where its run had pools."""
+    if "valid_pool_error" not in metrics:
+        return {}
+    official = metrics.get("test_error_official", metrics["test_error"])
+    return {"valid_pool_error_pct": metrics["valid_pool_error"] * 100, "test_error_official_pct": official * 100,
+            "test_size": metrics.get("test_size")}
+
+
 #: What a sweep recorded before a setting existed ran as, where that is not the setting's default today: the
-#: fused kernels became the default after --kernels was added, so a record without it ran unfused.
-BEFORE_RECORDED = {"kernels": "unfused"}
+#: fused kernels became the default after --kernels was added, so a record without it ran unfused; and oneDNN's
+#: products after --gemm was.
+BEFORE_RECORDED = {"kernels": "unfused", "gemm": "openblas"}
 
 
 def _other_settings(now, before) -> list[str]:
@@ -338,8 +357,9 @@ def summarize(rows) -> dict:
     return out
 
 
-def _csv_cells(row) -> list:
-    return ["" if row[k] is None else (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in CSV_COLUMNS]
+def csv_cells(row, columns) -> list:
+    return ["" if row.get(k) is None else (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k])
+            for k in columns]
 
 
 class Progress:
@@ -435,7 +455,8 @@ def write_outputs(state: "Sweep", out=None) -> dict:
 
     sweep, base = state.sweep, state.base
     rows = state.rows()
-    state.files.write_csv("results.csv", CSV_COLUMNS, [_csv_cells(r) for r in rows])
+    columns = csv_columns(rows)
+    state.files.write_csv("results.csv", columns, [csv_cells(r, columns) for r in rows])
     title = sweep_title(base)
     analysis = {"title": title, **analyze(read_csv(state.path / "results.csv"), sweep.equivalence_margin)}
     state.files.write_json("analysis.json", analysis)

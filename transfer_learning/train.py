@@ -89,13 +89,15 @@ class StepSettings:
     l2_sp: float = 0.0  # L2-SP's strength (with anchors; 0 leaves the term out)
     scoring: str = "all"
     kernels: str = DEFAULT_KERNELS
+    gemm: str = "openblas"  # which library computes the larger products (onednn.py); a LogisticConfig has none
 
     @classmethod
     def of(cls, cfg, **changes) -> "StepSettings":
         """A run config's settings (a LogisticConfig has no penalties), with ``changes``."""
         return cls(**{"batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
                       "L1_reg": getattr(cfg, "L1_reg", 0.0), "L2_reg": getattr(cfg, "L2_reg", 0.0),
-                      "l2_sp": getattr(cfg, "l2_sp", 0.0), "kernels": cfg.kernels, **changes})
+                      "l2_sp": getattr(cfg, "l2_sp", 0.0), "kernels": cfg.kernels,
+                      "gemm": getattr(cfg, "gemm", "openblas"), **changes})
 
 
 def _compile(classifier, x, y, data, step: StepSettings, lr_scale_names, anchor_names):
@@ -196,7 +198,7 @@ def compile_functions(classifier, x, y, dataset, *, batch_size, learning_rate, L
     Every call compiles anew; GraphCache compiles once per graph shape and reuses the functions.
     """
     step = StepSettings(batch_size, learning_rate, L1_reg, L2_reg, l2_sp, scoring,
-                        getattr(classifier, "kernels", DEFAULT_KERNELS))
+                        getattr(classifier, "kernels", DEFAULT_KERNELS), getattr(classifier, "gemm", "openblas"))
     data = {}
     data["train_x"], data["train_y"] = to_shared(dataset.train, "train")
     graph = _compile(classifier, x, y, data, step, set(lr_scales or ()), set(anchors or ()))
@@ -219,17 +221,18 @@ class GraphCache:
     def model(self, build, key, weights, dataset, step: StepSettings, lr_scales=None, anchors=None):
         """(classifier, CompiledModel) for ``dataset``, the classifier holding ``weights``.
 
-        ``build(x, kernels)`` makes the symbolic classifier on input ``x``, with ``step.kernels`` (model.py), the
+        ``build(x, kernels, gemm)`` makes the symbolic classifier on input ``x``, with ``step.kernels`` and
+        ``step.gemm`` (model.py), the
         first time ``key`` (the network's widths and activation) is seen with these settings; later calls reuse it.
         The classifier stays the cache's: use it until the next call for the same key.
         """
         anchor_names = tuple(sorted(anchors or ())) if step.l2_sp else ()
         full_key = (key, step.batch_size, bool(step.L1_reg), bool(step.L2_reg), tuple(sorted(lr_scales or ())),
-                    anchor_names, str(backend.compile_mode()), pytensor.config.floatX, step.kernels)
+                    anchor_names, str(backend.compile_mode()), pytensor.config.floatX, step.kernels, step.gemm)
         entry = self._graphs.get(full_key)
         if entry is None:
             x, y = pt.matrix("x"), pt.ivector("y")
-            classifier = build(x, step.kernels)
+            classifier = build(x, step.kernels, step.gemm)
             data = {"train_x": pytensor.shared(np.zeros((0, 0), dtype=pytensor.config.floatX), name="train_x"),
                     "train_y": pytensor.shared(np.zeros(0, dtype="int32"), name="train_y")}
             graph = _compile(classifier, x, y, data, step, set(lr_scales or ()), set(anchor_names))

@@ -96,15 +96,28 @@ def shrink_perturb(weights: dict, n_out: int, rng: np.random.Generator, shrink: 
                    activation: str = "tanh") -> dict:
     """Ash & Adams (NeurIPS 2020): every hidden W becomes shrink x W + perturb x a fresh draw, every
     hidden bias shrink x b, and the output layer is new. Fresh draws come from ``rng``, layer by layer."""
-    new = {}
-    layer = 0
+    return shrunk_and_perturbed(weights, fresh_hidden_draws(weights, rng, activation), n_out, shrink, perturb)
+
+
+def fresh_hidden_draws(weights: dict, rng: np.random.Generator, activation: str = "tanh") -> dict:
+    """A fresh initial draw of every hidden W of ``weights``' shapes, layer by layer from ``rng``."""
+    fresh, layer = {}, 0
     while hidden_names(layer)[0] in weights:
+        W = weights[hidden_names(layer)[0]]
+        fresh[hidden_names(layer)[0]] = glorot_uniform(rng, *W.shape, dtype=W.dtype, activation=activation)
+        layer += 1
+    return fresh
+
+
+def shrunk_and_perturbed(weights: dict, fresh: dict, n_out: int, shrink: float, perturb: float) -> dict:
+    """shrink x the hidden weights + perturb x ``fresh``, biases shrunk, under a new output layer: so that every
+    shrink tried starts from the same fresh draw."""
+    new = {}
+    for layer in range(len(fresh)):
         w_name, b_name = hidden_names(layer)
         W = weights[w_name]
-        fresh = glorot_uniform(rng, *W.shape, dtype=W.dtype, activation=activation)
-        new[w_name] = (shrink * W + perturb * fresh).astype(W.dtype)
+        new[w_name] = (shrink * W + perturb * fresh[w_name]).astype(W.dtype)
         new[b_name] = (shrink * weights[b_name]).astype(weights[b_name].dtype)
-        layer += 1
     return fresh_output_layer({**new, OUTPUT_NAMES[0]: weights[OUTPUT_NAMES[0]],
                                OUTPUT_NAMES[1]: weights[OUTPUT_NAMES[1]]}, n_out)
 

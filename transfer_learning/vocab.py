@@ -21,6 +21,10 @@ class DataError(Exception):
 #: bits (the Makefile passes it to the tables that were made with it)
 KERNELS = ("fused", "unfused")
 DEFAULT_KERNELS = "fused"
+#: Which library computes the training step's larger matrix products (onednn.py): oneDNN where it is the faster (the
+#: default), or OpenBLAS throughout, as every result before 2026-12-07 was made (the Makefile passes it to those)
+GEMMS = ("onednn", "openblas")
+DEFAULT_GEMM = "onednn"
 
 
 @dataclass(frozen=True)

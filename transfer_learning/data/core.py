@@ -28,6 +28,7 @@ class Dataset:
     class_names: tuple | None = None  # what each new label stands for, where the data names it
     fingerprint: dict | None = None  # what was read, for checking a resumed run's inputs (see inputs.py)
     indices: dict | None = None  # for a subset (subsets.py): its positions in the full train and valid splits
+    pools: dict | None = None  # with --valid-pool (pools.py): the "valid" and "test" pools' Splits, set aside
 
     @property
     def n_in(self) -> int:
