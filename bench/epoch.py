@@ -282,32 +282,43 @@ def gemm_floor(task, case, repeats):
 
 
 def gemm_floor_chosen(task, case, repeats):
-    """Seconds of one epoch's matrix products alone, each by the library --gemm onednn gives it (onednn.py: oneDNN
-    where it is the faster, OpenBLAS elsewhere), all in one compiled PyTensor function called per minibatch."""
-    import pytensor
-    import pytensor.tensor as pt
+    """Seconds of one epoch's matrix products alone, each by the library --gemm onednn gives it (onednn.py: oneDNN's
+    dnnl_sgemm, called through ctypes with its arguments made once, where it is the faster; NumPy's OpenBLAS
+    elsewhere, as gemm_floor calls it)."""
+    import ctypes
 
     from transfer_learning import onednn
 
+    lib = ctypes.CDLL(str(onednn.library_dir() / "libdnnl.so.3"))
+    lib.dnnl_sgemm.argtypes = [ctypes.c_char, ctypes.c_char, *[ctypes.c_int64] * 3, ctypes.c_float, ctypes.c_void_p,
+                               ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_void_p,
+                               ctypes.c_int64]
     widths = [task.n_in, *case["hidden"], task.n_classes]
     bs = case["batch"]
     n_batches = task.train.x.shape[0] // bs
     rng = np.random.default_rng(0)
-    outputs = []
+    calls, keep = [], []
     for layer, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        x = pytensor.shared(rng.standard_normal((bs, a)).astype(np.float32))
-        W = pytensor.shared(rng.standard_normal((a, b)).astype(np.float32))
-        d = pytensor.shared(rng.standard_normal((bs, b)).astype(np.float32))
-        outputs += [onednn.product(x, W, "onednn"), pt.dot(x.T, d)]
-        if layer:
-            outputs.append(onednn.DnnlDot(True, b, a)(d, W) if onednn.prefers_onednn(b, a) else pt.dot(d, W.T))
-    products = pytensor.function([], [out.sum() for out in outputs])
-    products.trust_input = True
+        x, W, d = (rng.standard_normal(s).astype(np.float32) for s in ((bs, a), (a, b), (bs, b)))
+        out_f, out_b = np.empty((bs, b), np.float32), np.empty((bs, a), np.float32)
+        keep += [x, W, d, out_f, out_b]
+        if onednn.prefers_onednn(a, b):
+            args = (b"N", b"N", bs, b, a, 1.0, x.ctypes.data, a, W.ctypes.data, b, 0.0, out_f.ctypes.data, b)
+            calls.append(lambda args=args: lib.dnnl_sgemm(*args))
+        else:
+            calls.append(lambda x=x, W=W: x @ W)
+        calls.append(lambda x=x, d=d: x.T @ d)  # the weight update's product stays OpenBLAS's
+        if layer and onednn.prefers_onednn(b, a):
+            args = (b"N", b"T", bs, a, b, 1.0, d.ctypes.data, b, W.ctypes.data, b, 0.0, out_b.ctypes.data, a)
+            calls.append(lambda args=args: lib.dnnl_sgemm(*args))
+        elif layer:
+            calls.append(lambda d=d, W=W: d @ W.T)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         for _ in range(n_batches):
-            products()
+            for call in calls:
+                call()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -415,8 +426,9 @@ def run_worker(case, trainer, args):
     if trainer in MODES:
         env["PYTENSOR_FLAGS"] = f"mode={MODES[trainer]}"
     pin = None
-    if trainer == "floor":  # the floor of our step, which runs on one BLAS thread (backend.py)
+    if trainer == "floor":  # the floor of our step, which runs on one BLAS thread (backend.py) and one oneDNN one
         env["OPENBLAS_NUM_THREADS"] = "1"
+        env["OMP_NUM_THREADS"] = "1"
     if trainer in THREADS:
         base, threads = THREADS[trainer]
         env["OPENBLAS_NUM_THREADS"] = threads
