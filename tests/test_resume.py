@@ -13,6 +13,7 @@ import pytest
 from tests.helpers import TINY_KEEPING_SOME as TINY
 from tests.helpers import (
     assert_same_results,
+    interrupted,
     make_splits,
     paste_into_a_shell,
     stop_after,
@@ -67,8 +68,7 @@ def test_resume_refuses_other_flags_and_a_non_run_directory(reference, tmp_path,
 def test_a_damaged_checkpoint_is_a_one_line_error(reference, tmp_path, capsys):
     expected, pickle_path = reference
     out = tmp_path / "run"
-    args = [*TINY, "--dataset", str(pickle_path), "--out", str(out)]
-    assert cli.main_transfer(args) == 0
+    interrupted([*TINY, "--dataset", str(pickle_path)], out)
     (out / "checkpoint_target.npz").write_bytes(b"PK\x03\x04 torn")
     capsys.readouterr()
     assert cli.main_transfer(["--resume", str(out)]) == 2
@@ -142,3 +142,23 @@ def test_a_real_signal_checkpoints_and_the_run_resumes(reference, tmp_path, sig,
     after = json.loads(np.load(out / "checkpoint_source.npz")["state"].tobytes())
     assert len(after["history"]["checks"]) > checks_before
     assert after["history"]["checks"][:checks_before] == state["history"]["checks"]
+
+
+def test_a_finished_run_keeps_no_checkpoints_and_resuming_it_says_so_on_one_line(pickle_path, tmp_path, capsys):
+    """A finished run's checkpoints only served to resume it (three of 720 KB for the default network): they go
+    once results.json is written, and --resume of the finished run trains nothing."""
+    out = tmp_path / "done"
+    interrupted([*TINY, "--dataset", str(pickle_path)], out)
+    assert list(out.glob("checkpoint_*.npz"))  # an interrupted run keeps them, to resume from
+    assert cli.main_transfer(["--resume", str(out)]) == 0
+    assert not list(out.glob("checkpoint_*.npz")) and (out / "results.json").is_file()
+    written = (out / "results.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert cli.main_transfer(["--resume", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--resume: {out} finished already" in err
+    assert (out / "results.json").stat().st_mtime_ns == written
+    logistic = tmp_path / "logistic"
+    assert cli.main_logistic(["--dataset", str(pickle_path), "--n-epochs", "2", "--batch-size", "10",
+                              "--out", str(logistic)]) == 0
+    assert not list(logistic.glob("checkpoint_*.npz")) and (logistic / "results.json").is_file()

@@ -135,3 +135,14 @@ def test_the_seeds_of_the_stages_are_disjoint_from_each_other_and_the_committed_
     assert not set(cfg.tune_seeds) & set(cfg.confirm_seeds)
     assert min(cfg.tune_seeds) > 20 and not math.isnan(float(min(cfg.confirm_seeds)))
     assert np.all(np.diff(cfg.confirm_seeds) == 1)
+
+
+def test_plan_prints_what_the_replicates_would_detect_and_writes_nothing(staged, capsys):
+    out, args, _ = staged
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert study.main(["--stage", "plan", *args, "--replicates", "40"]) == 0
+    text = capsys.readouterr().out
+    assert "| tanh | 40 | utility | 2 |" in text and "| 40 |" in text
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    declared = json.loads((out / "hypotheses.json").read_text())
+    assert all(p["replicates"] == 3 for p in declared["power"])  # the confirmation's, untouched

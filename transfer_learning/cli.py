@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 from dataclasses import fields, replace
+from pathlib import Path
 
 from .atomic import DiskFull
 from .command import (
@@ -200,10 +201,22 @@ def main_logistic(argv=None, doc=None, prog="logistic_sgd.py") -> int:
         parser = build_parser(LogisticConfig, prog, doc)
         args = parser.parse_args(argv)
         cfg = _config_from_args(LogisticConfig, parser, args)
+        if _finished_already(args.resume):
+            return
         run_logistic(cfg, script=prog, stop_requested=stop, resume=args.resume is not None,
                      overwrite=args.overwrite)
 
     return _run(prog, body)
+
+
+def _finished_already(resume) -> bool:
+    """--resume of a run that finished: its results stand and its checkpoints are gone, so there is nothing to resume
+    (said on one line; the exit status is 0)."""
+    if resume is None or not (Path(resume) / "results.json").is_file():
+        return False
+    print(f"--resume: {resume} finished already; its results are in {Path(resume) / 'results.json'} (a finished "
+          "run keeps no checkpoints; to run it again, give the same flags and a new --out)", file=sys.stderr)
+    return True
 
 
 def main_transfer(argv=None, doc=None, pictures=False, prog=None) -> int:
@@ -218,6 +231,8 @@ def main_transfer(argv=None, doc=None, pictures=False, prog=None) -> int:
         if args.compat or args.fix:
             return _compat_2015(parser, args, argv, pictures, prog)
         cfg = _config_from_args(TransferConfig, parser, args)
+        if _finished_already(args.resume):
+            return
         run_transfer(cfg, pictures=pictures, script=prog, stop_requested=stop, resume=args.resume is not None,
                      overwrite=args.overwrite)
 

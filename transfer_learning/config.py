@@ -603,7 +603,7 @@ def parse_widths(value) -> tuple[tuple[int, ...], ...]:
 
 
 #: The two-stage study's stages (stages.py).
-STAGES = ("tune", "confirm")
+STAGES = ("tune", "plan", "confirm")
 #: The two stages' replicate seeds, disjoint from each other and from every committed sweep's and map's (1-20): the
 #: tuning replicates are seeds 1001.., the confirmation replicates 2001.. (so up to 1,000 of each).
 TUNE_SEEDS_FROM, CONFIRM_SEEDS_FROM = 1001, 2001
@@ -644,7 +644,8 @@ class StudyConfig:
         "and the cell folders keep their names", metavar="NAME,NAME", type=lambda v: parse_names(v, "--activations"))
     stage: str | None = _opt(
         None, "the two-stage protocol (docs/sweeps.md, 'Two stages'): tune (tuning replicates, every arm's rate and "
-        "knob chosen on the validation pool, tuned.json), then confirm (fresh replicates at the tuned settings, "
+        "knob chosen on the validation pool, tuned.json), plan (prints, from tuned.json, what --replicates would let "
+        "the primary tests detect, writing nothing), then confirm (fresh replicates at the tuned settings, "
         "hypotheses.json declared before the first run, primary.json and primary.md); default: the one-stage map",
         metavar="STAGE", type=_choice("--stage", STAGES))
     tune_replicates: int = _opt(3, f"--stage tune: replicates per cell (seeds {TUNE_SEEDS_FROM}..)", metavar="N")

@@ -11,7 +11,7 @@ import numpy as np
 from . import arms as arm_builders
 from . import controls, inputs, lr_grid, onednn, pools, rules, tuning
 from .auto_threshold import choose_threshold
-from .checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_name, drop_checkpoints, load_checkpoint, save_checkpoint
 from .data import load_task, spec_name
 from .data.subsets import subset_indices, take_subset
 from .metrics import arm_metrics, error_rate, metrics_table
@@ -226,6 +226,7 @@ def run_logistic(cfg, out=None, script="logistic_sgd.py", stop_requested=None, r
         "preprocessing": preprocessing_record(cfg),
     }
     rundir.write_json("results.json", results)
+    drop_checkpoints(rundir.path)
     return {**results, "run_dir": str(rundir.path)}
 
 
@@ -450,6 +451,7 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
         rundir.write_text("summary.md", _summary_markdown(cfg, results))
     _write_curves(rundir, histories, draw=draw_curves)
     rundir.write_json("results.json", results)
+    drop_checkpoints(rundir.path)
     _print_summary(results, cfg, rundir, out)
     if pictures:
         print(f"  pictures: {pictures_written(rundir.path)}", file=out)

@@ -5,6 +5,8 @@ confirmed on fresh ones.
   --lr-grid and every value of its own knob (tuning.py), with pools set aside per task (pools.py). It writes
   <out>/tuned.json: per cell and arm, every candidate's mean validation-pool error over the tuning replicates, the
   chosen candidate (the lowest; ties to the earlier), and the grid edges it sits on.
+- **plan** prints, from tuned.json, what the confirmation's --replicates would let the primary tests detect (and how
+  many replicates TOST at the margin would need), writing nothing.
 - **confirm** checks that tuned.json was made with this design, writes <out>/hypotheses.json before its first run
   (the primary family, its adjustment, the power calculation from the tuning replicates), then trains each arm
   once, at its tuned settings, on fresh replicates (seeds 2001..), every run's config.json naming both files'
@@ -175,7 +177,8 @@ def load_tuned(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> 
     """tuned.json of this --out, refused unless made with this design."""
     path = Path(study.out) / "tuned.json"
     if not path.is_file():
-        raise ConfigError(f"--stage confirm: {path} not found; run --stage tune with the same settings and --out first")
+        raise ConfigError(f"--stage {study.stage}: {path} not found; run --stage tune with the same settings and --out "
+                          "first")
     try:
         tuned = json.loads(path.read_text())
     except ValueError as err:
@@ -186,13 +189,27 @@ def load_tuned(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> 
                  if (now[part].get(k) if k else now[part])
                  != ((then.get(part) or {}).get(k) if k else then.get(part))]
     if differing:
-        raise ConfigError(f"--stage confirm: {path} was tuned for another design ({', '.join(differing[:4])} "
+        raise ConfigError(f"--stage {study.stage}: {path} was tuned for another design ({', '.join(differing[:4])} "
                           "differ); confirm with the settings it was tuned with, or tune again")
     missing = [c.name for c in cells(study) if c.name not in tuned["cells"]]
     if missing:
-        raise ConfigError(f"--stage confirm: {path} has no tuned settings for {', '.join(missing[:3])}; finish --stage "
-                          "tune first")
+        raise ConfigError(f"--stage {study.stage}: {path} has no tuned settings for {', '.join(missing[:3])}; finish "
+                          "--stage tune first")
     return tuned
+
+
+def run_plan(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=(), out=None) -> dict:
+    """What the confirmation would declare with these settings (--replicates among them), printed, nothing written:
+    to choose the replicates from the tuning stage's paired SDs before hypotheses.json fixes them."""
+    from . import primary
+    from .report import power_markdown
+
+    study = staged(study, base)
+    _check_stage_settings(study, sweep, base)
+    tuned = load_tuned(study, sweep, base)
+    planned = primary.hypotheses(study, sweep, tuned, file_digest(Path(study.out) / "tuned.json"))
+    print(power_markdown(planned), file=out or sys.stdout)
+    return planned
 
 
 def cell_arm_settings(tuned: dict, cell: Cell) -> str:

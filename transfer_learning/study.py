@@ -186,7 +186,8 @@ def main(argv=None) -> int:
             return
         from . import stages
 
-        (stages.run_tune if study.stage == "tune" else stages.run_confirm)(study, sweep, base, argv)
+        {"tune": stages.run_tune, "plan": stages.run_plan, "confirm": stages.run_confirm}[study.stage](
+            study, sweep, base, argv)
 
     return run_as_command(prog, sys.argv[1:] if argv is None else argv, body)
 

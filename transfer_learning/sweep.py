@@ -29,6 +29,7 @@ import numpy as np
 
 from . import blas
 from .analysis import analyze, read_csv
+from .checkpoint import drop_checkpoints
 from .cluster import ClusterRunner, LocalRunner
 from .command import (
     Parser,
@@ -381,13 +382,6 @@ class Progress:
 def _clock(seconds):
     seconds = int(round(seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def drop_checkpoints(run_dir) -> None:
-    """Delete a recorded run's checkpoints: they only serve to resume it, and a sweep skips what it recorded. A
-    study's cells kept them and filled the disk (42 GB of 48)."""
-    for path in Path(run_dir).glob("checkpoint_*.npz"):
-        path.unlink(missing_ok=True)
 
 
 def run_sweep(sweep: SweepConfig, base: TransferConfig, argv=(), out=None, prog="transfer-sweep") -> dict:
