@@ -13,6 +13,7 @@ from PIL import Image
 
 from transfer_learning import cli, data
 from transfer_learning.config import TransferConfig
+from transfer_learning.data.core import Dataset, Split
 from transfer_learning.experiment import run_transfer
 from transfer_learning.train import Check, History, Interrupted
 
@@ -202,3 +203,36 @@ def make_folder(root, classes=("A", "B", "C"), per_class=10, seed=0):
             ext = ("png", "jpg", "bmp")[i % 3]
             save(root / name / f"{i:03d}.{ext}", pixels)
     return root
+
+
+def noisy_dataset(n_in, n_train, n_valid, seed=5):
+    """Four noisy classes of ``n_in`` features: enough steps of SGD to amplify any difference in the last bits."""
+    rng = np.random.default_rng(seed)
+    means = rng.uniform(0, 1, (4, n_in))
+    labels = np.arange(n_train + n_valid) % 4
+    x = np.clip(means[labels] + rng.normal(0, 0.3, (labels.size, n_in)), 0, 1).astype(np.float32)
+    train = Split(x[:n_train], labels[:n_train].astype(np.int32))
+    valid = Split(x[n_train:], labels[n_train:].astype(np.int32))
+    return Dataset("noisy", train, valid, valid, n_classes=4, classes=(0, 1, 2, 3)), rng
+
+
+def train_steps(data, hidden, steps, batch_size, learning_rate, l2, scales=None, anchors=None, activation="tanh",
+                **model_kwargs):
+    """``steps`` SGD steps of an MLP (drawn from seed 3, built with ``model_kwargs``: kernels=, gemm=) through the
+    project's compiled step; returns its weights, the validation error count every 50 steps, and the compiled step."""
+    import pytensor.tensor as pt
+
+    from transfer_learning.model import MLP
+    from transfer_learning.train import compile_functions, minibatch_steps
+
+    x, y = pt.matrix("x"), pt.ivector("y")
+    model = MLP(np.random.default_rng(3), x, data.n_in, hidden, data.n_classes, activation=activation, **model_kwargs)
+    compiled = compile_functions(model, x, y, data, batch_size=batch_size, learning_rate=learning_rate, L2_reg=l2,
+                                 lr_scales=scales, l2_sp=0.05 if anchors else 0.0, anchors=anchors)
+    errors = []
+    with minibatch_steps(compiled) as step:
+        for i in range(steps):
+            step(i % compiled.n_train_batches)
+            if i % 50 == 49:
+                errors.append(compiled.count_errors_valid(0, compiled.n_valid))
+    return model.get_weights(), errors, compiled

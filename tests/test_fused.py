@@ -6,12 +6,11 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from tests.helpers import numpy_mlp
+from tests.helpers import noisy_dataset, numpy_mlp, train_steps
 from transfer_learning import backend, fused
 from transfer_learning.config import TransferConfig
-from transfer_learning.data.core import Dataset, Split
 from transfer_learning.model import MLP, LogisticRegression
-from transfer_learning.train import compile_functions, minibatch_steps
+from transfer_learning.train import compile_functions
 from transfer_learning.vocab import ConfigError
 
 
@@ -128,40 +127,21 @@ def test_the_loss_is_the_kernel_exactly_when_asked_and_an_unknown_kernel_is_an_e
             build()
 
 
-def _twin_steps(data, activation, l2, scales, kernels, steps, anchors=None):
-    x, y = pt.matrix("x"), pt.ivector("y")
-    model = MLP(np.random.default_rng(3), x, data.n_in, (12, 10), data.n_classes, activation=activation,
-                kernels=kernels)
-    compiled = compile_functions(model, x, y, data, batch_size=10, learning_rate=0.05, L2_reg=l2,
-                                 lr_scales=scales, l2_sp=0.05 if anchors else 0.0, anchors=anchors)
-    errors = []
-    with minibatch_steps(compiled) as step:
-        for i in range(steps):
-            step(i % compiled.n_train_batches)
-            if i % 50 == 49:
-                errors.append(compiled.count_errors_valid(0, compiled.n_valid))
-    return model.get_weights(), errors
-
-
 @pytest.mark.e2e
 @pytest.mark.parametrize(("activation", "l2", "with_scales", "l2_sp"),
                          [("tanh", 1e-3, True, False), ("tanh", 0.0, False, False), ("relu", 1e-3, False, False),
                           ("relu", 0.0, True, False), ("tanh", 0.0, False, True), ("relu", 1e-3, True, True)])
 def test_the_fused_step_follows_the_unfused_one_over_hundreds_of_steps(activation, l2, with_scales, l2_sp):
-    rng = np.random.default_rng(5)
-    means = rng.uniform(0, 1, (4, 30))
-    labels = np.arange(400) % 4
-    x = np.clip(means[labels] + rng.normal(0, 0.3, (400, 30)), 0, 1).astype(np.float32)
-    data = Dataset("noisy", Split(x[:300], labels[:300].astype(np.int32)),
-                   Split(x[300:], labels[300:].astype(np.int32)), Split(x[300:], labels[300:].astype(np.int32)),
-                   n_classes=4, classes=(0, 1, 2, 3))
+    data, rng = noisy_dataset(30, 300, 100)
     scales = {"hidden0_W": rng.choice([0.0, 0.5, 1.0], 12).astype(np.float32),
               "hidden0_b": rng.choice([0.0, 1.0], 12).astype(np.float32)} if with_scales else None
     # L2-SP pulls toward anchors (the source weights in a run; here other draws)
     anchors = MLP(np.random.default_rng(4), pt.matrix(), 30, (12, 10), 4, activation=activation).get_weights() \
         if l2_sp else None
-    plain, plain_errors = _twin_steps(data, activation, l2, scales, "unfused", 300, anchors)
-    quick, quick_errors = _twin_steps(data, activation, l2, scales, "fused", 300, anchors)
+    settings = dict(steps=300, batch_size=10, learning_rate=0.05, l2=l2, scales=scales, anchors=anchors,
+                    activation=activation)
+    plain, plain_errors, _ = train_steps(data, (12, 10), kernels="unfused", **settings)
+    quick, quick_errors, _ = train_steps(data, (12, 10), kernels="fused", **settings)
     assert quick_errors == plain_errors
     for name, value in plain.items():
         np.testing.assert_allclose(quick[name], value, rtol=1e-4, atol=2e-6, err_msg=name)

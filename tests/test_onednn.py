@@ -9,12 +9,11 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from tests.helpers import make_splits, transfer_config, write_pickle
+from tests.helpers import make_splits, noisy_dataset, train_steps, transfer_config, write_pickle
 from transfer_learning import onednn
-from transfer_learning.data import Dataset, Split
 from transfer_learning.experiment import run_transfer
 from transfer_learning.model import MLP
-from transfer_learning.train import Interrupted, compile_functions, minibatch_steps
+from transfer_learning.train import Interrupted
 
 pytestmark = pytest.mark.skipif(onednn.available() is not None, reason=f"{onednn.available()}")
 
@@ -55,44 +54,24 @@ def test_onednn_computes_the_products_it_is_faster_at_and_only_when_asked(shape,
     assert isinstance(z.owner.op, onednn.DnnlDot) == chosen
 
 
-def _steps(data, activation, l2, scales, gemm, steps, anchors=None):
-    x, y = pt.matrix("x"), pt.ivector("y")
-    model = MLP(np.random.default_rng(3), x, data.n_in, (256, 256), data.n_classes, activation=activation,
-                gemm=gemm)
-    compiled = compile_functions(model, x, y, data, batch_size=20, learning_rate=0.02, L2_reg=l2,
-                                 lr_scales=scales, l2_sp=0.05 if anchors else 0.0, anchors=anchors)
-    ops = dnnl_ops(compiled.train_model)
-    errors = []
-    with minibatch_steps(compiled) as step:
-        for i in range(steps):
-            step(i % compiled.n_train_batches)
-            if i % 50 == 49:
-                errors.append(compiled.count_errors_valid(0, compiled.n_valid))
-    return model.get_weights(), errors, ops
-
-
 @pytest.mark.e2e
 @pytest.mark.parametrize(("activation", "l2", "with_scales", "l2_sp"),
                          [("tanh", 1e-3, True, False), ("tanh", 0.0, False, False), ("relu", 1e-3, False, True),
                           ("relu", 0.0, True, False)])
 def test_the_onednn_step_follows_the_openblas_one_over_hundreds_of_steps(activation, l2, with_scales, l2_sp):
-    rng = np.random.default_rng(5)
-    means = rng.uniform(0, 1, (4, 300))
-    labels = np.arange(500) % 4
-    x = np.clip(means[labels] + rng.normal(0, 0.3, (500, 300)), 0, 1).astype(np.float32)
-    data = Dataset("noisy", Split(x[:400], labels[:400].astype(np.int32)),
-                   Split(x[400:], labels[400:].astype(np.int32)), Split(x[400:], labels[400:].astype(np.int32)),
-                   n_classes=4, classes=(0, 1, 2, 3))
+    data, rng = noisy_dataset(300, 400, 100)
     scales = {"hidden0_W": rng.choice([0.0, 0.5, 1.0], 256).astype(np.float32),
               "hidden0_b": rng.choice([0.0, 1.0], 256).astype(np.float32)} if with_scales else None
     anchors = MLP(np.random.default_rng(4), pt.matrix(), 300, (256, 256), 4, activation=activation).get_weights() \
         if l2_sp else None
-    plain, plain_errors, none = _steps(data, activation, l2, scales, "openblas", 300, anchors)
-    quick, quick_errors, ops = _steps(data, activation, l2, scales, "onednn", 300, anchors)
-    assert not none
+    settings = dict(steps=300, batch_size=20, learning_rate=0.02, l2=l2, scales=scales, anchors=anchors,
+                    activation=activation)
+    plain, plain_errors, plain_step = train_steps(data, (256, 256), gemm="openblas", **settings)
+    quick, quick_errors, quick_step = train_steps(data, (256, 256), gemm="onednn", **settings)
+    assert not dnnl_ops(plain_step.train_model)
     # layer 1 forward (300 -> 256), layer 2 forward (256 -> 256) and its backward product to layer 1 (256 x 256^T)
-    assert sorted((op.inner, op.width, op.transpose_b) for op in ops) == [(256, 256, False), (256, 256, True),
-                                                                         (300, 256, False)]
+    assert sorted((op.inner, op.width, op.transpose_b) for op in dnnl_ops(quick_step.train_model)) == [
+        (256, 256, False), (256, 256, True), (300, 256, False)]
     assert quick_errors == plain_errors
     for name, value in plain.items():
         np.testing.assert_allclose(quick[name], value, rtol=1e-4, atol=5e-6, err_msg=name)

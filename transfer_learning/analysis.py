@@ -35,7 +35,7 @@ import numpy as np
 
 from .command import as_program, script_name
 from .report import conclusions_markdown
-from .stats import holm, mean_ci, paired_p, tost_p, variance_components
+from .stats import holm, holm_levels, mean_ci, paired_p, tost_p, variance_components
 from .vocab import FAMILIES, REFERENCES, is_layer_arm
 
 #: The default margin of the equivalence tests, in percentage points of test error.
@@ -356,9 +356,9 @@ def study_tests(found) -> list:
                               "result": _signed(_find(analysis, "layers", rule, layer, "any"), rule, layer)})
     for kind in KINDS:
         members = [t for t in tests if t["kind"] == kind]
-        for t, adjusted in zip(members, holm([t["result"][2] if t["result"] and t["result"][2] is not None
-                                              else math.nan for t in members]), strict=True):
-            t["p_holm"] = adjusted
+        raw = [t["result"][2] if t["result"] and t["result"][2] is not None else math.nan for t in members]
+        for t, adjusted, level in zip(members, holm(raw), holm_levels(raw, ALPHA), strict=True):
+            t["p_holm"], t["level"] = adjusted, level
             shown = t["result"] is not None and not math.isnan(adjusted) and adjusted < ALPHA
             t["better"] = shown and t["result"][0] < 0
             t["worse"] = shown and t["result"][0] > 0

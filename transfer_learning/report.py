@@ -261,11 +261,22 @@ def value_label(value: float) -> str:
     return f"{value:g}"
 
 
+def adjusted_half(half: float, level: float, replicates: int) -> float:
+    """A paired t interval's 95 % half-width widened (or narrowed) to confidence 1 - ``level``, the level of the Holm
+    step that decided the test (stats.holm_levels): the interval then excludes 0 exactly when the verdict is shown."""
+    from scipy.special import stdtrit
+
+    if math.isnan(half) or math.isnan(level) or replicates < 2:
+        return half
+    return half * stdtrit(replicates - 1, 1 - level / 2) / stdtrit(replicates - 1, 0.975)
+
+
 def study_markdown(study: StudyConfig, tests: list) -> str:
     def claim(t):
         if t["result"] is None:
             return "-"
         mean, half, _ = t["result"]
+        half = adjusted_half(half, t.get("level", math.nan), study.replicates)
         mark = "**" if t["better"] else "_" if t["worse"] else ""
         p = "-" if math.isnan(t["p_holm"]) else f"{t['p_holm']:.3f}"
         return f"{mark}{mean:+.2f} ± {half:.2f}{mark} (p {p})"
@@ -275,10 +286,11 @@ def study_markdown(study: StudyConfig, tests: list) -> str:
              f"{n_cells} cells: pairs {', '.join(f'{s}>{t}' for s, t in study.pairs)}; widths "
              f"{' and '.join(','.join(map(str, w)) for w in study.widths)}; target sizes "
              f"{', '.join(map(str, study.sizes))}; {study.replicates} replicates a cell. Each entry: arm minus the "
-             "one it is tested against, test error in pp, mean ± 95 % half-width over replicates, and the cell's "
-             "paired t-test Holm-adjusted across the cells (per kind of claim); **bold** where it shows the arm "
-             "better at family-wise level 0.05, _italic_ where it shows it worse. Anything else is inconclusive "
-             "here.", "", *overview(tests, study.replicates), ""]
+             "one it is tested against, test error in pp, mean ± the half-width of the interval at the confidence "
+             "of the Holm step that decided the test (so it excludes 0 exactly where the entry is bold or italic), "
+             "and the cell's paired t-test Holm-adjusted across the cells (per kind of claim); **bold** where it "
+             "shows the arm better at family-wise level 0.05, _italic_ where it shows it worse. Anything else is "
+             "inconclusive here.", "", *overview(tests, study.replicates), ""]
     for source, target in study.pairs:
         for widths in study.widths:
             mine = [t for t in tests if (t["cell"].source, t["cell"].target, tuple(t["cell"].widths))
