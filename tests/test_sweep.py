@@ -174,3 +174,24 @@ def test_ctrl_c_then_the_same_command_finishes_the_sweep(tmp_path):
     assert pasted.returncode == 0, stderr
     assert f"continuing, {recorded} already done" in stderr
     assert len(list((tmp_path / "sw" / "results").glob("*.json"))) == 8
+
+
+def test_ctrl_c_on_worker_processes_ends_with_the_one_line_message_alone(tmp_path):
+    """Stopping a pool of workers left Python's resource tracker six lines of 'leaked semaphore' warnings to print
+    after the sweep's own message."""
+    import signal
+    import subprocess
+    import sys
+
+    pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(make_splits()))
+    argv = [sys.executable, "-m", "transfer_learning.sweep", *TINY, "--dataset", str(pickle_path), *GRID,
+            "--jobs", "2", "--out", str(tmp_path / "sw")]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if "runs done" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 130, rest
+    assert rest.strip().splitlines()[-1].startswith("python -m transfer_learning.sweep: stopped by SIGINT"), rest
+    assert "leaked" not in rest and "resource_tracker" not in rest

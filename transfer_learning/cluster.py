@@ -34,6 +34,8 @@ class LocalRunner:
         self.failures = []
 
     def __enter__(self):
+        if self.jobs != 1:
+            quiet_resource_tracker()
         return self
 
     def __exit__(self, *exc):
@@ -44,6 +46,21 @@ class LocalRunner:
 
         parallel = joblib.Parallel(n_jobs=self.jobs, return_as="generator_unordered")
         yield from parallel(joblib.delayed(_tagged)(tag, function, *args) for tag, function, args in tasks)
+
+
+#: The warning Python's resource tracker prints at exit for each semaphore of a worker pool stopped by Ctrl-C: six
+#: lines after the sweep's one-line message, about objects the tracker then frees itself.
+TRACKER_WARNING = "ignore:resource_tracker:UserWarning"
+
+
+def quiet_resource_tracker() -> None:
+    """Keep the resource tracker (a process of its own, started with this environment when the pool starts) from
+    warning about the semaphores a stopped pool leaves (added after the user's own PYTHONWARNINGS, which stay)."""
+    import os
+
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if TRACKER_WARNING not in current.split(","):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [current, TRACKER_WARNING]))
 
 
 def _tagged(tag, function, *args):
