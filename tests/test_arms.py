@@ -157,7 +157,7 @@ def test_error_rate_uses_the_last_hidden_layer_and_tanh_by_default(sizes):
 
 
 def test_the_metrics_table_exactly():
-    from transfer_learning.metrics import metrics_table
+    from transfer_learning.report import metrics_table
 
     rows = {"transfer": {"test_error": 0.0123, "jumpstart": -0.0456, "auc": 1.234, "transfer_ratio": 0.12345,
                          "time_to_threshold": 3, "speedup": 1.5, "source_retention_before": 0.1,

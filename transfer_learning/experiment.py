@@ -14,9 +14,9 @@ from .auto_threshold import choose_threshold
 from .checkpoint import checkpoint_name, drop_checkpoints, load_checkpoint, save_checkpoint
 from .data import load_task, spec_name
 from .data.subsets import subset_indices, take_subset
-from .metrics import arm_metrics, error_rate, metrics_table
+from .metrics import arm_metrics, error_rate
 from .model import MLP, LogisticRegression
-from .report import arm_table_legend, pictures_written
+from .report import arm_table_legend, metrics_table, pictures_written, run_summary_markdown, selection_text
 from .rundir import RunDir, file_label
 from .train import History, Interrupted, StepSettings, TrainingDiverged, sgd_early_stopping
 from .transfer import keep_masks, layer_report, top_fraction_masks, transferred_weights
@@ -448,7 +448,7 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
                              "subset": cfg.subset},
             arms=metrics,
         )
-        rundir.write_text("summary.md", _summary_markdown(cfg, results))
+        rundir.write_text("summary.md", run_summary_markdown(cfg, results))
     _write_curves(rundir, histories, draw=draw_curves)
     rundir.write_json("results.json", results)
     drop_checkpoints(rundir.path)
@@ -658,13 +658,6 @@ def _auto_threshold(ctx, cfg, trained, probe, scores, target, reinit_rng):
     return chosen, auto
 
 
-def _selection_text(cfg, results) -> str:
-    if results.get("selection") == "keep_fraction":
-        return f"keep fraction {results['keep_fraction']:g}"
-    chosen = f"{results['threshold']:g}"
-    return "threshold " + (f"auto -> {chosen}" if cfg.threshold == "auto" else chosen)
-
-
 def label_record(task) -> dict:
     """What a network's outputs mean, for results.json (predict.py reads it back): the task, its original labels in
     the order of the outputs, and their names (an image folder's class folders; else the labels themselves)."""
@@ -679,19 +672,6 @@ def preprocessing_record(cfg) -> dict:
             "scale": "pixel value / 256 (image folders; MNIST's pickle holds the same scale)"}
 
 
-def _summary_markdown(cfg, results) -> str:
-    kept = ", ".join(f"{k}/{n}" for k, n in zip(results["nodes_kept"], cfg.hidden_sizes, strict=True))
-    return (
-        f"# {cfg.source} -> {cfg.target}\n\n"
-        f"rule {cfg.rule}, {_selection_text(cfg, results)}, probe {cfg.probe_size} images, nodes kept per layer "
-        f"{kept}, {cfg.activation}, kept-lr-scale {cfg.kept_lr_scale}, reinit-deeper {cfg.reinit_deeper}, "
-        f"seed {cfg.seed}, {cfg.n_epochs} epochs per arm"
-        + (f", first {cfg.target_train_size} target training examples" if cfg.target_train_size else "")
-        + f"\n\n{metrics_table(results['arms'])}\n\n"
-        f"{arm_table_legend(cfg.ttt_level)}\n"
-    )
-
-
 def _print_summary(results, cfg, rundir, out):
     print("Final results:", file=out)
     print(f"  source {results['source']}: test error {results['source_test_error'] * 100:.2f} %", file=out)
@@ -702,7 +682,7 @@ def _print_summary(results, cfg, rundir, out):
         )
         kept = ", ".join(f"layer {i + 1}: {k}/{n}"
                          for i, (k, n) in enumerate(zip(results["nodes_kept"], cfg.hidden_sizes, strict=True)))
-        print(f"  nodes kept (rule {cfg.rule}, {_selection_text(cfg, results)}): {kept}", file=out)
+        print(f"  nodes kept (rule {cfg.rule}, {selection_text(cfg, results)}): {kept}", file=out)
         print(metrics_table(results["arms"]), file=out)
         print(textwrap.fill(arm_table_legend(cfg.ttt_level), width=110, initial_indent="  ", subsequent_indent="  ",
                             break_on_hyphens=False), file=out)

@@ -93,25 +93,3 @@ def arm_metrics(arms: dict, n_epochs: int, ttt_level: float, source_weights: dic
                 row["speedup"] = reference["ttt"] / row["time_to_threshold"]
         out[name] = row
     return out
-
-
-def _fmt(value, pct=False, digits=2):
-    if value is None:
-        return "-"
-    return f"{value * 100:.{digits}f}" if pct else f"{value:.{digits}f}"
-
-
-def metrics_table(metrics: dict) -> str:
-    """A Markdown table, one row per arm."""
-    lines = [
-        "| arm | test error % | jumpstart (pp) | AUC (% x epochs) | transfer ratio | epochs to threshold | speed-up | "
-        "source error % before -> after |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, m in metrics.items():
-        lines.append(
-            f"| {name} | {_fmt(m['test_error'], True)} | {_fmt(m['jumpstart'], True)} | {_fmt(m['auc'], True, 1)} | "
-            f"{_fmt(m['transfer_ratio'], digits=3)} | {m['time_to_threshold'] or '-'} | {_fmt(m['speedup'])} | "
-            f"{_fmt(m['source_retention_before'], True)} -> {_fmt(m['source_retention_after'], True)} |"
-        )
-    return "\n".join(lines)

@@ -608,3 +608,48 @@ def power_markdown(hypotheses: dict) -> str:
                      f"{tau} | {p['replicates']} | {pp(p['detectable_difference_pp'])} | "
                      f"{pp(p['detectable_equivalence_margin_pp'])} | {needed if needed else 'over 2,000'} |")
     return "\n".join(lines) + "\n"
+
+
+def _metric(value, pct=False, digits=2):
+    if value is None:
+        return "-"
+    return f"{value * 100:.{digits}f}" if pct else f"{value:.{digits}f}"
+
+
+def metrics_table(metrics: dict) -> str:
+    """A Markdown table, one row per arm."""
+    lines = [
+        "| arm | test error % | jumpstart (pp) | AUC (% x epochs) | transfer ratio | epochs to threshold | speed-up | "
+        "source error % before -> after |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in metrics.items():
+        lines.append(
+            f"| {name} | {_metric(m['test_error'], True)} | {_metric(m['jumpstart'], True)} | "
+            f"{_metric(m['auc'], True, 1)} | {_metric(m['transfer_ratio'], digits=3)} | "
+            f"{m['time_to_threshold'] or '-'} | {_metric(m['speedup'])} | "
+            f"{_metric(m['source_retention_before'], True)} -> {_metric(m['source_retention_after'], True)} |"
+        )
+    return "\n".join(lines)
+
+
+def selection_text(cfg, results) -> str:
+    """How a run chose its nodes, as its summary says it: "keep fraction 0.25", "threshold auto -> 0.4"."""
+    if results.get("selection") == "keep_fraction":
+        return f"keep fraction {results['keep_fraction']:g}"
+    chosen = f"{results['threshold']:g}"
+    return "threshold " + (f"auto -> {chosen}" if cfg.threshold == "auto" else chosen)
+
+
+def run_summary_markdown(cfg, results) -> str:
+    """A run's summary.md: what it ran, the arms' table and its legend."""
+    kept = ", ".join(f"{k}/{n}" for k, n in zip(results["nodes_kept"], cfg.hidden_sizes, strict=True))
+    return (
+        f"# {cfg.source} -> {cfg.target}\n\n"
+        f"rule {cfg.rule}, {selection_text(cfg, results)}, probe {cfg.probe_size} images, nodes kept per layer "
+        f"{kept}, {cfg.activation}, kept-lr-scale {cfg.kept_lr_scale}, reinit-deeper {cfg.reinit_deeper}, "
+        f"seed {cfg.seed}, {cfg.n_epochs} epochs per arm"
+        + (f", first {cfg.target_train_size} target training examples" if cfg.target_train_size else "")
+        + f"\n\n{metrics_table(results['arms'])}\n\n"
+        f"{arm_table_legend(cfg.ttt_level)}\n"
+    )
