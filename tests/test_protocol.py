@@ -14,6 +14,7 @@ from scipy import stats
 
 from tests.helpers import holm_by_hand, make_splits, write_pickle
 from transfer_learning import analysis, cli, experiment, report, sweep
+from transfer_learning.checkpoint import checkpoint_name
 from transfer_learning.config import TransferConfig
 from transfer_learning.data import Dataset, Split
 from transfer_learning.data.subsets import class_quotas, subset_indices
@@ -179,6 +180,7 @@ def test_subset_first_is_the_earlier_protocol(pickle_path, tmp_path):
 def test_resume_refuses_another_data_seed(pickle_path, tmp_path):
     out = tmp_path / "r"
     run(pickle_path, out, "--target-train-size", "20", "--data-seed", "4", "--baselines", "none")
+    (out / "results.json").unlink()  # as if stopped before the end: a finished run has nothing to resume
     config = json.loads((out / "config.json").read_text())
     config["config"]["data_seed"] = 5
     (out / "config.json").write_text(json.dumps(config))
@@ -621,8 +623,9 @@ def test_layer_arm_files_have_no_colon_in_their_names(pickle_path, tmp_path):
     run(pickle_path, out, "--target-train-size", "40", "--baselines", "keep-layers:1", "--lr-grid", "0.1")
     names = sorted(p.name for p in out.iterdir())
     assert not [n for n in names if ":" in n]
-    assert {"weights_final_keep-layers-1.npz", "checkpoint_target-keep-layers-1@lr0.1.npz",
-            "out_keep-layers-1@lr0.1.txt"} <= set(names)
+    assert {"weights_final_keep-layers-1.npz", "out_keep-layers-1@lr0.1.txt"} <= set(names)
+    # its checkpoint, dropped once the run finished, has the same safe name
+    assert checkpoint_name("target-keep-layers:1@lr0.1") == "checkpoint_target-keep-layers-1@lr0.1.npz"
 
 
 def test_a_subset_keeps_the_indexed_examples_and_joins_its_fingerprint():
