@@ -28,7 +28,8 @@ ALPHA = 0.05
 TESTS = ("superiority", "equivalence")
 
 
-def _cells_of(study, size, activation, cells):
+def _cells_of(size, activation, cells):
+    """The cells of one target size and activation: what a primary member pools."""
     return [c for c in cells if c.size == size and (c.activation or None) == activation]
 
 
@@ -89,7 +90,8 @@ def family(study, activations) -> list[dict]:
             for test in TESTS]
 
 
-def _activations(study, base_activation=None):
+def _activations(study):
+    """The activations the cells have (None: one, the study's --activation, unnamed in the cells)."""
     return list(study.activations) if study.activations else [None]
 
 
@@ -130,7 +132,7 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
         for size in study.primary_sizes:
             for rule in study.primary_rule_names:
                 per_cell = [_tuning_contrast(tuned["cells"][c.name], rule, fractions)
-                            for c in _cells_of(study, size, activation, cells(study))]
+                            for c in _cells_of(size, activation, cells(study))]
                 per_cell = [d for d in per_cell if len(d) >= 2]
                 sds = [float(np.std(list(d.values()), ddof=1)) for d in per_cell]
                 tau2 = pooled(per_cell)["tau2"] if per_cell else math.nan
@@ -187,7 +189,7 @@ def analyze(study, sweep, tuned: dict, hypotheses_record: dict, cell_rows: dict)
     grid = [c for c in cells(study) if c in cell_rows]
     entries = []
     for member in hypotheses_record["family"]:
-        mine = _cells_of(study, member["size"], member["activation"], grid)
+        mine = _cells_of(member["size"], member["activation"], grid)
         per_cell = [contrast(cell_rows[c], member["rule"], fractions) for c in mine]
         model = pooled(per_cell)
         tuning = pooled([_tuning_contrast(tuned["cells"][c.name], member["rule"], fractions) for c in mine])
@@ -222,7 +224,7 @@ def descriptive(study, sweep, grid, cell_rows) -> dict:
     out = []
     for activation in _activations(study):
         for size in study.sizes:
-            mine = _cells_of(study, size, activation, grid)
+            mine = _cells_of(size, activation, grid)
             if not mine:
                 continue
             comparisons = [(f"{rule} minus random", lambda rows, rule=rule: contrast(rows, rule, fractions))
@@ -276,7 +278,7 @@ def write_outputs(study, sweep, tuned, hypotheses_record, folders, out=None) -> 
 
     from . import plots
     from .report import primary_markdown
-    from .rundir import RunDir
+    from .rundir import RunDir, file_digest
     from .sweep import csv_cells, csv_columns
 
     cell_rows = {cell: read_csv(folder / "results.csv") for cell, folder in folders
@@ -289,7 +291,7 @@ def write_outputs(study, sweep, tuned, hypotheses_record, folders, out=None) -> 
                      for c, rows in cell_rows.items() for r in rows])
     result = analyze(study, sweep, tuned, hypotheses_record, cell_rows)
     result["score_signal"] = score_signal(study, sweep, [(c, f) for c, f in folders if c in cell_rows])
-    result["hypotheses_sha256"] = _digest(Path(study.out) / "hypotheses.json")
+    result["hypotheses_sha256"] = file_digest(Path(study.out) / "hypotheses.json")
     files.write_json("primary.json", finite(result))
     text = primary_markdown(result, len(cell_rows), len(folders))
     files.write_text("primary.md", text)
@@ -297,8 +299,3 @@ def write_outputs(study, sweep, tuned, hypotheses_record, folders, out=None) -> 
     print(text, file=out or sys.stdout)
     return result
 
-
-def _digest(path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

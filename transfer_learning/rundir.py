@@ -95,3 +95,10 @@ class RunDir:
         buf = io.BytesIO()
         np.save(buf, array)
         write_bytes_atomically(self / name, buf.getvalue())
+
+
+def file_digest(path) -> str:
+    """A file's sha256, as the two-stage study records tuned.json's and hypotheses.json's in every run."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

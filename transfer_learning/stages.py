@@ -16,7 +16,6 @@ Both stages continue where they stopped when run again with the same command, as
 <out>/study.log.
 """
 
-import hashlib
 import json
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 from . import tuning
 from .cells import Cell, cell_configs, cells, run_cell
 from .config import STAGE_POOLS, StudyConfig, SweepConfig, TransferConfig
-from .rundir import RunDir, make_folder
+from .rundir import RunDir, file_digest, make_folder
 from .vocab import PER_SELECTION, ConfigError, DataError
 
 #: What tuned.json says of its choice, and hypotheses.json of what makes a claim firm.
@@ -167,10 +166,6 @@ def at_edges(chosen: dict, settings: list) -> list[str]:
         if len(values) > 1 and value in (values[0], values[-1]):
             edges.append(f"{name} at the {'bottom' if value == values[0] else 'top'} ({value:g})")
     return edges
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_tuned(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> dict:
