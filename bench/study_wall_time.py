@@ -1,9 +1,13 @@
-"""A study's wall time from its logs: the sum over cells of each cell sweep's last "elapsed" progress line.
+"""A study's wall time from its logs: the sum over cells of each cell's time.
 
-    python bench/study_wall_time.py study-1.log study-2.log ...   # every log of the study's invocations
+    python bench/study_wall_time.py study-1.log study-2.log ...   # every log of the map's invocations
+    python bench/study_wall_time.py <out>/study.log               # the two-stage study's own log
 
-A study stopped and continued is several invocations; each prints, per cell, ``[sweep] <cell folder>: ...`` and then
-``[sweep] k/n runs done (...); elapsed H:MM:SS``. A cell's time is the sum of its last elapsed in each log.
+A study stopped and continued is several invocations. The map's terminal output prints, per cell, ``[sweep] <cell
+folder>: ...`` and then ``[sweep] k/n runs done (...); elapsed H:MM:SS``: a cell's time is the sum of its last elapsed
+in each log. The two stages keep their own log, ``[study] <date> <time> <stage>: cell k/n <cell> (...)`` lines with
+the clock: a cell's time is the time to the next line of its invocation (the next cell, or ``done``), summed over
+invocations; a cell still running when its invocation was stopped is left out and named.
 """
 
 import argparse
@@ -27,6 +31,31 @@ def cell_seconds(lines) -> dict:
     return seconds
 
 
+STAGE_LINE = re.compile(r"\[study\] (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (\w+): (start|cell \d+/\d+ (\S+)|done)")
+
+
+def stage_seconds(lines) -> tuple[dict, list]:
+    """From a two-stage study's log: {"<stage>/<cell>": seconds} of the cells that ended, and the cells each stopped
+    invocation left running."""
+    import datetime
+
+    seconds, running, current = {}, [], None
+    for line in lines:
+        found = STAGE_LINE.match(line)
+        if not found:
+            continue
+        when = datetime.datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S")
+        if current is not None and found[3] != "start":
+            key, began = current
+            seconds[key] = seconds.get(key, 0) + int((when - began).total_seconds())
+        elif current is not None:
+            running.append(current[0])
+        current = (f"{found[2]}/{found[4]}", when) if found[4] else None
+    if current is not None:
+        running.append(current[0])
+    return seconds, running
+
+
 def clock(seconds) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
@@ -42,8 +71,11 @@ def main(argv) -> int:
         except OSError as e:
             print(f"study_wall_time.py: cannot read {path}: {e.strerror}", file=sys.stderr)
             return 2
-        for cell, s in cell_seconds(text.splitlines()).items():
+        staged, running = stage_seconds(text.splitlines())
+        for cell, s in (staged or cell_seconds(text.splitlines())).items():
             total[cell] = total.get(cell, 0) + s
+        for cell in running:
+            print(f"{path}: {cell} was still running when the log ends (not counted)", file=sys.stderr)
     for cell, s in sorted(total.items()):
         print(f"{cell:60s} {clock(s)}")
     print(f"{len(total)} cells, sum {clock(sum(total.values()))}")

@@ -328,3 +328,27 @@ def test_every_entry_of_the_committed_map_is_marked_exactly_when_its_interval_ex
         if abs(abs(float(mean)) - float(half)) < 0.01:
             continue  # printed to two decimals: too close to tell
         assert bool(mark) == (abs(float(mean)) > float(half)) == (float(p) < 0.05), (mark, mean, half, p)
+
+
+def test_the_stages_wall_time_is_each_cells_time_to_the_next_line_over_invocations(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    log = tmp_path / "study.log"
+    log.write_text("[study] 2026-12-06 20:00:00 tune: start, 2 cells\n"
+                   "[study] 2026-12-06 20:00:00 tune: cell 1/2 a_n300_tanh (elapsed 0 s)\n"
+                   "[study] 2026-12-06 20:01:40 tune: cell 2/2 b_n1000_tanh (elapsed 100 s)\n"
+                   "[study] 2026-12-06 21:00:00 tune: start, 2 cells\n"  # the first invocation stopped in b
+                   "[study] 2026-12-06 21:00:00 tune: cell 1/2 a_n300_tanh (elapsed 0 s)\n"
+                   "[study] 2026-12-06 21:00:02 tune: cell 2/2 b_n1000_tanh (elapsed 2 s)\n"
+                   "[study] 2026-12-06 21:10:02 tune: done, wall time 602 s\n"
+                   "[study] 2026-12-06 21:10:03 tune: wrote /x/tuned.json\n"
+                   "[study] 2026-12-06 21:10:04 confirm: start, 2 cells\n"
+                   "[study] 2026-12-06 21:10:04 confirm: cell 1/2 a_n300_tanh (elapsed 0 s)\n")
+    script = Path(__file__).resolve().parent.parent / "bench" / "study_wall_time.py"
+    done = subprocess.run([sys.executable, str(script), str(log)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["tune/a_n300_tanh" + " " * 44 + " 0:01:42",
+                                        "tune/b_n1000_tanh" + " " * 43 + " 0:10:00", "2 cells, sum 0:11:42"]
+    assert done.stderr.splitlines() == [f"{log}: tune/b_n1000_tanh was still running when the log ends (not counted)",
+                                        f"{log}: confirm/a_n300_tanh was still running when the log ends (not counted)"]
