@@ -179,10 +179,12 @@ def load_tuned(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> 
     except ValueError as err:
         raise DataError(f"{path}: not a readable tuned.json ({err})") from err
     now, then = design(study, sweep, base), tuned.get("design", {})
-    differing = [f"{part}.{k}" if isinstance(now[part], dict) else part for part in now
-                 for k in (now[part] if isinstance(now[part], dict) else [None])
-                 if (now[part].get(k) if k else now[part])
-                 != ((then.get(part) or {}).get(k) if k else then.get(part))]
+    differing = []
+    for part, value in now.items():
+        if isinstance(value, dict):
+            differing += [f"{part}.{k}" for k in value if value[k] != (then.get(part) or {}).get(k)]
+        elif value != then.get(part):
+            differing.append(part)
     if differing:
         raise ConfigError(f"--stage {study.stage}: {path} was tuned for another design ({', '.join(differing[:4])} "
                           "differ); confirm with the settings it was tuned with, or tune again")
