@@ -226,35 +226,49 @@ def study_plot(series: dict, path) -> None:
 
 
 def primary_plot(result: dict, path) -> None:
-    """primary.png: each primary rule minus random per target size, one panel per activation: every cell's mean
-    (descriptive, small) and the pooled difference with its adjusted interval (large), the equivalence band shaded."""
+    """primary.png: each primary rule (the oracle in black) minus random against target size. One row per
+    activation; a panel per task pair and width with each cell's mean and 95 % interval over its replicates
+    (descriptive), and a last panel with the pooled difference and its Holm-adjusted interval (the answer); the
+    equivalence band shaded in every panel."""
     plt = pyplot()
     entries = [e for e in result["primary"] if e["test"] == "superiority"]
     activations = list(dict.fromkeys(e["activation"] for e in entries)) or [None]
     rules = list(dict.fromkeys(e["rule"] for e in entries))
+    facets = list(dict.fromkeys((c["pair"], c["width"]) for e in entries for c in e["cells_descriptive"]))
     margin = result["hypotheses"]["equivalence_margin_pp"]
-    fig, axes = plt.subplots(1, len(activations), figsize=(5.5 * len(activations), 4), squeeze=False)
-    for ax, activation in zip(axes[0], activations, strict=True):
+    columns = len(facets) + 1
+    fig, axes = plt.subplots(len(activations), columns, figsize=(2.6 * columns, 3.0 * len(activations)),
+                             squeeze=False, sharey="row")
+    colors = {rule: "black" if rule == "oracle" else f"C{k}" for k, rule in enumerate(rules)}
+    for row, activation in zip(axes, activations, strict=True):
         mine = [e for e in entries if e["activation"] == activation]
         sizes = sorted({e["size"] for e in mine})
-        ax.axhspan(-margin, margin, color="0.9", label=f"±{margin:g} pp")
-        ax.axhline(0, color="0.5", lw=0.8)
+
+        def point(ax, k, size, mean, low, high, label=None, sizes=sizes):
+            x = sizes.index(size) + (k - (len(rules) - 1) / 2) * 0.15
+            if not (math.isnan(mean) or math.isnan(low) or math.isnan(high)):
+                ax.errorbar([x], [mean], yerr=[[mean - low], [high - mean]], fmt="o", ms=3, capsize=2,
+                            color=colors[rules[k]], label=label)
+
+        for ax, facet in zip(row[:-1], facets, strict=True):
+            for k, rule in enumerate(rules):
+                for e in (e for e in mine if e["rule"] == rule):
+                    for c in (c for c in e["cells_descriptive"] if (c["pair"], c["width"]) == facet):
+                        point(ax, k, e["size"], c["mean"], c["mean"] - c["half_95"], c["mean"] + c["half_95"])
+            ax.set_title(f"{facet[0]}\n{facet[1]}", fontsize=7)
         for k, rule in enumerate(rules):
-            offset = (k - (len(rules) - 1) / 2) * 0.15
-            color = "black" if rule == "oracle" else f"C{k}"
             for e in (e for e in mine if e["rule"] == rule):
-                x = sizes.index(e["size"]) + offset
-                cell_means = [c["mean"] for c in e["cells_descriptive"] if not math.isnan(c["mean"])]
-                ax.scatter([x - 0.04] * len(cell_means), cell_means, s=8, color=color, alpha=0.5)
                 low, high = e["interval"]
-                ax.errorbar([x + 0.03], [e["mean"]], yerr=[[e["mean"] - low], [high - e["mean"]]], fmt="o",
-                            color=color, capsize=3, label=rule if e["size"] == sizes[0] else None)
-        ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
-        ax.set_xlabel("target training examples")
-        ax.set_ylabel("rule minus random, test error (pp)")
-        ax.set_title(activation or "")
-        ax.legend(fontsize=7)
-    fig.suptitle("rule minus random: cells (dots) and pooled with adjusted interval", fontsize=9)
+                point(row[-1], k, e["size"], e["mean"], low, high, label=rule if e["size"] == sizes[0] else None)
+        row[-1].set_title("pooled, Holm-adjusted", fontsize=7)
+        row[-1].legend(fontsize=6)
+        row[0].set_ylabel(f"{activation or ''} rule minus random (pp)", fontsize=8)
+        for ax in row:
+            ax.axhspan(-margin, margin, color="0.9")
+            ax.axhline(0, color="0.5", lw=0.8)
+            ax.set_xticks(range(len(sizes)), [str(s) for s in sizes], fontsize=7)
+            ax.tick_params(axis="y", labelsize=7)
+    fig.suptitle(f"test error, rule minus random; shaded: ±{margin:g} pp (the equivalence margin)", fontsize=9)
     fig.tight_layout()
     write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)

@@ -196,7 +196,8 @@ def analyze(study, sweep, tuned: dict, hypotheses_record: dict, cell_rows: dict)
         p = t_tests(model["mean"], model["se"], model["dof"], margin)
         entries.append({**member, **model, "p": p["p"] if member["test"] == "superiority" else p["p_tost"],
                         "tuning_mean": tuning["mean"],
-                        "cells_descriptive": [{"cell": c.name, "mean": mean_ci(d.values())[0],
+                        "cells_descriptive": [{"cell": c.name, "pair": c.pair, "width": c.width,
+                                               "mean": mean_ci(d.values())[0],
                                                "half_95": mean_ci(d.values())[1], "n": len(d)}
                                               for c, d in zip(mine, per_cell, strict=True)]})
     p_holm = holm([e["p"] for e in entries])
