@@ -463,14 +463,14 @@ def _train_arm(ctx, cfg, net, name, start, target):
     candidate of --lr-grid (and of its knob, --tune-knobs) with the one of the lowest validation error kept (ties to
     the earlier candidate). The candidates never read a test split; the chosen one's best weights are tested once.
     Returns (history, final weights, what was chosen and measured)."""
-    cfg = replace(cfg, **tuning.settings_for(cfg, name))
+    own = tuning.settings_for(cfg, name)
+    cfg = replace(cfg, **own)
     phase = "target" if name == "transfer" else f"target-{name}"
     log = "outTransfer.txt" if name == "transfer" else f"out_{file_label(name)}.txt"
     if cfg.lr_grid is None:
         start = _start_under(start, cfg)
         history, final, _ = _train(ctx, net, start.weights, target, cfg, phase, log, lr_scales=start.lr_scales,
                                    anchors=start.anchors)
-        own = {k: getattr(cfg, k) for k in tuning.settings_for(cfg, name)}
         return history, final, {"learning_rate": cfg.learning_rate, **own, **_pool_measures(cfg, final, target),
                                 **_test_measures(cfg, history, final, target)}
 
