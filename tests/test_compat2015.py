@@ -18,6 +18,7 @@ from tests.helpers import make_splits, numpy_mlp, write_pickle
 from transfer_learning import blas, cli
 from transfer_learning.compat2015 import FIXES, py2_str
 from transfer_learning.inputs import versions
+from transfer_learning.train import LoopSettings
 from transfer_learning.vocab import ConfigError
 
 N_HIDDEN, BATCH, EPOCHS, PROBE, THRESHOLD = 6, 7, 3, 10, 0.3
@@ -631,16 +632,15 @@ def test_each_phase_runs_the_tutorials_loop_with_2015s_settings(fixes, tmp_path,
 
     calls = []
     real = compat2015.sgd_early_stopping
-    monkeypatch.setattr(compat2015, "sgd_early_stopping", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    monkeypatch.setattr(compat2015, "sgd_early_stopping", lambda *a, **kw: calls.append((a[2], kw)) or real(*a, **kw))
     pickle_path = write_pickle(tmp_path / "tiny.pkl.gz", tuple(tiny_2015_splits()))
     with contextlib.redirect_stdout(io.StringIO()):
         assert cli.main_transfer([*ARGS, "--dataset", str(pickle_path), "--out", str(tmp_path / "run"),
                                   *(["--fix", *fixes] if fixes else [])]) == 0
-    settings = [{k: kw[k] for k in ("n_epochs", "patience", "patience_increase", "improvement_threshold", "phase",
-                                    "progress", "restore_best")} for kw in calls]
-    loop = dict(n_epochs=EPOCHS, patience=10000, patience_increase=2, improvement_threshold=0.995, progress=False,
-                restore_best=bool(fixes))
-    assert settings == [{**loop, "phase": "source"}, {**loop, "phase": "target"}]
+    settings = [(loop, kw["phase"], kw["progress"]) for loop, kw in calls]
+    loop = LoopSettings(n_epochs=EPOCHS, patience=10000, patience_increase=2, improvement_threshold=0.995,
+                        restore_best=bool(fixes), score_test=True)
+    assert settings == [(loop, "source", False), (loop, "target", False)]
 
 
 def test_2015_modes_run_refuses_what_its_data_cannot_hold(tmp_path, capsys):

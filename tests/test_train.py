@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import numpy_mlp
 from transfer_learning.model import MLP
-from transfer_learning.train import compile_functions, minibatch_steps, sgd_early_stopping
+from transfer_learning.train import LoopSettings, compile_functions, minibatch_steps, sgd_early_stopping
 from transfer_learning.vocab import ConfigError
 
 
@@ -130,19 +130,17 @@ class Scripted:
 def test_early_stopping_tracks_the_first_best_and_restores_it_by_the_tutorials_rules():
     # 3 minibatches an epoch, patience 10000: a check after every epoch (at 3, 6, 9, 12, 15 steps)
     model = Scripted([0.5, 0.4, 0.4, 0.45, 0.3999], n_train_batches=3)
-    history = sgd_early_stopping(model, model, n_epochs=5, patience=10000, patience_increase=2,
-                                 improvement_threshold=0.995, out=io.StringIO(), progress=False)
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=5), out=io.StringIO(), progress=False)
     # 0.4 again at epoch 3 is not below the best: the best stays epoch 2's; 0.3999 is below it (but not by 0.5 %)
     assert [history.best_epoch, history.best_iter, history.best_validation_error] == [5, 14, 0.3999]
     assert history.test_error == 15 / 1000 and model.steps == 15  # the best weights, tested when found
     model = Scripted([0.5, 0.4, 0.4, 0.45, 0.41], n_train_batches=3)
-    history = sgd_early_stopping(model, model, n_epochs=5, patience=10000, patience_increase=2,
-                                 improvement_threshold=0.995, out=io.StringIO(), progress=False)
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=5), out=io.StringIO(), progress=False)
     assert [history.best_epoch, history.best_iter] == [2, 5]  # the first 0.4, not the equal one after it
     assert model.steps == 6 and history.test_error == 6 / 1000  # restored: the weights after 6 steps
     model = Scripted([0.5, 0.4, 0.4, 0.45, 0.41], n_train_batches=3)
-    history = sgd_early_stopping(model, model, n_epochs=5, patience=10000, patience_increase=2,
-                                 improvement_threshold=0.995, out=io.StringIO(), progress=False, restore_best=False)
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=5, restore_best=False), out=io.StringIO(),
+                                 progress=False)
     assert model.steps == 15 and history.best_iter == 5  # the tutorial's own loop: the last weights stay
     assert model.tests == 2  # the test set is scored at each new best only
 
@@ -154,23 +152,22 @@ def test_patience_grows_by_the_tutorials_rule_and_ends_training():
     # iteration 1: 0.5, patience max(4, 2) = 4; iteration 3: 0.4, max(4, 6) = 6; iteration 5: 0.3, max(6, 10) = 10;
     # iteration 7: 0.3, no gain; patience 10 <= iteration 10: the loop stops after 11 steps
     model = Scripted(errors, n_train_batches=10)
-    history = sgd_early_stopping(model, model, n_epochs=50, patience=4, patience_increase=2,
-                                 improvement_threshold=0.995, out=io.StringIO(), progress=False, restore_best=False)
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=50, patience=4, restore_best=False),
+                                 out=io.StringIO(), progress=False)
     assert model.steps == 11 and history.patience == 10
     assert [c.iteration for c in history.checks] == [1, 3, 5, 7, 9]
     # an improvement smaller than 0.5 % is a new best but does not extend patience: 0.399 at iteration 5 is not
     # below 0.4 x 0.995, so patience stays 6 and the loop stops at iteration 6, after 7 steps
     model = Scripted([0.5, 0.4, 0.399, 0.398, 0.397, 0.396], n_train_batches=10)
-    history = sgd_early_stopping(model, model, n_epochs=50, patience=4, patience_increase=2,
-                                 improvement_threshold=0.995, out=io.StringIO(), progress=False, restore_best=False)
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=50, patience=4, restore_best=False),
+                                 out=io.StringIO(), progress=False)
     assert model.steps == 7 and history.patience == 6 and history.best_validation_error == 0.399
 
 
 def test_early_stopping_logs_like_the_tutorial(tiny_data):
     model, compiled = build(tiny_data)
     out = io.StringIO()
-    history = sgd_early_stopping(compiled, model, n_epochs=15, patience=10000, patience_increase=2,
-                                 improvement_threshold=0.995, phase="t", out=out, progress=False)
+    history = sgd_early_stopping(compiled, model, LoopSettings(n_epochs=15), phase="t", out=out, progress=False)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("epoch 1, minibatch 6/6, validation error ")
     assert history.epochs_run == 15 and len(history.checks) == 15
@@ -180,8 +177,8 @@ def test_early_stopping_logs_like_the_tutorial(tiny_data):
 
 def test_patience_stops_training_early(tiny_data):
     model, compiled = build(tiny_data)
-    history = sgd_early_stopping(compiled, model, n_epochs=50, patience=4, patience_increase=1.0,
-                                 improvement_threshold=0.995, out=io.StringIO(), progress=False)
+    history = sgd_early_stopping(compiled, model, LoopSettings(n_epochs=50, patience=4, patience_increase=1.0),
+                                 out=io.StringIO(), progress=False)
     # validation every min(6, 4 // 2) = 2 minibatches; patience 4 ends the first epoch at iteration 4
     assert history.epochs_run == 1
     assert [c.minibatch for c in history.checks] == [2, 4]
@@ -192,19 +189,18 @@ def test_validation_frequency_history_and_time_by_the_tutorials_rules():
     epoch's minibatches; a resumed loop adds its time to the seconds it was given."""
     def checked_at(patience, n_train_batches):
         model = Scripted([1.0 - k / 100 for k in range(20)], n_train_batches=n_train_batches)  # always better
-        history = sgd_early_stopping(model, model, n_epochs=1, patience=patience, patience_increase=2,
-                                     improvement_threshold=0.995, out=io.StringIO(), progress=False)
+        history = sgd_early_stopping(model, model, LoopSettings(n_epochs=1, patience=patience), out=io.StringIO(),
+                                     progress=False)
         assert history.n_train_batches == n_train_batches
         return [c.minibatch for c in history.checks]
 
     assert checked_at(5, 10) == [2, 4, 6, 8, 10]  # 5 // 2, not 2.5
     assert checked_at(1, 3) == [1, 2, 3]  # 1 // 2 is 0: every minibatch
     model = Scripted([0.5, 0.4, 0.3], n_train_batches=3)
-    history = sgd_early_stopping(model, model, n_epochs=1, patience=10000, patience_increase=2,
-                                 improvement_threshold=0.995, out=io.StringIO(), progress=False)
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=1), out=io.StringIO(), progress=False)
     history.seconds = 100.0  # as a checkpoint records it
-    history = sgd_early_stopping(model, model, n_epochs=1, patience=10000, patience_increase=2,
-                                 improvement_threshold=0.995, out=io.StringIO(), progress=False, history=history)
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=1), out=io.StringIO(), progress=False,
+                                 history=history)
     assert history.epochs_run == 1 and 100.0 < history.seconds < 160.0
 
 
@@ -213,8 +209,8 @@ def test_an_error_exactly_at_the_threshold_is_not_significant_and_the_lines_say_
     it is a new best: its test error is printed with the minibatch it came at, and on_improvement gets the history."""
     model = Scripted([0.5, 0.25, 0.2], n_train_batches=3)  # 0.5 x 0.5 = 0.25 exactly
     out, seen = io.StringIO(), []
-    history = sgd_early_stopping(model, model, n_epochs=5, patience=6, patience_increase=2, improvement_threshold=0.5,
-                                 out=out, progress=False, on_improvement=lambda h: seen.append(h.best_validation_error))
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=5, patience=6, improvement_threshold=0.5), out=out,
+                                 progress=False, on_improvement=lambda h: seen.append(h.best_validation_error))
     assert history.patience == 6 and (history.epoch, history.next_minibatch) == (3, 1) and seen == [0.5, 0.25]
     assert out.getvalue().splitlines() == [
         "epoch 1, minibatch 3/3, validation error 50.000000 %",
@@ -234,15 +230,15 @@ def test_a_checkpoint_follows_each_validation_with_the_time_so_far_and_the_end_i
         seen.append((h.epoch, h.next_minibatch, len(h.checks), h.done, h.seconds))
 
     model = Scripted([0.5, 0.4, 0.3], n_train_batches=3)
-    history = sgd_early_stopping(model, model, n_epochs=2, patience=10000, patience_increase=2,
-                                 improvement_threshold=0.995, out=io.StringIO(), progress=False, on_checkpoint=record)
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=2), out=io.StringIO(), progress=False,
+                                 on_checkpoint=record)
     assert [s[:4] for s in seen] == [(1, 0, 1, False), (2, 0, 2, False), (2, 0, 2, True)], seen
     assert all(0 <= s[4] < 60 for s in seen) and history.done is True and history.to_state()["done"] is True
     seen.clear()
     model, steps = Scripted([0.5, 0.4], n_train_batches=3), iter(range(1, 9))
     with pytest.raises(Interrupted):
-        sgd_early_stopping(model, model, n_epochs=2, patience=10000, patience_increase=2, improvement_threshold=0.995,
-                           out=io.StringIO(), progress=False, history=History("train", 3, 10000), on_checkpoint=record,
+        sgd_early_stopping(model, model, LoopSettings(n_epochs=2), out=io.StringIO(), progress=False,
+                           history=History("train", 3, 10000), on_checkpoint=record,
                            stop_requested=lambda: "SIGINT" if next(steps) == 2 else None)
     assert [s[:4] for s in seen] == [(1, 2, 0, False)] and 0 <= seen[0][4] < 60, seen
 
@@ -253,8 +249,7 @@ def test_a_cost_that_is_not_finite_stops_training_with_where_and_what_to_try():
     model = Scripted([0.5, 0.4], n_train_batches=3)
     model.train_model = lambda index: np.float32("nan") if model.steps == 3 else model._step(index)
     with pytest.raises(TrainingDiverged) as diverged:
-        sgd_early_stopping(model, model, n_epochs=2, patience=10000, patience_increase=2, improvement_threshold=0.995,
-                           phase="target", out=io.StringIO(), progress=False)
+        sgd_early_stopping(model, model, LoopSettings(n_epochs=2), phase="target", out=io.StringIO(), progress=False)
     assert str(diverged.value) == ("the target cost became nan at epoch 2, minibatch 1; try a smaller --learning-rate "
                                    "(the last good checkpoint is kept)")
 
@@ -268,8 +263,7 @@ def test_a_progress_bar_named_by_its_phase_is_on_by_default_on_a_terminal(monkey
         terminal = Terminal()
         monkeypatch.setattr("sys.stderr", terminal)
         model = Scripted([0.5, 0.4], n_train_batches=3)
-        history = sgd_early_stopping(model, model, n_epochs=2, patience=10000, patience_increase=2,
-                                     improvement_threshold=0.995, out=io.StringIO(), **kwargs)
+        history = sgd_early_stopping(model, model, LoopSettings(n_epochs=2), out=io.StringIO(), **kwargs)
         assert history.phase == kwargs.get("phase", "train")
         assert (shown in terminal.getvalue()) if shown else terminal.getvalue() == "", (kwargs, terminal.getvalue())
         if not kwargs:  # one state an epoch, out of n_epochs, with the best validation error so far
@@ -282,12 +276,12 @@ def test_a_progress_bar_named_by_its_phase_is_on_by_default_on_a_terminal(monkey
 
     for stop_after in (3, 4):
         model, history, steps = Scripted([0.5, 0.4], n_train_batches=3), History("train", 3, 10000), iter(range(1, 9))
-        settings = dict(n_epochs=2, patience=10000, patience_increase=2, improvement_threshold=0.995, out=io.StringIO())
+        loop, out = LoopSettings(n_epochs=2), io.StringIO()
         with pytest.raises(Interrupted):
-            sgd_early_stopping(model, model, progress=False, history=history, **settings,
+            sgd_early_stopping(model, model, loop, out=out, progress=False, history=history,
                                stop_requested=lambda s=steps, n=stop_after: "SIGTERM" if next(s) == n else None)
         monkeypatch.setattr("sys.stderr", terminal := Terminal())
-        sgd_early_stopping(model, model, history=history, **settings)
+        sgd_early_stopping(model, model, loop, out=out, history=history)
         assert terminal.getvalue().startswith("\rtrain:  50%|#####     | 1/2 ["), (stop_after, terminal.getvalue())
 
 
@@ -325,8 +319,7 @@ def test_training_is_deterministic(tiny_data):
     results = []
     for _ in range(2):
         model, compiled = build(tiny_data, seed=3)
-        sgd_early_stopping(compiled, model, n_epochs=3, patience=10000, patience_increase=2,
-                           improvement_threshold=0.995, out=io.StringIO(), progress=False)
+        sgd_early_stopping(compiled, model, LoopSettings(n_epochs=3), out=io.StringIO(), progress=False)
         results.append(model.get_weights())
     for name in results[0]:
         np.testing.assert_array_equal(results[0][name], results[1][name])
@@ -457,24 +450,24 @@ def test_an_interrupted_loop_continues_from_its_json_state_exactly(stop_after):
     from transfer_learning.train import History, Interrupted
 
     errors = [0.5, 0.3, 0.45, 0.4, 0.35]  # the best at the second check: stopped after it, only the state knows it
-    settings = dict(n_epochs=5, patience=10000, patience_increase=2, improvement_threshold=0.995, progress=False)
+    loop = LoopSettings(n_epochs=5)
     whole = Scripted(errors, n_train_batches=3)
-    want = sgd_early_stopping(whole, whole, out=io.StringIO(), **settings)
+    want = sgd_early_stopping(whole, whole, loop, out=io.StringIO(), progress=False)
     model, saved, steps = Scripted(errors, n_train_batches=3), [], iter(range(1, 100))
 
     def save(h):
         saved.append((json.dumps(h.to_state()), None if h.best_weights is None else dict(h.best_weights)))
 
     with pytest.raises(Interrupted) as stopped:
-        sgd_early_stopping(model, model, out=io.StringIO(), on_checkpoint=save,
-                           stop_requested=lambda: "SIGTERM" if next(steps) == stop_after else None, **settings)
+        sgd_early_stopping(model, model, loop, out=io.StringIO(), progress=False, on_checkpoint=save,
+                           stop_requested=lambda: "SIGTERM" if next(steps) == stop_after else None)
     assert stopped.value.signal_name == "SIGTERM" and str(stopped.value) == "SIGTERM" and model.steps == stop_after
     state, best = saved[-1]
     history = History.from_state(json.loads(state), best_weights=best)
     assert history.next_minibatch == stop_after % 3 and len(history.checks) == stop_after // 3
     resumed = Scripted(errors[len(history.checks):], n_train_batches=3)
     resumed.steps = stop_after
-    got = sgd_early_stopping(resumed, resumed, out=io.StringIO(), history=history, **settings)
+    got = sgd_early_stopping(resumed, resumed, loop, out=io.StringIO(), progress=False, history=history)
     assert {**got.to_state(), "seconds": 0} == {**want.to_state(), "seconds": 0}
     assert got.checks == want.checks and resumed.steps == whole.steps and got.best_weights == want.best_weights
 

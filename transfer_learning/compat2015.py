@@ -30,7 +30,7 @@ from .command import as_program, script_name
 from .data import load_mnist, mnist_fingerprint
 from .data.core import SPLIT_NAMES
 from .rundir import RunDir
-from .train import CompiledModel, sgd_early_stopping
+from .train import CompiledModel, LoopSettings, sgd_early_stopping
 from .vocab import DEFAULT_GEMM, GEMMS, ConfigError
 
 #: Each defect of the 2015 script that --fix can switch off, and what fixing it does.
@@ -216,9 +216,8 @@ def _phase(cfg, weights, splits, log_name, rundir, pictures, first, out, script)
             save_pictures(weights["hidden0_W"], rundir.path, "wMapInit")
     _print("... training", out=out)
     history = sgd_early_stopping(
-        compiled, net, n_epochs=cfg.n_epochs, patience=10000, patience_increase=2, improvement_threshold=0.995,
+        compiled, net, LoopSettings(n_epochs=cfg.n_epochs, restore_best="best-weights" in cfg.fixes),
         phase="source" if first else "target", out=out, progress=False,
-        restore_best="best-weights" in cfg.fixes,
         on_checkpoint=lambda h: rundir.write_text(log_name, "".join(
             py2_str(c.validation_error * 100) + "\n" for c in h.checks)),
     )

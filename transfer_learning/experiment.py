@@ -18,7 +18,7 @@ from .metrics import arm_metrics, error_rate
 from .model import MLP, LogisticRegression
 from .report import arm_table_legend, metrics_table, pictures_written, run_summary_markdown, selection_text
 from .rundir import RunDir, file_label
-from .train import History, Interrupted, StepSettings, TrainingDiverged, sgd_early_stopping
+from .train import History, Interrupted, LoopSettings, StepSettings, TrainingDiverged, sgd_early_stopping
 from .transfer import keep_masks, layer_report, top_fraction_masks, transferred_weights
 from .vocab import ConfigError, DataError
 from .weights import check_weights, expected_shapes, initial_weights, legacy_initial_weights, load_weights
@@ -144,18 +144,13 @@ def _train(ctx, net: Net, weights, dataset, cfg, phase, log_name, on_improvement
 
     try:
         history = sgd_early_stopping(
-            compiled, classifier,
-            n_epochs=cfg.n_epochs,
-            patience=cfg.patience,
-            patience_increase=cfg.patience_increase,
-            improvement_threshold=cfg.improvement_threshold,
+            compiled, classifier, LoopSettings.of(cfg, score_test=score_test),
             phase=phase,
             out=ctx.out,
             on_improvement=on_improvement,
             on_checkpoint=checkpoint,
             stop_requested=ctx.stop_requested,
             history=history,
-            score_test=score_test,
         )
     except (Interrupted, TrainingDiverged) as stop:
         stop.run_dir = ctx.rundir.path

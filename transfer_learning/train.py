@@ -332,43 +332,56 @@ class History:
         return cls(**fields_, checks=[Check(*c) for c in state["checks"]], best_weights=best_weights)
 
 
+@dataclass(frozen=True)
+class LoopSettings:
+    """How long the tutorial's loop runs and what it ends with: the settings of ``sgd_early_stopping`` as one value
+    (its callers passed them one keyword at a time). The defaults are the tutorial's."""
+
+    n_epochs: int
+    patience: int = 10000
+    patience_increase: float = 2
+    improvement_threshold: float = 0.995
+    restore_best: bool = True  # False keeps the last minibatch's weights, as the tutorial and the 2015 script did
+    score_test: bool = True  # False never reads the test split (a candidate phase, tested once after the choice)
+
+    @classmethod
+    def of(cls, cfg, **changes) -> "LoopSettings":
+        """A run config's stopping settings, with ``changes``."""
+        return cls(**{"n_epochs": cfg.n_epochs, "patience": cfg.patience, "patience_increase": cfg.patience_increase,
+                      "improvement_threshold": cfg.improvement_threshold, **changes})
+
+
 def sgd_early_stopping(
     compiled,
     classifier,
+    loop: LoopSettings,
     *,
-    n_epochs,
-    patience,
-    patience_increase,
-    improvement_threshold,
     phase="train",
     out=None,
+    progress=True,
+    history=None,
     on_improvement=None,
     on_checkpoint=None,
     stop_requested=None,
-    history=None,
-    progress=True,
-    restore_best=True,
-    score_test=True,
 ):
     """The tutorial's loop: SGD by minibatch, validate every ``validation_frequency`` updates.
 
     A validation error below ``best * improvement_threshold`` extends patience to
     ``iteration * patience_increase``; training stops when patience runs out or after
     ``n_epochs``. The best-validation parameters are restored into ``classifier`` at the end, so
-    the returned test error is that of the weights the caller saves (``restore_best=False`` keeps the
-    last minibatch's, as the tutorial and the 2015 script did). Prints the tutorial's lines.
+    the returned test error is that of the weights the caller saves (unless ``loop.restore_best`` is off).
+    Prints the tutorial's lines.
 
     ``on_checkpoint(history)`` is called after every validation check and before stopping;
     ``stop_requested()`` is asked after every minibatch and, when true, ends the loop with
     ``Interrupted``. Passing a ``history`` from a checkpoint (weights already in
-    ``classifier``) continues exactly where that run stopped.
-
-    ``score_test=False`` never reads the test split (the test error stays nan): for a phase that is one of
-    several candidates chosen between by validation, whose chosen one is tested once afterwards.
+    ``classifier``) continues exactly where that run stopped. Without ``loop.score_test`` the test error
+    stays nan.
     """
     from tqdm import tqdm
 
     out = out or sys.stdout
+    n_epochs, patience = loop.n_epochs, loop.patience
     n_batches = compiled.n_train_batches
     validation_frequency = min(n_batches, patience // 2) or 1
     if history is None:
@@ -401,13 +414,13 @@ def sgd_early_stopping(
                         file=out,
                     )
                     if this_validation_loss < h.best_validation_error:
-                        if this_validation_loss < h.best_validation_error * improvement_threshold:
-                            h.patience = max(h.patience, iteration * patience_increase)
+                        if this_validation_loss < h.best_validation_error * loop.improvement_threshold:
+                            h.patience = max(h.patience, iteration * loop.patience_increase)
                         h.best_validation_error = this_validation_loss
                         h.best_iter = iteration
                         h.best_epoch = epoch
                         h.best_weights = classifier.get_weights()
-                        if score_test:
+                        if loop.score_test:
                             h.test_error = compiled.test_error()
                             print(
                                 "     epoch %i, minibatch %i/%i, test error of best model %f %%"
@@ -441,6 +454,6 @@ def sgd_early_stopping(
     h.seconds = time.perf_counter() - start
     if on_checkpoint is not None:
         on_checkpoint(h)
-    if restore_best and h.best_weights is not None:
+    if loop.restore_best and h.best_weights is not None:
         classifier.set_weights(h.best_weights)
     return h
