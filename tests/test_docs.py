@@ -185,18 +185,23 @@ CLAIMS = (r"[\w:-]+(?: \(reinit-deeper\))? beats [^()*]*?\(paired t over \d+ rep
           r"\d+ cells(?: \([^)]*\))?",
           r"[\w:-]+ helps against scratch at [\d, ]+ examples[^.*]*",
           r"What a cell can see: the difference [^*]*? target examples",
-          r"[\w:-]+ is worse than scratch at [\d, ]+ examples")
+          r"[\w:-]+ is worse than scratch at [\d, ]+ examples",
+          # the confirmation study's answer (primary.md): a member's pooled difference, intervals and verdict
+          r"(?:With \w+ at|At) \d+ target examples, [\w:-]+ minus random is [+-][\d.]+ pp \([^)]*\): [^*]*?"
+          r"(?:inconclusive|\((?:firm|provisional)\))",
+          r"A new cell's difference would lie in \[[^\]]*\] \(95 % prediction interval, tau [\d.]+ pp; "
+          r"descriptive\)")
 
 
 @pytest.mark.parametrize("page", [ROOT / "README.md", ROOT / "docs" / "results.md"], ids=lambda p: p.name)
 def test_every_tested_claim_in_the_findings_is_quoted_from_a_committed_conclusions_file(page):
     """The findings say nothing stronger than a test: each claim written in the conclusions' pattern is, word
-    for word, a sentence (or the start of one) of a committed conclusions.md or study.md, not of the superseded
-    ones kept in docs/results/unfused/."""
+    for word, a sentence (or the start of one) of a committed conclusions.md, study.md or primary.md, not of the
+    superseded ones kept in docs/results/unfused/."""
     results = ROOT / "docs" / "results"
     superseded = results / "unfused"  # the tables remade since (kept to compare): not what the findings may quote
     generated = " ".join(" ".join(p.read_text().split()) for p in
-                         [*results.rglob("*.conclusions.md"), *results.rglob("study.md")]
+                         [*results.rglob("*.conclusions.md"), *results.rglob("study.md"), *results.rglob("primary.md")]
                          if superseded not in p.parents)
     text = " ".join(page.read_text().split())
     claims = [c for pattern in CLAIMS for c in re.findall(pattern, text)]

@@ -182,3 +182,33 @@ def test_one_cell_is_its_own_paired_t_test():
     assert (model["k"], model["dof"], model["mean"]) == (1, 3, pytest.approx(values.mean()))
     assert model["se"] == pytest.approx(values.std(ddof=1) / 2)
     assert Cell("a", "b", (1,), 10).name == "a-b_1_n10"
+
+
+def _member(rule, verdicts, firm=(True, True), mean=-0.1, tau2=0.04, k=6):
+    sup, eq = verdicts
+    base = {"activation": "relu", "size": 3000, "rule": rule, "mean": mean, "se": 0.05, "tau2": tau2, "k": k,
+            "prediction_95": list(primary.prediction_interval(mean, 0.05, tau2, k))}
+    return [{**base, "test": "superiority", "verdict": sup, "firm": firm[0], "interval": [mean - 0.2, mean + 0.2]},
+            {**base, "test": "equivalence", "verdict": eq, "firm": firm[1], "interval": [mean - 0.1, mean + 0.1]}]
+
+
+def test_the_answer_in_words_says_each_members_two_tests_as_one_verdict():
+    from transfer_learning.report import answer_sentences
+
+    result = {"hypotheses": {"equivalence_margin_pp": 0.25}, "primary": [
+        *_member("mean-abs", ("beats random", "inconclusive")),
+        *_member("utility", ("beats random", "equivalent"), firm=(True, False)),
+        *_member("oracle", ("inconclusive", "equivalent")),
+        *_member("taylor", ("inconclusive", "inconclusive"), k=2),
+        *_member("centered", ("worse than random", "inconclusive"), firm=(False, False))]}
+    sentences = answer_sentences(result)
+    half = scipy_stats.t.ppf(0.975, 4) * math.sqrt(0.04 + 0.05 ** 2)
+    assert sentences[0] == (
+        "With relu at 3000 target examples, mean-abs minus random is -0.10 pp (Holm-adjusted intervals [-0.30, +0.10] "
+        "against 0 and [-0.20, +0.00] against ±0.25 pp, over 6 cells): beats random (firm). A new cell's difference "
+        f"would lie in [{-0.1 - half:+.2f}, {-0.1 + half:+.2f}] (95 % prediction interval, tau 0.20 pp; descriptive).")
+    verdicts = [s.split("cells): ")[1].split(".")[0] for s in sentences]
+    assert verdicts == ["beats random (firm)", "beats random, by less than ±0", "equivalent to random within ±0",
+                        "inconclusive", "worse than random (provisional)"]
+    assert "by less than ±0.25 pp (provisional)." in sentences[1]
+    assert "prediction" not in sentences[3]  # two cells cannot say how a third would vary

@@ -105,6 +105,7 @@ def test_primary_files_answer_the_declared_family(staged):
             assert excludes == (e["verdict"] in ("beats random", "worse than random"))
     text = (out / "primary.md").read_text()
     assert text.startswith("# The primary answer") and "| tanh | 40 | utility | superiority |" in text
+    assert "\n- With tanh at 40 target examples, utility minus random is " in text  # the answer in words
     signal = result["score_signal"]
     assert {s["rule"] for s in signal} == {"mean-abs", "utility", "random", "scale-matched"}
     assert all(-1 <= s["rho_mean"] <= 1 for s in signal if s["rho_mean"] is not None)

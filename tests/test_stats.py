@@ -1,5 +1,7 @@
 """The statistics every analysis uses, each against scipy.stats or a computation written out here."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
@@ -35,3 +37,14 @@ def test_tost_is_the_larger_of_scipys_two_one_sided_tests(centre):
     below = scipy_stats.ttest_1samp(values, 0.25, alternative="less").pvalue
     assert stats.tost_p(list(values), 0.25) == pytest.approx(max(above, below), rel=1e-10)
     assert np.isnan(stats.tost_p([0.1], 0.25))
+
+
+def test_a_new_cells_prediction_interval_is_the_pooled_mean_widened_by_the_cells_spread():
+    prediction_interval = stats.prediction_interval
+    low, high = prediction_interval(0.5, 0.2, 0.09, 6)
+    half = scipy_stats.t.ppf(0.975, 4) * (0.09 + 0.04) ** 0.5
+    assert (low, high) == pytest.approx((0.5 - half, 0.5 + half), abs=1e-12)
+    assert prediction_interval(0.5, 0.2, 0.0, 6) == pytest.approx((0.5 - 0.2 * scipy_stats.t.ppf(0.975, 4),
+                                                                     0.5 + 0.2 * scipy_stats.t.ppf(0.975, 4)))
+    assert all(math.isnan(v) for v in prediction_interval(0.5, 0.2, 0.09, 2))
+    assert all(math.isnan(v) for v in prediction_interval(0.5, 0.2, math.nan, 6))

@@ -8,7 +8,9 @@ DerSimonian-Laird tau^2, Hartung-Knapp standard error on k - 1 degrees of freedo
 their own. Each member of the primary family (each of --primary-rules, each of --primary-sizes, each activation)
 has a superiority test (two-sided, against 0) and an equivalence test (TOST within +-the margin); the family's
 2 x members tests are Holm-adjusted together, and each interval is at the level of the Holm step that decided it
-(stats.holm_levels), so an interval and its verdict never disagree.
+(stats.holm_levels), so an interval and its verdict never disagree. Beside each pooled difference, a 95 % prediction
+interval (stats.prediction_interval) says where a new cell's difference would lie, the cells' own spread included:
+the pooled interval bounds the average over cells, not each cell.
 
 Everything else (each cell on its own, the other sizes, the scale-matched control, the references, the score signal)
 is descriptive: 95 % intervals, no verdicts.
@@ -21,7 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import read_csv
-from .stats import FIRM_P, detectable, holm, holm_levels, mean_ci, random_effects, t_interval, t_tests
+from .stats import (
+    FIRM_P,
+    detectable,
+    holm,
+    holm_levels,
+    mean_ci,
+    prediction_interval,
+    random_effects,
+    t_interval,
+    t_tests,
+)
 from .vocab import SELECTION_FREE
 
 ALPHA = 0.05
@@ -208,6 +220,7 @@ def analyze(study, sweep, tuned: dict, hypotheses_record: dict, cell_rows: dict)
         e["interval"] = t_interval(e["mean"], e["se"], e["dof"], width)
         e["verdict"] = verdict(e["test"], e["mean"], adjusted)
         e["detectable_pp"] = detectable(e["se"], e["dof"], level, tost=e["test"] == "equivalence")
+        e["prediction_95"] = list(prediction_interval(e["mean"], e["se"], e["tau2"], e["k"]))  # descriptive
         e["firm"] = e["verdict"] != "inconclusive" and adjusted < FIRM_P and (
             abs(e["tuning_mean"]) < margin if e["test"] == "equivalence"
             else np.sign(e["tuning_mean"]) == np.sign(e["mean"]))

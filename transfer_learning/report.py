@@ -523,8 +523,45 @@ def _activation_label(activation) -> str:
     return activation or "-"
 
 
+def _answer_verdict(superiority: dict, equivalence: dict, margin: float) -> str:
+    """One member's two tests as one verdict: beats / is worse than random (by less than the margin, where TOST
+    says so too), equivalent within the margin, or inconclusive; firm or provisional where decided."""
+    beats, within = superiority["verdict"] != "inconclusive", equivalence["verdict"] == "equivalent"
+    if beats:
+        said = superiority["verdict"] + (f", by less than ±{margin:g} pp" if within else "")
+    elif within:
+        said = f"equivalent to random within ±{margin:g} pp"
+    else:
+        return "inconclusive"
+    decided = [e for e in (superiority, equivalence) if e["verdict"] != "inconclusive"]
+    return f"{said} ({'firm' if all(e['firm'] for e in decided) else 'provisional'})"
+
+
+def answer_sentences(result: dict) -> list[str]:
+    """The primary answer in words, a sentence per member (rule x size x activation): its pooled difference from
+    random, both Holm-adjusted intervals and the verdict, then where a new cell's difference would lie."""
+    margin = result["hypotheses"]["equivalence_margin_pp"]
+    members = {}
+    for e in result["primary"]:
+        members.setdefault((e["activation"], e["size"], e["rule"]), {})[e["test"]] = e
+    sentences = []
+    for (activation, size, rule), tests in members.items():
+        sup, eq = tests["superiority"], tests["equivalence"]
+        where = f"With {activation} at" if activation else "At"
+        text = (f"{where} {size} target examples, {rule} minus random is {_pp(sup['mean'])} pp (Holm-adjusted "
+                f"intervals [{_pp(sup['interval'][0])}, {_pp(sup['interval'][1])}] against 0 and "
+                f"[{_pp(eq['interval'][0])}, {_pp(eq['interval'][1])}] against ±{margin:g} pp, over {sup['k']} "
+                f"cells): {_answer_verdict(sup, eq, margin)}.")
+        low, high = sup.get("prediction_95") or (math.nan, math.nan)
+        if not (math.isnan(low) or math.isnan(high)):
+            text += (f" A new cell's difference would lie in [{_pp(low)}, {_pp(high)}] (95 % prediction interval, "
+                     f"tau {math.sqrt(sup['tau2']):.2f} pp; descriptive).")
+        sentences.append(text)
+    return sentences
+
+
 def primary_markdown(result: dict, finished: int, total: int) -> str:
-    """primary.md: the declared family's answer first, then what is descriptive."""
+    """primary.md: the declared family's answer first, in words and then as a table, then what is descriptive."""
     h = result["hypotheses"]
     primary = result["primary"]
     lines = ["# The primary answer", "",
@@ -537,6 +574,7 @@ def primary_markdown(result: dict, finished: int, total: int) -> str:
              "its test, so it excludes 0 (superiority) or lies within the margin (equivalence) exactly when the "
              "verdict says so. **Firm**: " + h["firm"] + "; otherwise provisional. *Detectable*: the difference "
              "(superiority) or the margin (equivalence) this test finds with 80 % power at its level.", "",
+             *(f"- {sentence}" for sentence in answer_sentences(result)), "",
              "| activation | size | rule | test | difference (pp) | adjusted interval | verdict | adjusted p | firm | "
              "detectable (pp) | cells |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]

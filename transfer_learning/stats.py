@@ -148,6 +148,18 @@ def t_interval(mean, se, dof, level) -> tuple:
     return mean - half, mean + half
 
 
+def prediction_interval(mean, se, tau2, k, level=0.05) -> tuple:
+    """Where a new cell's true effect would lie (Higgins, Thompson and Spiegelhalter 2009): the pooled mean plus or
+    minus t(k - 2) times sqrt(tau^2 + se^2). The pooled mean's interval bounds the average over cells; this one
+    bounds a cell, the cells' own spread included. It needs at least three cells (nan otherwise)."""
+    from scipy.special import stdtrit
+
+    if k < 3 or not se > 0 or math.isnan(tau2):
+        return math.nan, math.nan
+    half = stdtrit(k - 2, 1 - level / 2) * math.sqrt(tau2 + se * se)
+    return mean - half, mean + half
+
+
 def detectable(se, dof, level, power=0.8, tost=False) -> float:
     """The smallest true difference a t-test at ``level`` (two-sided) finds with ``power``; with ``tost``, the
     smallest equivalence margin that TOST at ``level`` (one-sided each) shows with ``power`` when the true
