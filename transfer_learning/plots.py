@@ -228,8 +228,9 @@ def study_plot(series: dict, path) -> None:
 def primary_plot(result: dict, path) -> None:
     """primary.png: each primary rule (the oracle in black) minus random against target size. One row per
     activation; a panel per task pair and width with each cell's mean and 95 % interval over its replicates
-    (descriptive), and a last panel with the pooled difference and its Holm-adjusted interval (the answer); the
-    equivalence band shaded in every panel."""
+    (descriptive), and a last panel with the pooled difference and its Holm-adjusted interval (the answer), behind it
+    a faint line for the 95 % prediction interval of a new cell (descriptive); the equivalence band shaded in every
+    panel."""
     plt = pyplot()
     entries = [e for e in result["primary"] if e["test"] == "superiority"]
     activations = list(dict.fromkeys(e["activation"] for e in entries)) or [None]
@@ -244,8 +245,11 @@ def primary_plot(result: dict, path) -> None:
         mine = [e for e in entries if e["activation"] == activation]
         sizes = sorted({e["size"] for e in mine})
 
-        def point(ax, k, size, mean, low, high, label=None, sizes=sizes):
-            x = sizes.index(size) + (k - (len(rules) - 1) / 2) * 0.15
+        def place(k, size, sizes=sizes):
+            return sizes.index(size) + (k - (len(rules) - 1) / 2) * 0.15
+
+        def point(ax, k, size, mean, low, high, label=None):
+            x = place(k, size)
             if not (math.isnan(mean) or math.isnan(low) or math.isnan(high)):
                 ax.errorbar([x], [mean], yerr=[[mean - low], [high - mean]], fmt="o", ms=3, capsize=2,
                             color=colors[rules[k]], label=label)
@@ -258,9 +262,12 @@ def primary_plot(result: dict, path) -> None:
             ax.set_title(f"{facet[0]}\n{facet[1]}", fontsize=7)
         for k, rule in enumerate(rules):
             for e in (e for e in mine if e["rule"] == rule):
+                low, high = e.get("prediction_95") or (math.nan, math.nan)
+                if not (math.isnan(low) or math.isnan(high)):
+                    row[-1].vlines(place(k, e["size"]), low, high, color=colors[rule], lw=3, alpha=0.25)
                 low, high = e["interval"]
                 point(row[-1], k, e["size"], e["mean"], low, high, label=rule if e["size"] == sizes[0] else None)
-        row[-1].set_title("pooled, Holm-adjusted", fontsize=7)
+        row[-1].set_title("pooled, Holm-adjusted\n(faint: a new cell, 95 %)", fontsize=7)
         row[-1].legend(fontsize=6)
         row[0].set_ylabel(f"{activation or ''} rule minus random (pp)", fontsize=8)
         for ax in row:
