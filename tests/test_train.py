@@ -485,3 +485,17 @@ def test_step_settings_are_a_configs_own_with_the_changes_given():
     logistic = LogisticConfig(batch_size=600, learning_rate=0.13)  # no penalties of its own: zero
     assert StepSettings.of(logistic) == StepSettings(batch_size=600, learning_rate=0.13, L1_reg=0.0, L2_reg=0.0,
                                                      l2_sp=0.0, scoring="all", kernels="fused", gemm="openblas")
+
+
+def test_loop_settings_are_the_configs_with_the_tutorials_defaults():
+    from dataclasses import replace
+
+    from transfer_learning.config import LogisticConfig, TransferConfig
+
+    assert LoopSettings(n_epochs=7) == LoopSettings(7, 10000, 2, 0.995, True, True)  # the tutorial's constants
+    cfg = replace(TransferConfig(), n_epochs=3, patience=500, patience_increase=3.0, improvement_threshold=0.9)
+    assert LoopSettings.of(cfg) == LoopSettings(3, 500, 3.0, 0.9, restore_best=True, score_test=True)
+    assert LoopSettings.of(cfg, score_test=False, patience=7) == LoopSettings(3, 7, 3.0, 0.9, True, False)
+    logistic = replace(LogisticConfig(), n_epochs=4, patience=600)
+    assert LoopSettings.of(logistic) == LoopSettings(4, 600, logistic.patience_increase,
+                                                     logistic.improvement_threshold)
