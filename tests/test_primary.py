@@ -212,3 +212,22 @@ def test_the_answer_in_words_says_each_members_two_tests_as_one_verdict():
                         "inconclusive", "worse than random (provisional)"]
     assert "by less than ±0.25 pp (provisional)." in sentences[1]
     assert "prediction" not in sentences[3]  # two cells cannot say how a third would vary
+
+
+def test_tuning_edges_count_each_arms_settings_at_a_grid_edge_over_the_cells():
+    from transfer_learning.report import primary_markdown
+
+    tuned = {"cells": {
+        "a": {"arms": {"l2-sp": {"at_edge": ["l2_sp at the bottom (0.001)"]},
+                       "transfer/utility@0.25": {"at_edge": ["learning_rate at the bottom (0.01)"]},
+                       "transfer/random@0.5": {"at_edge": []}}},
+        "b": {"arms": {"l2-sp": {"at_edge": ["l2_sp at the bottom (0.001)", "learning_rate at the top (1)"]},
+                       "scratch": {}}}}}
+    edges = primary.tuning_edges(tuned)
+    assert sorted((e["arm"], e["edge"], e["times"], e["of"]) for e in edges) == [
+        ("l2-sp", "l2_sp at the bottom (0.001)", 2, 2), ("l2-sp", "learning_rate at the top (1)", 1, 2),
+        ("transfer", "learning_rate at the bottom (0.01)", 1, 2)]
+    result = {"hypotheses": {"contrast": "c", "pooling": "p", "tests": 0, "equivalence_margin_pp": 0.25,
+                             "adjustment": "a", "alpha": 0.05, "tuned_sha256": "0" * 64, "firm": "f"},
+              "hypotheses_sha256": "0" * 64, "primary": [], "descriptive": {"pooled": []}, "tuning_edges": edges}
+    assert "| l2-sp | l2_sp at the bottom (0.001) | 2 | 2 |" in primary_markdown(result, 0, 0)

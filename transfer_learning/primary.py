@@ -184,6 +184,20 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
     })
 
 
+def tuning_edges(tuned: dict) -> list[dict]:
+    """How often each arm's tuned setting sat at an edge of its grid, over the cells: where it did, the grid did not
+    bracket the best value and the arm may be stronger than it was tuned to be. Per-selection arms are counted per
+    arm (all rules and fractions together)."""
+    counts, cells = {}, {}
+    for cell in tuned["cells"].values():
+        for key, entry in cell["arms"].items():
+            arm = key.split("/")[0]
+            cells[arm] = cells.get(arm, 0) + 1
+            for edge in entry.get("at_edge", []):
+                counts[(arm, edge)] = counts.get((arm, edge), 0) + 1
+    return [{"arm": arm, "edge": edge, "times": n, "of": cells[arm]} for (arm, edge), n in counts.items()]
+
+
 def verdict(test: str, mean: float, p_holm: float) -> str:
     if math.isnan(p_holm) or p_holm >= ALPHA:
         return "inconclusive"
@@ -306,6 +320,7 @@ def write_outputs(study, sweep, tuned, hypotheses_record, folders, out=None) -> 
     result = analyze(study, sweep, tuned, hypotheses_record, cell_rows)
     result["score_signal"] = score_signal(study, sweep, [(c, f) for c, f in folders if c in cell_rows])
     result["hypotheses_sha256"] = file_digest(Path(study.out) / "hypotheses.json")
+    result["tuning_edges"] = tuning_edges(tuned)
     files.write_json("primary.json", finite(result))
     text = primary_markdown(result, len(cell_rows), len(folders))
     files.write_text("primary.md", text)

@@ -601,6 +601,14 @@ def primary_markdown(result: dict, finished: int, total: int) -> str:
             if finite:
                 lines.append(f"| {_activation_label(activation)} | {size} | {rule} | {layer} | "
                              f"{sum(finite) / len(finite):+.2f} | [{min(finite):+.2f}, {max(finite):+.2f}] |")
+    edges = result.get("tuning_edges") or []
+    if edges:
+        lines += ["", "## Tuned settings at an edge of their grid", "",
+                  "How often an arm's setting chosen in the tune stage was the lowest or highest value tried (per "
+                  "cell; a per-selection arm once per rule and keep fraction). There the grid did not bracket the "
+                  "best value, so that arm may be stronger than tuned here.", "",
+                  "| arm | setting at an edge | times | of |", "|---|---|---|---|"]
+        lines += [f"| {e['arm']} | {e['edge']} | {e['times']} | {e['of']} |" for e in edges]
     lines += ["", "## Descriptive (no verdicts)", "",
               "Pooled across the cells of a size and activation as the primary family is, with unadjusted 95 % "
               "intervals: a guide to where to look next, not a claim.", "",
