@@ -179,8 +179,9 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
                       "not within 2,000, the between-cell variation alone is too large)",
         "firm": "Holm-adjusted p < 0.01, and the tuning replicates give the same sign (superiority) or a pooled "
                 "difference within the margin (equivalence)",
-        "descriptive": "each cell on its own; the sizes not in the primary family; the scale-matched control; the "
-                       "references; the score signal: 95 % intervals, no verdicts",
+        "descriptive": "each cell on its own; each member's 95 % prediction interval of a new cell's difference; the "
+                       "sizes not in the primary family; the scale-matched control; the references; the score signal; "
+                       "the tuned settings at a grid edge: 95 % intervals, no verdicts",
     })
 
 
