@@ -175,6 +175,35 @@ def test_a_survivors_change_is_applied_where_its_lines_are_found_once():
     assert mutated_source(part, source) is None  # whole lines only: the tail of a line is not that line
 
 
+def test_a_recheck_counts_a_mutant_whose_tests_never_end_as_caught_and_puts_the_file_back(tmp_path, monkeypatch):
+    import io
+    import subprocess
+
+    from tools import mutation_recheck
+
+    line = "                h.next_minibatch = minibatch_index + 1"
+    show = (f"--- transfer_learning/train.py\n+++ transfer_learning/train.py\n@@ -1,1 +1,1 @@\n-{line}\n"
+            f"+{line.replace('+ 1', '+ 2')}\n")
+    copy = tmp_path / "copy"
+    (copy / "transfer_learning").mkdir(parents=True)
+    original = (ROOT / "transfer_learning" / "train.py").read_text()
+    (copy / "transfer_learning" / "train.py").write_text(original)
+    seen = []
+
+    def run(args, cwd=None, capture_output=False, text=False, check=False, timeout=None):
+        if args[1] == "show":
+            return subprocess.CompletedProcess(args, 0, stdout=show)
+        seen.append(((copy / "transfer_learning" / "train.py").read_text(), timeout))
+        raise subprocess.TimeoutExpired(args, timeout)
+
+    monkeypatch.setattr(mutation_recheck, "prepare", lambda folder: None)
+    monkeypatch.setattr(mutation_recheck.subprocess, "run", run)
+    results = mutation_recheck.recheck(tmp_path, ["m1"], ["tests/test_train.py"], copy, out=io.StringIO(), timeout=7)
+    assert results == {"m1": "caught (timeout)"}
+    assert seen[0][1] == 7 and "minibatch_index + 2" in seen[0][0]  # the tests ran on the mutant
+    assert (copy / "transfer_learning" / "train.py").read_text() == original  # and the file was put back
+
+
 #: A claim in the generated pattern of conclusions.md: a difference, an equivalence, or an inconclusive test.
 CLAIMS = (r"[\w:-]+(?: \(reinit-deeper\))? beats [^()*]*?\(paired t over \d+ replicates, Holm-adjusted p [=<] [\d.]+\)",
           r"[\w:-]+(?: \(reinit-deeper\))? and [\w:-]+ are equivalent [^()*]*?\(TOST over \d+ replicates, "

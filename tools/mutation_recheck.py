@@ -37,9 +37,9 @@ def mutated_source(show: str, source: str) -> str | None:
     return None
 
 
-def recheck(run: Path, names, tests, copy: Path, out=sys.stdout) -> dict:
+def recheck(run: Path, names, tests, copy: Path, out=sys.stdout, timeout=300) -> dict:
     """{name: caught | survived | gone}, each name's change applied alone to one copy of the tree (the file it
-    changed is put back after its tests)."""
+    changed is put back after its tests); tests still running after ``timeout`` seconds count as caught."""
     prepare(copy)
     results = {}
     for name in names:
@@ -53,10 +53,12 @@ def recheck(run: Path, names, tests, copy: Path, out=sys.stdout) -> dict:
             (copy / path).write_text(changed)
             try:
                 rc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
-                                    cwd=copy, capture_output=True).returncode
+                                    cwd=copy, capture_output=True, timeout=timeout).returncode
+            except subprocess.TimeoutExpired:
+                rc = "timeout"  # a mutant that never ends its loop: caught, as mutmut counts a timeout
             finally:
                 (copy / path).write_text(source)
-            results[name] = {0: "survived", 1: "caught"}.get(rc, f"pytest exit {rc}")
+            results[name] = {0: "survived", 1: "caught", "timeout": "caught (timeout)"}.get(rc, f"pytest exit {rc}")
         print(name, results[name], file=out, flush=True)
     return results
 
@@ -66,9 +68,11 @@ def main(argv=None) -> int:
     parser.add_argument("--run", required=True, help="the folder mutmut ran in (it holds mutants/)")
     parser.add_argument("--tests", required=True, help="pytest's arguments: the tests that may catch them")
     parser.add_argument("--copy", default="/tmp/transfer-learning-recheck", help="where the tree is copied (replaced)")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="seconds after which a mutant's tests count as caught (a loop that never ends)")
     parser.add_argument("names", nargs="+", help="the survivors, as mutmut names them")
     args = parser.parse_args(argv)
-    recheck(Path(args.run), args.names, shlex.split(args.tests), Path(args.copy))
+    recheck(Path(args.run), args.names, shlex.split(args.tests), Path(args.copy), timeout=args.timeout)
     return 0
 
 
