@@ -127,6 +127,18 @@ class Scripted:
         self.steps = int(weights["steps"])
 
 
+def test_each_check_records_its_epoch_minibatch_iteration_and_both_errors():
+    """history.checks (what validation_log.csv and the resume state are written from), worked out by hand: a check
+    every 2 of 4 minibatches (patience 4 // 2), the test error of the best weights so far, held until a new best."""
+    from transfer_learning.train import Check
+
+    model = Scripted([0.5, 0.4, 0.45, 0.3], n_train_batches=4)
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=2, patience=4, patience_increase=10),
+                                 out=io.StringIO(), progress=False)
+    assert history.checks == [Check(1, 2, 1, 0.5, 2 / 1000), Check(1, 4, 3, 0.4, 4 / 1000),
+                              Check(2, 2, 5, 0.45, 4 / 1000), Check(2, 4, 7, 0.3, 8 / 1000)]
+
+
 def test_early_stopping_tracks_the_first_best_and_restores_it_by_the_tutorials_rules():
     # 3 minibatches an epoch, patience 10000: a check after every epoch (at 3, 6, 9, 12, 15 steps)
     model = Scripted([0.5, 0.4, 0.4, 0.45, 0.3999], n_train_batches=3)
