@@ -99,7 +99,7 @@ def known_flags() -> set:
     flags |= help_flags(analysis.main, ["--help"])
     flags |= help_flags(compat2015.main, ["--help"])
     flags |= help_flags(predict.main, ["--help"])
-    for script in [*(ROOT / "bench").glob("*.py"), ROOT / "tests" / "test_golden.py"]:
+    for script in [*(ROOT / "bench").glob("*.py"), *(ROOT / "tools").glob("*.py"), ROOT / "tests" / "test_golden.py"]:
         flags |= set(re.findall(r"add_argument\(\s*\"(--[a-z0-9-]+)\"", script.read_text()))
     return flags | OTHER_PROGRAMS_FLAGS
 
