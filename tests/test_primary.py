@@ -166,6 +166,8 @@ def test_hypotheses_state_the_replicates_tost_needs(tmp_path):
     assert n is not None
     sds = power["tuning_sd_pp"]
     tau2 = power["tau2_pp2"]
+    assert power["planning_sd_pp"] == pytest.approx(math.sqrt(sum(sd * sd for sd in sds) / len(sds)))
+    sds = [power["planning_sd_pp"]] * len(sds)  # every cell planned with the cells' pooled SD
 
     def margin_at(n):
         se = math.sqrt(1 / sum(1 / (sd * sd / n + tau2) for sd in sds))

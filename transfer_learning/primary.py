@@ -149,11 +149,16 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
                 sds = [float(np.std(list(d.values()), ddof=1)) for d in per_cell]
                 tau2 = pooled(per_cell)["tau2"] if per_cell else math.nan
                 k = len(per_cell)
-                se = _expected_se(sds, tau2, study.replicates)
-                needed = next((n for n in range(2, 2001) if detectable(_expected_se(sds, tau2, n), _dof(k, n), level,
-                                                                       tost=True) <= sweep.equivalence_margin), None)
+                # an SD from three replicates can come out near 0 by chance, and would then pass for a cell measured
+                # exactly: every cell is planned with the cells' pooled SD (the root mean square of theirs)
+                planned = [math.sqrt(float(np.mean(np.square(sds))))] * k if sds else []
+                se = _expected_se(planned, tau2, study.replicates)
+                needed = next((n for n in range(2, 2001) if detectable(_expected_se(planned, tau2, n), _dof(k, n),
+                                                                       level, tost=True) <= sweep.equivalence_margin),
+                              None)
                 power.append({"rule": rule, "size": size, "activation": activation, "cells": k,
-                              "tuning_sd_pp": sds, "tau2_pp2": tau2, "replicates": study.replicates,
+                              "tuning_sd_pp": sds, "planning_sd_pp": planned[0] if planned else math.nan,
+                              "tau2_pp2": tau2, "replicates": study.replicates,
                               "expected_se_pp": se,
                               "detectable_difference_pp": detectable(se, _dof(k, study.replicates), level),
                               "detectable_equivalence_margin_pp": detectable(se, _dof(k, study.replicates), level,
@@ -174,9 +179,11 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
         "power": power,
         "power_note": f"at level alpha / {m} (the first Holm step), 80 % power; SDs of the tuning replicates' "
                       "validation-pool differences at the tuned settings (a smaller test set than the confirmation's, "
-                      "so conservative); tau^2 their DerSimonian-Laird estimate; replicates_for_tost_at_margin: the "
-                      "fewest a cell that give TOST 80 % power at the margin when the true difference is 0 (null: "
-                      "not within 2,000, the between-cell variation alone is too large)",
+                      "so conservative), every cell planned with their pooled SD (the root mean square: an SD from "
+                      "three replicates alone can be near 0 by chance); tau^2 their DerSimonian-Laird estimate; "
+                      "replicates_for_tost_at_margin: the fewest a cell that give TOST 80 % power at the margin when "
+                      "the true difference is 0 (null: not within 2,000, the between-cell variation alone is too "
+                      "large)",
         "firm": "Holm-adjusted p < 0.01, and the tuning replicates give the same sign (superiority) or a pooled "
                 "difference within the margin (equivalence)",
         "descriptive": "each cell on its own; each member's 95 % prediction interval of a new cell's difference; the "

@@ -639,19 +639,19 @@ def power_markdown(hypotheses: dict) -> str:
     replicates TOST at the margin would need, from the tuning replicates' paired SDs."""
     margin = hypotheses["equivalence_margin_pp"]
     lines = [f"Power of the primary family ({hypotheses['tests']} tests, Holm; {hypotheses['power_note']}).", "",
-             f"| activation | size | rule | cells | tuning SDs (pp) | tau (pp) | replicates | detectable difference "
-             f"(pp) | detectable margin (pp) | replicates for TOST at ±{margin:g} pp |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             f"| activation | size | rule | cells | tuning SDs (pp) | planned SD (pp) | tau (pp) | replicates | "
+             f"detectable difference (pp) | detectable margin (pp) | replicates for TOST at ±{margin:g} pp |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    def pp(value):
+        return "-" if value is None or math.isnan(value) else f"{value:.2f}"
+
     for p in hypotheses["power"]:
         sds = ", ".join(f"{sd:.2f}" for sd in p["tuning_sd_pp"]) or "-"
-        tau = "-" if p["tau2_pp2"] is None else f"{math.sqrt(p['tau2_pp2']):.2f}"
-
-        def pp(value):
-            return "-" if value is None else f"{value:.2f}"
-
+        tau = "-" if p["tau2_pp2"] is None else pp(math.sqrt(p["tau2_pp2"]))
         needed = p["replicates_for_tost_at_margin"]
         lines.append(f"| {_activation_label(p['activation'])} | {p['size']} | {p['rule']} | {p['cells']} | {sds} | "
-                     f"{tau} | {p['replicates']} | {pp(p['detectable_difference_pp'])} | "
+                     f"{pp(p.get('planning_sd_pp'))} | {tau} | {p['replicates']} | "
+                     f"{pp(p['detectable_difference_pp'])} | "
                      f"{pp(p['detectable_equivalence_margin_pp'])} | {needed if needed else 'over 2,000'} |")
     return "\n".join(lines) + "\n"
 
