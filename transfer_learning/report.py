@@ -560,6 +560,39 @@ def answer_sentences(result: dict) -> list[str]:
     return sentences
 
 
+def _score_signal_section(signal: list) -> list[str]:
+    """primary.md's score signal: each rule's rank correlation with the oracle, per activation, size and layer."""
+    if not signal:
+        return []
+    lines = ["", "## Does a rule's score see what the oracle sees?", "",
+             "Spearman's rho of each rule's node scores with the oracle's, in the same replicate, per hidden "
+             "layer: the mean over the cells of each cell's mean over replicates, with the cells' range. Near 0: "
+             "the score ranks nodes unlike the loss their removal causes; random's row is what chance gives.",
+             "",
+             "| activation | size | rule | layer | mean rho | cells' range |", "|---|---|---|---|---|---|"]
+    groups = {}
+    for s in signal:
+        groups.setdefault((s["activation"], s["size"], s["rule"], s["layer"]), []).append(s["rho_mean"])
+    for (activation, size, rule, layer), values in groups.items():
+        finite = [v for v in values if not math.isnan(v)]
+        if finite:
+            lines.append(f"| {_activation_label(activation)} | {size} | {rule} | {layer} | "
+                         f"{sum(finite) / len(finite):+.2f} | [{min(finite):+.2f}, {max(finite):+.2f}] |")
+    return lines
+
+
+def _tuning_edges_section(edges: list) -> list[str]:
+    """primary.md's count of tuned settings at an edge of their grid (primary.tuning_edges)."""
+    if not edges:
+        return []
+    return ["", "## Tuned settings at an edge of their grid", "",
+            "How often an arm's setting chosen in the tune stage was the lowest or highest value tried (per cell; a "
+            "per-selection arm once per rule and keep fraction). There the grid did not bracket the best value, so "
+            "that arm may be stronger than tuned here.", "",
+            "| arm | setting at an edge | times | of |", "|---|---|---|---|",
+            *(f"| {e['arm']} | {e['edge']} | {e['times']} | {e['of']} |" for e in edges)]
+
+
 def primary_markdown(result: dict, finished: int, total: int) -> str:
     """primary.md: the declared family's answer first, in words and then as a table, then what is descriptive."""
     h = result["hypotheses"]
@@ -585,30 +618,8 @@ def primary_markdown(result: dict, finished: int, total: int) -> str:
                      f"{'-' if math.isnan(e['p_holm']) else format(e['p_holm'], '.3g')} | "
                      f"{'firm' if e['firm'] else 'provisional' if e['verdict'] != 'inconclusive' else '-'} | "
                      f"{'-' if math.isnan(e['detectable_pp']) else format(e['detectable_pp'], '.2f')} | {e['k']} |")
-    signal = result.get("score_signal") or []
-    if signal:
-        lines += ["", "## Does a rule's score see what the oracle sees?", "",
-                  "Spearman's rho of each rule's node scores with the oracle's, in the same replicate, per hidden "
-                  "layer: the mean over the cells of each cell's mean over replicates, with the cells' range. Near 0: "
-                  "the score ranks nodes unlike the loss their removal causes; random's row is what chance gives.",
-                  "",
-                  "| activation | size | rule | layer | mean rho | cells' range |", "|---|---|---|---|---|---|"]
-        groups = {}
-        for s in signal:
-            groups.setdefault((s["activation"], s["size"], s["rule"], s["layer"]), []).append(s["rho_mean"])
-        for (activation, size, rule, layer), values in groups.items():
-            finite = [v for v in values if not math.isnan(v)]
-            if finite:
-                lines.append(f"| {_activation_label(activation)} | {size} | {rule} | {layer} | "
-                             f"{sum(finite) / len(finite):+.2f} | [{min(finite):+.2f}, {max(finite):+.2f}] |")
-    edges = result.get("tuning_edges") or []
-    if edges:
-        lines += ["", "## Tuned settings at an edge of their grid", "",
-                  "How often an arm's setting chosen in the tune stage was the lowest or highest value tried (per "
-                  "cell; a per-selection arm once per rule and keep fraction). There the grid did not bracket the "
-                  "best value, so that arm may be stronger than tuned here.", "",
-                  "| arm | setting at an edge | times | of |", "|---|---|---|---|"]
-        lines += [f"| {e['arm']} | {e['edge']} | {e['times']} | {e['of']} |" for e in edges]
+    lines += _score_signal_section(result.get("score_signal") or [])
+    lines += _tuning_edges_section(result.get("tuning_edges") or [])
     lines += ["", "## Descriptive (no verdicts)", "",
               "Pooled across the cells of a size and activation as the primary family is, with unadjusted 95 % "
               "intervals: a guide to where to look next, not a claim.", "",
