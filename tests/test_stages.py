@@ -147,3 +147,23 @@ def test_plan_prints_what_the_replicates_would_detect_and_writes_nothing(staged,
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
     declared = json.loads((out / "hypotheses.json").read_text())
     assert all(p["replicates"] == 3 for p in declared["power"])  # the confirmation's, untouched
+
+
+def test_plan_while_the_tune_stage_runs_reads_the_cells_it_has_finished(staged, tmp_path, capsys):
+    import shutil
+
+    out, args, _ = staged
+    partial = tmp_path / "study"
+    shutil.copytree(out / "tune", partial / "tune")  # the tune stage's cells, and no tuned.json yet
+    (partial / "tune" / "cells" / "mnist0-1-mnist2-3_7-5_n40_tanh" / "analysis.json").unlink()  # still running
+    moved = [a if a != str(out) else str(partial) for a in args]
+    assert study.main(["--stage", "plan", *moved, "--replicates", "40"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Planned from the 3 of 4 cells tuned so far (no tuned.json yet")
+    assert "| tanh | 40 | utility | 1 |" in text  # one of the two cells of size 40 is tuned
+    assert "## Tuned settings at an edge of their grid" in text  # two learning rates: every choice is an edge
+    assert not (partial / "tuned.json").exists() and not (partial / "hypotheses.json").exists()
+    for folder in (partial / "tune" / "cells").iterdir():
+        (folder / "analysis.json").unlink(missing_ok=True)
+    assert study.main(["--stage", "plan", *moved]) == 2
+    assert "no cell of" in capsys.readouterr().err

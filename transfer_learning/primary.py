@@ -144,7 +144,7 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
         for size in study.primary_sizes:
             for rule in study.primary_rule_names:
                 per_cell = [_tuning_contrast(tuned["cells"][c.name], rule, fractions)
-                            for c in _cells_of(size, activation, cells(study))]
+                            for c in _cells_of(size, activation, cells(study)) if c.name in tuned["cells"]]
                 per_cell = [d for d in per_cell if len(d) >= 2]
                 sds = [float(np.std(list(d.values()), ddof=1)) for d in per_cell]
                 tau2 = pooled(per_cell)["tau2"] if per_cell else math.nan

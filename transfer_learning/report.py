@@ -581,7 +581,7 @@ def _score_signal_section(signal: list) -> list[str]:
     return lines
 
 
-def _tuning_edges_section(edges: list) -> list[str]:
+def tuning_edges_section(edges: list) -> list[str]:
     """primary.md's count of tuned settings at an edge of their grid (primary.tuning_edges)."""
     if not edges:
         return []
@@ -619,7 +619,7 @@ def primary_markdown(result: dict, finished: int, total: int) -> str:
                      f"{'firm' if e['firm'] else 'provisional' if e['verdict'] != 'inconclusive' else '-'} | "
                      f"{'-' if math.isnan(e['detectable_pp']) else format(e['detectable_pp'], '.2f')} | {e['k']} |")
     lines += _score_signal_section(result.get("score_signal") or [])
-    lines += _tuning_edges_section(result.get("tuning_edges") or [])
+    lines += tuning_edges_section(result.get("tuning_edges") or [])
     lines += ["", "## Descriptive (no verdicts)", "",
               "Pooled across the cells of a size and activation as the primary family is, with unadjusted 95 % "
               "intervals: a guide to where to look next, not a claim.", "",

@@ -101,12 +101,10 @@ def run_tune(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=
     study = staged(study, base)
     _check_stage_settings(study, sweep, base)
     make_folder(Path(study.out))
-    tuned_base = replace(base, tune_knobs=True, protocol="two-stage study, tune stage")
+    tuned_base = _tune_base(base)
     _run_cells(study, "tune", lambda cell: _stage_cell(study, sweep, tuned_base, cell, "tune", study.tune_seeds),
                argv)
-    table = {"design": design(study, sweep, base), "choice": CHOICE_RULE,
-             "cells": {cell.name: tuned_cell(*_stage_cell(study, sweep, tuned_base, cell, "tune", study.tune_seeds))
-                       for cell in cells(study)}}
+    table = tuned_table(study, sweep, base)
     RunDir(Path(study.out)).write_json("tuned.json", table)
     _log(study, f"tune: wrote {Path(study.out) / 'tuned.json'}")
     return table
@@ -195,18 +193,53 @@ def load_tuned(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> 
     return tuned
 
 
+def _tune_base(base: TransferConfig) -> TransferConfig:
+    """A tune-stage run's settings: every arm tried at every candidate of its knob."""
+    return replace(base, tune_knobs=True, protocol="two-stage study, tune stage")
+
+
+def tuned_table(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, finished_only=False) -> dict:
+    """tuned.json's content: every cell's tuned settings; with ``finished_only``, only the cells whose tune stage
+    has finished (their sweep wrote analysis.json), for --stage plan while the stage still runs."""
+    tuned_base, table = _tune_base(base), {}
+    for cell in cells(study):
+        cell_sweep, cell_base = _stage_cell(study, sweep, tuned_base, cell, "tune", study.tune_seeds)
+        if not finished_only or (Path(cell_sweep.out) / "analysis.json").is_file():
+            table[cell.name] = tuned_cell(cell_sweep, cell_base)
+    return {"design": design(study, sweep, base), "choice": CHOICE_RULE, "cells": table}
+
+
 def run_plan(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=(), out=None) -> dict:
     """What the confirmation would declare with these settings (--replicates among them), printed, nothing written:
-    to choose the replicates from the tuning stage's paired SDs before hypotheses.json fixes them."""
+    to choose the replicates from the tuning stage's paired SDs before hypotheses.json fixes them. While the tune
+    stage still runs (no tuned.json yet), from the cells it has finished, and says so."""
     from . import primary
     from .report import power_markdown
 
     study = staged(study, base)
     _check_stage_settings(study, sweep, base)
-    tuned = load_tuned(study, sweep, base)
-    planned = primary.hypotheses(study, sweep, tuned, file_digest(Path(study.out) / "tuned.json"))
-    print(power_markdown(planned), file=out or sys.stdout)
+    path = Path(study.out) / "tuned.json"
+    if path.is_file():
+        tuned, digest, note = load_tuned(study, sweep, base), file_digest(path), ""
+    else:
+        tuned = tuned_table(study, sweep, base, finished_only=True)
+        if not tuned["cells"]:
+            raise ConfigError(f"--stage plan: no cell of {study.out} has finished its tune stage; run --stage tune "
+                              "with the same settings and --out first")
+        digest = "0" * 64
+        note = (f"Planned from the {len(tuned['cells'])} of {len(cells(study))} cells tuned so far (no tuned.json "
+                "yet: the tune stage has not finished).\n\n")
+    planned = primary.hypotheses(study, sweep, tuned, digest)
+    print(note + power_markdown(planned) + primary_edges_markdown(tuned), file=out or sys.stdout)
     return planned
+
+
+def primary_edges_markdown(tuned: dict) -> str:
+    """The grid edges of the tuned settings (primary.tuning_edges), as primary.md shows them."""
+    from .primary import tuning_edges
+    from .report import tuning_edges_section
+
+    return "\n".join(tuning_edges_section(tuning_edges(tuned))) + "\n"
 
 
 def cell_arm_settings(tuned: dict, cell: Cell) -> str:
