@@ -203,7 +203,7 @@ def tuning_edges(tuned: dict) -> list[dict]:
             cells[arm] = cells.get(arm, 0) + 1
             for edge in entry.get("at_edge", []):
                 counts[(arm, edge)] = counts.get((arm, edge), 0) + 1
-    return [{"arm": arm, "edge": edge, "times": n, "of": cells[arm]} for (arm, edge), n in counts.items()]
+    return [{"arm": arm, "edge": edge, "times": n, "of": cells[arm]} for (arm, edge), n in sorted(counts.items())]
 
 
 def verdict(test: str, mean: float, p_holm: float) -> str:
