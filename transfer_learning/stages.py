@@ -214,7 +214,7 @@ def run_plan(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=
     to choose the replicates from the tuning stage's paired SDs before hypotheses.json fixes them. While the tune
     stage still runs (no tuned.json yet), from the cells it has finished, and says so."""
     from . import primary
-    from .report import power_markdown
+    from .report import power_markdown, tuning_edges_section
 
     study = staged(study, base)
     _check_stage_settings(study, sweep, base)
@@ -230,16 +230,9 @@ def run_plan(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=
         note = (f"Planned from the {len(tuned['cells'])} of {len(cells(study))} cells tuned so far (no tuned.json "
                 "yet: the tune stage has not finished).\n\n")
     planned = primary.hypotheses(study, sweep, tuned, digest)
-    print(note + power_markdown(planned) + primary_edges_markdown(tuned), file=out or sys.stdout)
+    edges = "\n".join(tuning_edges_section(primary.tuning_edges(tuned)))
+    print(note + power_markdown(planned) + edges, file=out or sys.stdout)
     return planned
-
-
-def primary_edges_markdown(tuned: dict) -> str:
-    """The grid edges of the tuned settings (primary.tuning_edges), as primary.md shows them."""
-    from .primary import tuning_edges
-    from .report import tuning_edges_section
-
-    return "\n".join(tuning_edges_section(tuning_edges(tuned))) + "\n"
 
 
 def cell_arm_settings(tuned: dict, cell: Cell) -> str:
