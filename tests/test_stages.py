@@ -167,3 +167,28 @@ def test_plan_while_the_tune_stage_runs_reads_the_cells_it_has_finished(staged, 
         (folder / "analysis.json").unlink(missing_ok=True)
     assert study.main(["--stage", "plan", *moved]) == 2
     assert "no cell of" in capsys.readouterr().err
+
+
+def test_a_confirmation_may_cut_tuned_cells_and_names_them(staged, tmp_path, capsys):
+    import shutil
+
+    out, args, _ = staged
+    cut = tmp_path / "study"
+    shutil.copytree(out / "tune", cut / "tune")
+    shutil.copyfile(out / "tuned.json", cut / "tuned.json")
+    moved = [a if a != str(out) else str(cut) for a in args]
+    sizes = moved.index("--sizes") + 1
+    assert study.main(["--stage", "confirm", *moved[:sizes], "40,60", *moved[sizes + 1:]]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "was tuned for another design (study.sizes differ)" in err[0]  # 60 was never tuned
+    assert study.main(["--stage", "confirm", *moved[:sizes], "40", *moved[sizes + 1:], "--widths", "7,5"]) == 0
+    declared = json.loads((cut / "hypotheses.json").read_text())
+    assert declared["cells"] == ["mnist0-1-mnist2-3_7-5_n40_tanh"]
+    assert declared["cells_not_confirmed"] == ["mnist0-1-mnist2-3_6-5_n20_tanh", "mnist0-1-mnist2-3_6-5_n40_tanh",
+                                               "mnist0-1-mnist2-3_7-5_n20_tanh"]
+    assert [p.name for p in (cut / "confirm" / "cells").iterdir()] == ["mnist0-1-mnist2-3_7-5_n40_tanh"]
+    result = json.loads((cut / "primary.json").read_text())
+    assert {e["k"] for e in result["primary"]} == {1}
+    text = (cut / "primary.md").read_text()
+    assert "Tuned but not confirmed (3 cells, cut before the first confirmation run" in text
+    assert "mnist0-1-mnist2-3_6-5_n40_tanh" in text.split("Negative differences")[0]

@@ -136,6 +136,7 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
     from .cells import cells
 
     members = family(study, _activations(study))
+    confirmed = [c.name for c in cells(study)]
     m = len(members)
     level = ALPHA / m  # the first Holm step's level: a lower bound on the power of every later step
     fractions = tuple(sweep.keep_fractions)
@@ -176,6 +177,10 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
                       "it (1 - level two-sided for superiority, 1 - 2 level for TOST)",
         "equivalence_margin_pp": sweep.equivalence_margin,
         "confirmation_seeds": list(study.confirm_seeds),
+        "cells": confirmed,
+        "cells_not_confirmed": [name for name in tuned["cells"] if name not in confirmed],
+        "cells_note": "cells_not_confirmed were tuned but left out of the confirmation before its first run (fewer "
+                      "--pairs, --widths, --sizes or --activations than the tune stage had: cells cut to fit a budget)",
         "power": power,
         "power_note": f"at level alpha / {m} (the first Holm step), 80 % power; SDs of the tuning replicates' "
                       "validation-pool differences at the tuned settings (a smaller test set than the confirmation's, "

@@ -593,6 +593,15 @@ def tuning_edges_section(edges: list) -> list[str]:
             *(f"| {e['arm']} | {e['edge']} | {e['times']} | {e['of']} |" for e in edges)]
 
 
+def _cut_cells_paragraph(h: dict) -> list[str]:
+    """The tuned cells the confirmation left out, named (none: nothing)."""
+    cut = h.get("cells_not_confirmed") or []
+    if not cut:
+        return []
+    return [f"Tuned but not confirmed ({len(cut)} cells, cut before the first confirmation run to fit the budget; "
+            f"not in any test): {', '.join(cut)}.", ""]
+
+
 def primary_markdown(result: dict, finished: int, total: int) -> str:
     """primary.md: the declared family's answer first, in words and then as a table, then what is descriptive."""
     h = result["hypotheses"]
@@ -603,6 +612,7 @@ def primary_markdown(result: dict, finished: int, total: int) -> str:
              f"pp), {h['adjustment']}; alpha {h['alpha']:g}. Declared in hypotheses.json (sha256 "
              f"{result['hypotheses_sha256'][:16]}...) before the first confirmation run; settings from tuned.json "
              f"(sha256 {h['tuned_sha256'][:16]}...).", "",
+             *_cut_cells_paragraph(h),
              "Negative differences favour the rule. An interval is at the confidence of the Holm step that decided "
              "its test, so it excludes 0 (superiority) or lies within the margin (equivalence) exactly when the "
              "verdict says so. **Firm**: " + h["firm"] + "; otherwise provisional. *Detectable*: the difference "

@@ -166,8 +166,20 @@ def at_edges(chosen: dict, settings: list) -> list[str]:
     return edges
 
 
+#: The grid's dimensions: a confirmation may run fewer values of them than were tuned (cells cut to fit a budget).
+GRID_DIMENSIONS = ("pairs", "widths", "sizes", "activations")
+
+
+def _same(part: str, key: str, now, then) -> bool:
+    """Whether a design setting agrees with tuned.json's: equal, or for a dimension of the grid, a subset of it."""
+    if part == "study" and key in GRID_DIMENSIONS and isinstance(now, list) and isinstance(then, list):
+        return all(value in then for value in now)
+    return now == then
+
+
 def load_tuned(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> dict:
-    """tuned.json of this --out, refused unless made with this design."""
+    """tuned.json of this --out, refused unless made with this design: the same settings, and the same cells or some
+    of them (fewer --pairs, --widths, --sizes or --activations: cells cut from the confirmation)."""
     path = Path(study.out) / "tuned.json"
     if not path.is_file():
         raise ConfigError(f"--stage {study.stage}: {path} not found; run --stage tune with the same settings and --out "
@@ -180,7 +192,7 @@ def load_tuned(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> 
     differing = []
     for part, value in now.items():
         if isinstance(value, dict):
-            differing += [f"{part}.{k}" for k in value if value[k] != (then.get(part) or {}).get(k)]
+            differing += [f"{part}.{k}" for k in value if not _same(part, k, value[k], (then.get(part) or {}).get(k))]
         elif value != then.get(part):
             differing.append(part)
     if differing:
