@@ -192,3 +192,30 @@ def test_a_confirmation_may_cut_tuned_cells_and_names_them(staged, tmp_path, cap
     text = (cut / "primary.md").read_text()
     assert "Tuned but not confirmed (3 cells, cut before the first confirmation run" in text
     assert "mnist0-1-mnist2-3_6-5_n40_tanh" in text.split("Negative differences")[0]
+
+
+def test_bench_confirm_cell_times_a_cell_as_the_confirmation_would_on_spare_seeds(staged, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    out, args, _ = staged
+    path = Path(__file__).resolve().parent.parent / "bench" / "confirm_cell.py"
+    spec = importlib.util.spec_from_file_location("confirm_cell", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    cell = "mnist0-1-mnist2-3_7-5_n40_tanh"
+    assert bench.main(["--cells", cell, "--replicates", "2", "--keep", str(tmp_path / "spare"), "--",
+                       "--stage", "confirm", *args]) == 0
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before  # the study is untouched
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith(cell) and " 2 replicates " in printed[0] and printed[-1].startswith("1 cells, ")
+    spare, confirmed = records(tmp_path / "spare" / "cells" / cell), records(out / "confirm" / "cells" / cell)
+    assert {name.split("-")[0] for name in spare} == {"seed9001", "seed9002"}
+    for name, results in spare.items():  # every arm at the setting the confirmation used for it
+        twin = confirmed[name.replace("seed9001", "seed2001").replace("seed9002", "seed2002")]["arms"]
+        assert {a: m["learning_rate"] for a, m in results["arms"].items()} == {
+            a: m["learning_rate"] for a, m in twin.items()}
+    with pytest.raises(SystemExit):
+        bench.main(["--cells", "no-such-cell", "--", "--stage", "confirm", *args])
+    assert "no-such-cell not among the study's cells" in capsys.readouterr().err

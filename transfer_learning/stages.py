@@ -213,12 +213,21 @@ def _tune_base(base: TransferConfig) -> TransferConfig:
 def tuned_table(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, finished_only=False) -> dict:
     """tuned.json's content: every cell's tuned settings; with ``finished_only``, only the cells whose tune stage
     has finished (their sweep wrote analysis.json), for --stage plan while the stage still runs."""
-    tuned_base, table = _tune_base(base), {}
+    table = {}
     for cell in cells(study):
-        cell_sweep, cell_base = _stage_cell(study, sweep, tuned_base, cell, "tune", study.tune_seeds)
-        if not finished_only or (Path(cell_sweep.out) / "analysis.json").is_file():
-            table[cell.name] = tuned_cell(cell_sweep, cell_base)
+        entry = tuned_settings(study, sweep, base, cell, unfinished=not finished_only)
+        if entry is not None:
+            table[cell.name] = entry
     return {"design": design(study, sweep, base), "choice": CHOICE_RULE, "cells": table}
+
+
+def tuned_settings(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, cell: Cell, unfinished=False):
+    """One cell's entry of tuned.json, from its tune folder; None while its tune stage has not finished (its sweep
+    has not written analysis.json) unless ``unfinished``."""
+    cell_sweep, cell_base = _stage_cell(study, sweep, _tune_base(base), cell, "tune", study.tune_seeds)
+    if not unfinished and not (Path(cell_sweep.out) / "analysis.json").is_file():
+        return None
+    return tuned_cell(cell_sweep, cell_base)
 
 
 def run_plan(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=(), out=None) -> dict:
@@ -247,9 +256,13 @@ def run_plan(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=
     return planned
 
 
-def cell_arm_settings(tuned: dict, cell: Cell) -> str:
-    """--arm-settings for a cell's confirm runs: every arm's tuned setting."""
-    return tuning.as_json({key: entry["chosen"] for key, entry in tuned["cells"][cell.name]["arms"].items()})
+def confirm_configs(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, cell: Cell, tuned_cell_entry: dict,
+                    seeds, protocol: str) -> tuple:
+    """A cell's sweep and run settings in the confirm stage: ``seeds``, each arm once at its tuned setting (its entry
+    of tuned.json) as --arm-settings."""
+    cell_sweep, cell_base = _stage_cell(study, sweep, base, cell, "confirm", seeds)
+    settings = tuning.as_json({key: entry["chosen"] for key, entry in tuned_cell_entry["arms"].items()})
+    return cell_sweep, replace(cell_base, lr_grid=None, arm_settings=settings, protocol=protocol)
 
 
 def run_confirm(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=(), out=None) -> dict:
@@ -275,9 +288,7 @@ def run_confirm(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, ar
                 f"hypotheses.json sha256 {file_digest(path)}")
 
     def configs(cell):
-        cell_sweep, cell_base = _stage_cell(study, sweep, base, cell, "confirm", study.confirm_seeds)
-        return cell_sweep, replace(cell_base, lr_grid=None, arm_settings=cell_arm_settings(tuned, cell),
-                                   protocol=protocol)
+        return confirm_configs(study, sweep, base, cell, tuned["cells"][cell.name], study.confirm_seeds, protocol)
 
     _run_cells(study, "confirm", configs, argv)
     folders = [(cell, Path(configs(cell)[0].out)) for cell in cells(study)]
