@@ -178,10 +178,13 @@ def test_a_confirmation_may_cut_tuned_cells_and_names_them(staged, tmp_path, cap
     shutil.copyfile(out / "tuned.json", cut / "tuned.json")
     moved = [a if a != str(out) else str(cut) for a in args]
     sizes = moved.index("--sizes") + 1
-    assert study.main(["--stage", "confirm", *moved[:sizes], "40,60", *moved[sizes + 1:]]) == 2
+    assert study.main(["--stage", "confirm", *moved[:sizes], "40", *moved[sizes + 1:]]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "was tuned for another design (study.sizes differ)" in err[0]  # 60 was never tuned
-    assert study.main(["--stage", "confirm", *moved[:sizes], "40", *moved[sizes + 1:], "--widths", "7,5"]) == 0
+    assert len(err) == 1 and "was tuned for another design (study.sizes differ)" in err[0]  # a grid is not a cut
+    assert study.main(["--stage", "confirm", *moved, "--cut-cells", "*_n9_*"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--cut-cells: *_n9_* matches no cell of the grid" in err[0]  # a typo cuts nothing
+    assert study.main(["--stage", "confirm", *moved, "--cut-cells", "*_n20_*,mnist0-1-mnist2-3_6-5_*"]) == 0
     declared = json.loads((cut / "hypotheses.json").read_text())
     assert declared["cells"] == ["mnist0-1-mnist2-3_7-5_n40_tanh"]
     assert declared["cells_not_confirmed"] == ["mnist0-1-mnist2-3_6-5_n20_tanh", "mnist0-1-mnist2-3_6-5_n40_tanh",

@@ -2,11 +2,13 @@
 settings, and how a cell's sweep is run and shares its source networks with the cells that can use them. The map
 (study.py) and the two stages (stages.py) are both built on it."""
 
+import fnmatch
 import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import StudyConfig, SweepConfig, TransferConfig
+from .vocab import ConfigError
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,18 @@ class Cell:
 
 def cells(study: StudyConfig) -> list[Cell]:
     """Every cell of the grid, activation by activation (where --activations is given), pair by pair, width by
-    width, size by size."""
-    return [Cell(source, target, widths, size, activation) for activation in study.activations or (None,)
+    width, size by size; less those --cut-cells names."""
+    grid = [Cell(source, target, widths, size, activation) for activation in study.activations or (None,)
             for source, target in study.pairs for widths in study.widths for size in study.sizes]
+    patterns = study.cut_cells or ()
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(c.name, p) for c in grid)]
+    if unmatched:
+        raise ConfigError(f"--cut-cells: {', '.join(unmatched)} matches no cell of the grid (cells are named like "
+                          f"{grid[0].name})")
+    kept = [c for c in grid if not any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
+    if not kept:
+        raise ConfigError("--cut-cells: every cell of the grid is cut")
+    return kept
 
 
 def cell_configs(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, cell: Cell):

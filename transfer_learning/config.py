@@ -655,6 +655,11 @@ class StudyConfig:
     primary_rules: str = _opt(
         "mean-abs,utility,oracle", "--stage confirm: the rules tested against random in the primary family",
         metavar="NAMES")
+    cut_cells: tuple[str, ...] | None = _opt(
+        None, "cells left out of the grid, as patterns of their folder names, comma-separated (*_n300_*, "
+        "mnist-fashion-mnist_500-500_*): to fit a budget; with --stage confirm, cells tuned but cut before the first "
+        "confirmation run, named in hypotheses.json", metavar="PATTERNS",
+        type=lambda v: parse_names(v, "--cut-cells"))
     jobs: int = _opt(-1, "worker processes on this machine (-1: one per CPU core)")
     scheduler: str | None = _opt(
         None, "address of a running Dask distributed scheduler to send the runs to", metavar="ADDRESS")

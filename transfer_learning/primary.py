@@ -179,8 +179,8 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
         "confirmation_seeds": list(study.confirm_seeds),
         "cells": confirmed,
         "cells_not_confirmed": [name for name in tuned["cells"] if name not in confirmed],
-        "cells_note": "cells_not_confirmed were tuned but left out of the confirmation before its first run (fewer "
-                      "--pairs, --widths, --sizes or --activations than the tune stage had: cells cut to fit a budget)",
+        "cells_note": "cells_not_confirmed were tuned but left out of the confirmation before its first run "
+                      "(--cut-cells: cut to fit a budget)",
         "power": power,
         "power_note": f"at level alpha / {m} (the first Holm step), 80 % power; SDs of the tuning replicates' "
                       "validation-pool differences at the tuned settings (a smaller test set than the confirmation's, "

@@ -42,9 +42,9 @@ def with_pools(base: TransferConfig) -> TransferConfig:
 
 def design(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> dict:
     """What a tuned.json is valid for: the grid, the arms, the pools and every training setting (not the replicate
-    counts of confirm, the workers or the folder)."""
+    counts of confirm, the cells it cuts, the workers or the folder)."""
     grid = {k: v for k, v in asdict(study).items() if k not in ("stage", "replicates", "jobs", "scheduler", "out",
-                                                                  "primary_sizes", "primary_rules")}
+                                                                  "primary_sizes", "primary_rules", "cut_cells")}
     settings = {k: v for k, v in asdict(sweep).items() if k not in ("seeds", "data_seeds", "jobs", "scheduler", "out",
                                                                      "run_curves", "equivalence_margin")}
     training = {k: v for k, v in asdict(with_pools(base)).items() if k not in ("arm_settings", "tune_knobs",
@@ -166,20 +166,8 @@ def at_edges(chosen: dict, settings: list) -> list[str]:
     return edges
 
 
-#: The grid's dimensions: a confirmation may run fewer values of them than were tuned (cells cut to fit a budget).
-GRID_DIMENSIONS = ("pairs", "widths", "sizes", "activations")
-
-
-def _same(part: str, key: str, now, then) -> bool:
-    """Whether a design setting agrees with tuned.json's: equal, or for a dimension of the grid, a subset of it."""
-    if part == "study" and key in GRID_DIMENSIONS and isinstance(now, list) and isinstance(then, list):
-        return all(value in then for value in now)
-    return now == then
-
-
 def load_tuned(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> dict:
-    """tuned.json of this --out, refused unless made with this design: the same settings, and the same cells or some
-    of them (fewer --pairs, --widths, --sizes or --activations: cells cut from the confirmation)."""
+    """tuned.json of this --out, refused unless made with this design (--cut-cells may leave out more of its cells)."""
     path = Path(study.out) / "tuned.json"
     if not path.is_file():
         raise ConfigError(f"--stage {study.stage}: {path} not found; run --stage tune with the same settings and --out "
@@ -192,7 +180,7 @@ def load_tuned(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> 
     differing = []
     for part, value in now.items():
         if isinstance(value, dict):
-            differing += [f"{part}.{k}" for k in value if not _same(part, k, value[k], (then.get(part) or {}).get(k))]
+            differing += [f"{part}.{k}" for k in value if value[k] != (then.get(part) or {}).get(k)]
         elif value != then.get(part):
             differing.append(part)
     if differing:
