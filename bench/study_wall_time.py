@@ -7,12 +7,15 @@ A study stopped and continued is several invocations. The map's terminal output 
 folder>: ...`` and then ``[sweep] k/n runs done (...); elapsed H:MM:SS``: a cell's time is the sum of its last elapsed
 in each log. The two stages keep their own log, ``[study] <date> <time> <stage>: cell k/n <cell> (...)`` lines with
 the clock: a cell's time is the time to the next line of its invocation (the next cell, or ``done``), summed over
-invocations; a cell still running when its invocation was stopped is left out and named.
+invocations. A cell still running when its invocation was stopped (a session's end kills it without a line in
+the log) counts up to the last file written in its folder (``<out>/<stage>/cells/<cell>``, beside the log) before
+the next invocation began, and is named with what that added; without such a file it is left out and named.
 """
 
 import argparse
 import re
 import sys
+from pathlib import Path
 
 
 def cell_seconds(lines) -> dict:
@@ -34,26 +37,44 @@ def cell_seconds(lines) -> dict:
 STAGE_LINE = re.compile(r"\[study\] (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (\w+): (start|cell \d+/\d+ (\S+)|done)")
 
 
-def stage_seconds(lines) -> tuple[dict, list]:
-    """From a two-stage study's log: {"<stage>/<cell>": seconds} of the cells that ended, and the cells each stopped
-    invocation left running."""
+def stage_seconds(lines, folder=None) -> tuple[dict, list]:
+    """From a two-stage study's log: {"<stage>/<cell>": seconds}, and (cell, seconds added, at the log's end) of
+    each cell an invocation left running. A stopped invocation's session may have been killed without a word in the log; with
+    ``folder`` (the study's --out), such a cell counts up to the last file written in its folder before the next
+    invocation began (its runs up to then were kept and not run again), and is listed with what was added."""
     import datetime
 
     seconds, running, current = {}, [], None
-    for line in lines:
-        found = STAGE_LINE.match(line)
-        if not found:
+    for line in [*lines, None]:
+        found = STAGE_LINE.match(line) if line is not None else None
+        if line is not None and not found:
             continue
-        when = datetime.datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S")
-        if current is not None and found[3] != "start":
+        when = datetime.datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S") if found else None
+        if current is not None and found and found[3] != "start":
             key, began = current
             seconds[key] = seconds.get(key, 0) + int((when - began).total_seconds())
         elif current is not None:
-            running.append(current[0])
-        current = (f"{found[2]}/{found[4]}", when) if found[4] else None
-    if current is not None:
-        running.append(current[0])
+            key, began = current
+            last = _last_file_written(folder, key, began, when)
+            if last is not None:
+                seconds[key] = seconds.get(key, 0) + int((last - began).total_seconds())
+            running.append((key, None if last is None else int((last - began).total_seconds()), when is None))
+        current = (f"{found[2]}/{found[4]}", when) if found and found[4] else None
     return seconds, running
+
+
+def _last_file_written(folder, key: str, began, before):
+    """The time of the last file written in the cell's folder between ``began`` and ``before`` (None: the end of
+    the log), or None where there is no folder or no such file."""
+    import datetime
+
+    if folder is None:
+        return None
+    stage, cell = key.split("/", 1)
+    cell_folder = Path(folder) / stage / "cells" / cell
+    times = [datetime.datetime.fromtimestamp(p.stat().st_mtime) for p in cell_folder.rglob("*") if p.is_file()]
+    times = [t for t in times if t >= began and (before is None or t < before)]
+    return max(times, default=None)
 
 
 def clock(seconds) -> str:
@@ -71,11 +92,14 @@ def main(argv) -> int:
         except OSError as e:
             print(f"study_wall_time.py: cannot read {path}: {e.strerror}", file=sys.stderr)
             return 2
-        staged, running = stage_seconds(text.splitlines())
+        staged, running = stage_seconds(text.splitlines(), Path(path).parent)
         for cell, s in (staged or cell_seconds(text.splitlines())).items():
             total[cell] = total.get(cell, 0) + s
-        for cell in running:
-            print(f"{path}: {cell} was still running when the log ends (not counted)", file=sys.stderr)
+        for cell, added, at_end in running:
+            ending = "had not ended when the log ends" if at_end else "was stopped before it ended"
+            print(f"{path}: {cell} {ending}; " + (
+                "not counted (no file of its folder written then)" if added is None else
+                f"counted {clock(added)} to the last file written in its folder then"), file=sys.stderr)
     for cell, s in sorted(total.items()):
         print(f"{cell:60s} {clock(s)}")
     print(f"{len(total)} cells, sum {clock(sum(total.values()))}")

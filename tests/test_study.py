@@ -350,5 +350,21 @@ def test_the_stages_wall_time_is_each_cells_time_to_the_next_line_over_invocatio
     done = subprocess.run([sys.executable, str(script), str(log)], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["tune/a_n300_tanh" + " " * 44 + " 0:01:42",
                                         "tune/b_n1000_tanh" + " " * 43 + " 0:10:00", "2 cells, sum 0:11:42"]
-    assert done.stderr.splitlines() == [f"{log}: tune/b_n1000_tanh was still running when the log ends (not counted)",
-                                        f"{log}: confirm/a_n300_tanh was still running when the log ends (not counted)"]
+    assert done.stderr.splitlines() == [
+        f"{log}: tune/b_n1000_tanh was stopped before it ended; not counted (no file of its folder written then)",
+        f"{log}: confirm/a_n300_tanh had not ended when the log ends; not counted (no file of its folder written then)"]
+    # a session's end killed the first invocation in b without a line: its runs up to then count, to the last file
+    # its folder got before the second invocation began (a file of the second does not count twice)
+    import datetime
+    import os
+
+    runs = tmp_path / "tune" / "cells" / "b_n1000_tanh" / "results"
+    runs.mkdir(parents=True)
+    for name, clock_time in (("seed1.json", "20:20:00"), ("seed2.json", "20:31:40"), ("seed3.json", "21:05:00")):
+        (runs / name).write_text("{}")
+        when = datetime.datetime.strptime(f"2026-12-06 {clock_time}", "%Y-%m-%d %H:%M:%S").timestamp()
+        os.utime(runs / name, (when, when))
+    done = subprocess.run([sys.executable, str(script), str(log)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[1:] == ["tune/b_n1000_tanh" + " " * 43 + " 0:40:00", "2 cells, sum 0:41:42"]
+    assert done.stderr.splitlines()[0] == (f"{log}: tune/b_n1000_tanh was stopped before it ended; counted 0:30:00 to "
+                                           "the last file written in its folder then")
