@@ -39,9 +39,9 @@ STAGE_LINE = re.compile(r"\[study\] (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (\w+): (sta
 
 def stage_seconds(lines, folder=None) -> tuple[dict, list]:
     """From a two-stage study's log: {"<stage>/<cell>": seconds}, and (cell, seconds added, at the log's end) of
-    each cell an invocation left running. A stopped invocation's session may have been killed without a word in the log; with
+    each cell an invocation left running. A session's end may kill an invocation without a word in the log; with
     ``folder`` (the study's --out), such a cell counts up to the last file written in its folder before the next
-    invocation began (its runs up to then were kept and not run again), and is listed with what was added."""
+    invocation began (its runs up to then were kept and not run again)."""
     import datetime
 
     seconds, running, current = {}, [], None
