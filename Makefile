@@ -47,7 +47,7 @@ RULES  := --target-train-size 1000 --rules all --keep-fractions 0.1,0.25,0.5,0.7
 RULES_FIRST := --target-train-size 1000 --subset first --rules all --keep-fractions 0.1,0.25,0.5,0.75 \
 	--baselines scratch,finetune,shrink-perturb --seeds 1-20 --kernels unfused
 
-.PHONY: run test test-exact test-fast test-quick lint bench mutate mutate-fast sweeps rule-sweeps rule-sweeps-first study confirm compat-table tutorial-mlp copy-sweep data clean
+.PHONY: run test test-exact test-fast test-quick lint bench mutate mutate-fast sweeps rule-sweeps rule-sweeps-first study confirm confirm-results compat-table tutorial-mlp copy-sweep data clean
 
 # the pinned dependencies, then the project itself (editable, no other dependency), so that its console scripts
 # (mlp-transfer, transfer-sweep, ...: pyproject.toml) are in .venv/bin
@@ -152,6 +152,10 @@ confirm: data
 		--replicates $(CONFIRM_REPLICATES) --out $(SWEEPS)/confirm
 	$(PINNED) ONEDNN_MAX_CPU_ISA=AVX2 $(PY) -m transfer_learning.study --stage confirm $(CONFIRM) \
 		--cut-cells '$(CONFIRM_CUT)' --replicates $(CONFIRM_REPLICATES) --out $(SWEEPS)/confirm
+	$(MAKE) confirm-results
+
+# the confirmation's files into docs/results/confirm/ (make confirm ends with it; alone, for a study run by hand)
+confirm-results:
 	mkdir -p docs/results/confirm
 	cp $(SWEEPS)/confirm/tuned.json $(SWEEPS)/confirm/hypotheses.json $(SWEEPS)/confirm/primary.json \
 		$(SWEEPS)/confirm/primary.md $(SWEEPS)/confirm/primary.png $(SWEEPS)/confirm/results.csv \
