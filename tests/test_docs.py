@@ -254,3 +254,18 @@ def test_under_mutmut_a_mutants_tests_run_quickest_first(tmp_path, monkeypatch):
         {"duration_by_test": {"tests/a.py::slow": 8.5, "tests/b.py::quick": 0.2}}))
     _quickest_first(items)
     assert [i.nodeid for i in items] == ["tests/c.py::new", "tests/b.py::quick", "tests/a.py::slow"]
+
+
+#: A row of primary.md's answer table: activation, size, rule, then the signed pooled difference.
+ANSWER_ROW = r"^\| (?:tanh|relu|-) \| \d+ \| [\w:-]+ \| [+-][\d.]+ \| \[.*\|$"
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", ROOT / "docs" / "results.md"], ids=lambda p: p.name)
+def test_every_row_of_the_answer_quoted_is_a_row_of_a_committed_primary_md(page, tmp_path):
+    rows = {line for p in (ROOT / "docs" / "results").rglob("primary.md") for line in p.read_text().splitlines()}
+    quoted = re.findall(ANSWER_ROW, page.read_text(), flags=re.MULTILINE)
+    assert not [row for row in quoted if row not in rows]
+    # the check itself: a row of the answer's shape is found, and one changed by a digit is not among the rows
+    row = "| tanh | 1000 | mean-abs | -0.10 | [-0.30, +0.10] | [-0.20, +0.00] | inconclusive | [-1.00, +0.80] | 5 |"
+    assert re.findall(ANSWER_ROW, f"text\n{row}\nmore", flags=re.MULTILINE) == [row]
+    assert row not in rows

@@ -216,6 +216,23 @@ def test_the_answer_in_words_says_each_members_two_tests_as_one_verdict():
     assert "prediction" not in sentences[3]  # two cells cannot say how a third would vary
 
 
+def test_the_answer_table_has_a_row_per_member_with_the_sentences_numbers():
+    from transfer_learning.report import answer_sentences, answer_table
+
+    result = {"hypotheses": {"equivalence_margin_pp": 0.25}, "primary": [
+        *_member("mean-abs", ("beats random", "inconclusive")),
+        *_member("taylor", ("inconclusive", "inconclusive"), k=2)]}
+    lines = answer_table(result)
+    assert len(lines) == 2 + 2 and "TOST ±0.25 pp" in lines[0]
+    half = scipy_stats.t.ppf(0.975, 4) * math.sqrt(0.04 + 0.05 ** 2)
+    assert lines[2] == (f"| relu | 3000 | mean-abs | -0.10 | [-0.30, +0.10] | [-0.20, +0.00] | beats random (firm) | "
+                        f"[{-0.1 - half:+.2f}, {-0.1 + half:+.2f}] | 6 |")
+    assert lines[3].endswith("| inconclusive | [-, -] | 2 |")
+    for line, sentence in zip(lines[2:], answer_sentences(result), strict=True):  # the same numbers as in words
+        mean, interval = line.split(" | ")[3:5]
+        assert f"is {mean} pp (Holm-adjusted intervals {interval} against 0" in sentence
+
+
 def test_tuning_edges_count_each_arms_settings_at_a_grid_edge_over_the_cells():
     from transfer_learning.report import primary_markdown
 

@@ -560,6 +560,24 @@ def answer_sentences(result: dict) -> list[str]:
     return sentences
 
 
+def answer_table(result: dict) -> list[str]:
+    """The answer as a table, a row per member: what the README quotes (tests/test_docs.py checks its rows)."""
+    margin = result["hypotheses"]["equivalence_margin_pp"]
+    lines = [f"| activation | size | rule | minus random (pp) | adjusted interval | adjusted interval, TOST "
+             f"±{margin:g} pp | verdict | a new cell (95 % PI) | cells |", "|---|---|---|---|---|---|---|---|---|"]
+    members = {}
+    for e in result["primary"]:
+        members.setdefault((e["activation"], e["size"], e["rule"]), {})[e["test"]] = e
+    for (activation, size, rule), tests in members.items():
+        sup, eq = tests["superiority"], tests["equivalence"]
+        low, high = sup.get("prediction_95") or (math.nan, math.nan)
+        lines.append(f"| {_activation_label(activation)} | {size} | {rule} | {_pp(sup['mean'])} | "
+                     f"[{_pp(sup['interval'][0])}, {_pp(sup['interval'][1])}] | "
+                     f"[{_pp(eq['interval'][0])}, {_pp(eq['interval'][1])}] | {_answer_verdict(sup, eq, margin)} | "
+                     f"[{_pp(low)}, {_pp(high)}] | {sup['k']} |")
+    return lines
+
+
 def _score_signal_section(signal: list) -> list[str]:
     """primary.md's score signal: each rule's rank correlation with the oracle, per activation, size and layer."""
     if not signal:
@@ -618,6 +636,8 @@ def primary_markdown(result: dict, finished: int, total: int) -> str:
              "verdict says so. **Firm**: " + h["firm"] + "; otherwise provisional. *Detectable*: the difference "
              "(superiority) or the margin (equivalence) this test finds with 80 % power at its level.", "",
              *(f"- {sentence}" for sentence in answer_sentences(result)), "",
+             "The same as a table (PI: prediction interval, descriptive):", "", *answer_table(result), "",
+             "Each test on its own:", "",
              "| activation | size | rule | test | difference (pp) | adjusted interval | verdict | adjusted p | firm | "
              "detectable (pp) | cells |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
