@@ -256,8 +256,9 @@ def test_under_mutmut_a_mutants_tests_run_quickest_first(tmp_path, monkeypatch):
     assert [i.nodeid for i in items] == ["tests/c.py::new", "tests/b.py::quick", "tests/a.py::slow"]
 
 
-#: A row of primary.md's answer table: activation, size, rule, then the signed pooled difference.
-ANSWER_ROW = r"^\| (?:tanh|relu|-) \| \d+ \| [\w:-]+ \| [+-][\d.]+ \| \[.*\|$"
+#: A row of primary.md's answer table or its descriptive one: activation, size, rule or comparison, then the signed
+#: pooled difference and an interval.
+ANSWER_ROW = r"^\| (?:tanh|relu|-) \| \d+ \| [^|]+ \| [+-][\d.]+ \| \[.*\|$"
 
 
 @pytest.mark.parametrize("page", [ROOT / "README.md", ROOT / "docs" / "results.md"], ids=lambda p: p.name)
@@ -267,5 +268,6 @@ def test_every_row_of_the_answer_quoted_is_a_row_of_a_committed_primary_md(page,
     assert not [row for row in quoted if row not in rows]
     # the check itself: a row of the answer's shape is found, and one changed by a digit is not among the rows
     row = "| tanh | 1000 | mean-abs | -0.10 | [-0.30, +0.10] | [-0.20, +0.00] | inconclusive | [-1.00, +0.80] | 5 |"
-    assert re.findall(ANSWER_ROW, f"text\n{row}\nmore", flags=re.MULTILINE) == [row]
+    described = "| relu | 3000 | lp-ft minus utility | -0.52 | [-0.90, -0.14] | 0.21 | 5 |"
+    assert re.findall(ANSWER_ROW, f"text\n{row}\n{described}\nmore", flags=re.MULTILINE) == [row, described]
     assert row not in rows
