@@ -136,7 +136,8 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
     from .cells import cells
 
     members = family(study, _activations(study))
-    confirmed = [c.name for c in cells(study)]
+    grid = cells(study)
+    confirmed = [c.name for c in grid]
     m = len(members)
     level = ALPHA / m  # the first Holm step's level: a lower bound on the power of every later step
     fractions = tuple(sweep.keep_fractions)
@@ -145,7 +146,7 @@ def hypotheses(study, sweep, tuned: dict, tuned_digest: str) -> dict:
         for size in study.primary_sizes:
             for rule in study.primary_rule_names:
                 per_cell = [_tuning_contrast(tuned["cells"][c.name], rule, fractions)
-                            for c in _cells_of(size, activation, cells(study)) if c.name in tuned["cells"]]
+                            for c in _cells_of(size, activation, grid) if c.name in tuned["cells"]]
                 per_cell = [d for d in per_cell if len(d) >= 2]
                 sds = [float(np.std(list(d.values()), ddof=1)) for d in per_cell]
                 tau2 = pooled(per_cell)["tau2"] if per_cell else math.nan
