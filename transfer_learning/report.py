@@ -537,7 +537,7 @@ def _answer_verdict(superiority: dict, equivalence: dict, margin: float) -> str:
     return f"{said} ({'firm' if all(e['firm'] for e in decided) else 'provisional'})"
 
 
-def _members(result: dict) -> dict:
+def _family_members(result: dict) -> dict:
     """{(activation, size, rule): {test: entry}}: the primary family's members, each with its two tests."""
     members = {}
     for e in result["primary"]:
@@ -550,7 +550,7 @@ def answer_sentences(result: dict) -> list[str]:
     random, both Holm-adjusted intervals and the verdict, then where a new cell's difference would lie."""
     margin = result["hypotheses"]["equivalence_margin_pp"]
     sentences = []
-    for (activation, size, rule), tests in _members(result).items():
+    for (activation, size, rule), tests in _family_members(result).items():
         sup, eq = tests["superiority"], tests["equivalence"]
         where = f"With {activation} at" if activation else "At"
         text = (f"{where} {size} target examples, {rule} minus random is {_pp(sup['mean'])} pp (Holm-adjusted "
@@ -570,7 +570,7 @@ def answer_table(result: dict) -> list[str]:
     margin = result["hypotheses"]["equivalence_margin_pp"]
     lines = [f"| activation | size | rule | minus random (pp) | adjusted interval | adjusted interval, TOST "
              f"±{margin:g} pp | verdict | a new cell (95 % PI) | cells |", "|---|---|---|---|---|---|---|---|---|"]
-    for (activation, size, rule), tests in _members(result).items():
+    for (activation, size, rule), tests in _family_members(result).items():
         sup, eq = tests["superiority"], tests["equivalence"]
         low, high = sup.get("prediction_95") or (math.nan, math.nan)
         lines.append(f"| {_activation_label(activation)} | {size} | {rule} | {_pp(sup['mean'])} | "
