@@ -153,7 +153,8 @@ HELP = {"--hidden-sizes": "100,100", "--learning-rate": "0.1", "--l1-reg": "0.0"
         "--lr-grid": None, "--l2-sp": "0.01", "--source-weights": None, "--ttt-level": "1.05", "--no-transfer": None,
         "--seed": "1234", "--init-rng": "default", "--out": None, "--resume": None, "--overwrite": None,
         "--compat": None, "--fix": None, "--valid-pool": None, "--test-pool": "0", "--pool-seed": "0",
-        "--arm-settings": None, "--protocol": None, "--tune-knobs": None, "--gemm": "onednn"}
+        "--arm-settings": None, "--protocol": None, "--tune-knobs": None, "--gemm": "onednn",
+        "--if-diverged": "stop"}
 
 
 def help_entries(text: str) -> dict:

@@ -116,6 +116,26 @@ def test_a_sweep_recorded_before_kernels_existed_ran_unfused_and_is_continued_on
     assert "continuing, 8 already done" in capsys.readouterr().err
 
 
+def test_a_sweep_may_be_continued_under_keep_best_but_not_back(swept, capsys):
+    """Every run recorded under --if-diverged stop ended without diverging, so keep-best would have recorded the same:
+    the switch is allowed (the confirm stage made it mid-study). Back is refused: a run kept after diverging is one
+    that stop would not have recorded."""
+    import json
+    import shutil
+
+    tmp, args = swept
+    copy = tmp / "switched"
+    shutil.copytree(tmp / "sw", copy)
+    capsys.readouterr()
+    assert sweep.main([*args, "--jobs", "1", "--if-diverged", "keep-best", "--out", str(copy)]) == 0
+    assert "continuing, 8 already done" in capsys.readouterr().err
+    record = json.loads((copy / "sweep.json").read_text())
+    record["settings"]["base"]["if_diverged"] = "keep-best"
+    (copy / "sweep.json").write_text(json.dumps(record))
+    assert sweep.main([*args, "--jobs", "1", "--out", str(copy)]) == 2
+    assert "holds a sweep with other settings (--if-diverged keep-best then, stop now)" in capsys.readouterr().err
+
+
 def test_dask_cluster_gives_the_same_rows(swept):
     distributed = pytest.importorskip("distributed")
     tmp, args = swept

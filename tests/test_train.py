@@ -266,6 +266,47 @@ def test_a_cost_that_is_not_finite_stops_training_with_where_and_what_to_try():
                                    "(the last good checkpoint is kept)")
 
 
+def test_keep_best_ends_a_diverged_phase_with_its_best_weights_and_says_where():
+    """--if-diverged keep-best: the NaN in epoch 3's second minibatch ends the phase; the weights are the best
+    validation check's (6 steps: epoch 2's check at 0.3, not epoch 1's at 0.5), and so is the test error; the last
+    checkpoint holds them and says where it diverged, so a resumed run ends the same."""
+    from transfer_learning.train import History
+
+    model = Scripted([0.5, 0.3, 0.4], n_train_batches=3)
+    model.train_model = lambda index: np.float32("nan") if model.steps == 7 else model._step(index)
+    saved, out = [], io.StringIO()
+    history = sgd_early_stopping(model, model, LoopSettings(n_epochs=5, if_diverged="keep-best"), phase="target",
+                                 out=out, progress=False, on_checkpoint=lambda h: saved.append((h.to_state(),
+                                                                                            model.steps)))
+    assert model.steps == 6 and history.test_error == 6 / 1000 and history.best_validation_error == 0.3
+    assert history.done and history.diverged == "epoch 3, minibatch 2, cost nan" and history.epoch == 3
+    assert saved[-1][0]["diverged"] == history.diverged and saved[-1][0]["done"] and saved[-1][1] == 6
+    assert History.from_state(saved[-1][0]).diverged == history.diverged
+    assert out.getvalue().splitlines()[-1] == ("the target cost became nan at epoch 3, minibatch 2: the phase ends "
+                                               "with its best-validation weights before it (--if-diverged keep-best)")
+
+
+def test_keep_best_without_a_validated_check_still_stops_and_a_finite_run_is_unchanged():
+    """Before the first validation check there are no weights to keep: the run stops as under stop. A run that never
+    diverges ends exactly as under stop (so a sweep continued under keep-best keeps its recorded runs)."""
+    from transfer_learning.train import TrainingDiverged
+
+    model = Scripted([0.5, 0.4], n_train_batches=3)
+    model.train_model = lambda index: np.float32("inf") if model.steps == 1 else model._step(index)
+    with pytest.raises(TrainingDiverged, match=r"^the train cost became inf at epoch 1, minibatch 2; try a smaller "
+                       r"--learning-rate \(the last good checkpoint is kept\); --if-diverged keep-best had no "
+                       r"validated weights to keep$"):
+        sgd_early_stopping(model, model, LoopSettings(n_epochs=2, if_diverged="keep-best"), out=io.StringIO(),
+                           progress=False)
+    ends = []
+    for rule in ("stop", "keep-best"):
+        model = Scripted([0.5, 0.3, 0.4], n_train_batches=3)
+        h = sgd_early_stopping(model, model, LoopSettings(n_epochs=3, if_diverged=rule), out=io.StringIO(),
+                               progress=False)
+        ends.append((model.steps, h.test_error, h.epoch, h.diverged))
+    assert ends[0] == ends[1] == (6, 6 / 1000, 3, None)
+
+
 def test_a_progress_bar_named_by_its_phase_is_on_by_default_on_a_terminal(monkeypatch):
     class Terminal(io.StringIO):
         def isatty(self):

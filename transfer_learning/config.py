@@ -5,7 +5,17 @@ from dataclasses import dataclass, field, fields, replace
 from .data import RESIZE_MODES, spec_name
 from .data.subsets import SUBSET_KINDS
 from .rules import CONTROL_RULES, RULES
-from .vocab import BASELINES, DEFAULT_GEMM, DEFAULT_KERNELS, GEMMS, KERNELS, ConfigError, is_layer_arm
+from .vocab import (
+    BASELINES,
+    DEFAULT_GEMM,
+    DEFAULT_IF_DIVERGED,
+    DEFAULT_KERNELS,
+    GEMMS,
+    IF_DIVERGED,
+    KERNELS,
+    ConfigError,
+    is_layer_arm,
+)
 from .weights import ACTIVATIONS
 
 _KERNELS_HELP = ("how the training step is compiled: fused (fused C kernels for the softmax loss and tanh) or "
@@ -205,6 +215,11 @@ class TransferConfig:
                      "(oneDNN's dnnl_sgemm where it beats OpenBLAS, the rest OpenBLAS's; docs/speed.md) or openblas "
                      "(all OpenBLAS's, as every result before 2026-12-07 was made; the results differ in the last "
                      "bits)", metavar="LIB", type=_choice("--gemm", GEMMS))
+    if_diverged: str = _opt(DEFAULT_IF_DIVERGED, "when a phase's cost becomes NaN or infinite: stop (the run ends "
+                            "with exit 3, its last checkpoint kept) or keep-best (the phase ends there with its "
+                            "best-validation weights before it, and results.json marks the arm diverged; a study's "
+                            "confirm stage uses it, docs/sweeps.md)", metavar="WHAT",
+                            type=_choice("--if-diverged", IF_DIVERGED))
     rule: str = _opt("mean-abs", "how hidden nodes are scored on the probe: " + ", ".join(RULES)
                      + " (mean-abs is 2015's mean |activation|; docs/rules.md defines each)",
                      metavar="NAME", type=_choice("--rule", tuple(RULES)))
@@ -347,6 +362,7 @@ class TransferConfig:
         _choice("--activation", ACTIVATIONS)(self.activation)
         _choice("--kernels", KERNELS)(self.kernels)
         _choice("--gemm", GEMMS)(self.gemm)
+        _choice("--if-diverged", IF_DIVERGED)(self.if_diverged)
         _choice("--rule", tuple(RULES))(self.rule)
         _choice("--resize", RESIZE_MODES)(self.resize)
         _choice("--init-rng", INIT_RNGS)(self.init_rng)
@@ -447,7 +463,7 @@ FLAG_GROUPS = {
              "split_seed"),
     "the network and its training": ("hidden_sizes", "activation", "learning_rate", "L1_reg", "L2_reg", "batch_size",
                                      "n_epochs", "patience", "patience_increase", "improvement_threshold", "kernels",
-                                     "gemm", "seed", "init_rng", "no_transfer", "source_weights"),
+                                     "gemm", "if_diverged", "seed", "init_rng", "no_transfer", "source_weights"),
     "which nodes are kept": ("rule", "threshold", "keep_fraction", "probe_size", "apoz_eps", "taylor_l2",
                              "auto_thresholds", "auto_epochs", "reinit_deeper", "kept_lr_scale"),
     "arms and protocol": ("baselines", "shrink", "perturb", "l2_sp", "target_train_size", "target_valid_size",

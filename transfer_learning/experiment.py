@@ -391,6 +391,7 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
         "source_best_validation_error": source_history.best_validation_error,
         "source_epochs_run": source_history.epochs_run,
         "source_seconds": source_history.seconds,
+        **{f"source_{k}": v for k, v in _diverged(source_history).items()},
     }
     results["labels"] = {"source": label_record(source)}
     results["preprocessing"] = preprocessing_record(cfg)
@@ -467,7 +468,7 @@ def _train_arm(ctx, cfg, net, name, start, target):
         history, final, _ = _train(ctx, net, start.weights, target, cfg, phase, log, lr_scales=start.lr_scales,
                                    anchors=start.anchors)
         return history, final, {"learning_rate": cfg.learning_rate, **own, **_pool_measures(cfg, final, target),
-                                **_test_measures(cfg, history, final, target)}
+                                **_test_measures(cfg, history, final, target), **_diverged(history)}
 
     def train_at(candidate):
         setting = candidate if isinstance(candidate, dict) else {"learning_rate": candidate}
@@ -493,7 +494,13 @@ def _train_arm(ctx, cfg, net, name, start, target):
     print(f"    {name}: {_candidate_text(choice.chosen.candidate)} chosen by validation ("
           + ", ".join(f"{_candidate_short(t.candidate)}: {t.validation_error * 100:.2f} %" for t in choice.tried)
           + f"); test error {measures.get('test_error', history.test_error) * 100:.2f} %", file=ctx.out)
-    return history, final, {**choice.record(), **choice.chosen.measures, **measures}
+    return history, final, {**choice.record(), **choice.chosen.measures, **measures, **_diverged(history)}
+
+
+def _diverged(history) -> dict:
+    """Where the arm's cost stopped being finite, when --if-diverged keep-best ended its phase there (else nothing,
+    so results.json is what it always was)."""
+    return {"diverged": history.diverged} if history.diverged else {}
 
 
 def _candidate_text(candidate) -> str:

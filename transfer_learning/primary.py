@@ -335,6 +335,9 @@ def write_outputs(study, sweep, tuned, hypotheses_record, folders, out=None) -> 
     result["score_signal"] = score_signal(study, sweep, [(c, f) for c, f in folders if c in cell_rows])
     result["hypotheses_sha256"] = file_digest(Path(study.out) / "hypotheses.json")
     result["tuning_edges"] = tuning_edges(tuned)
+    result["diverged"] = [{"cell": c.name, "seed": int(r["seed"]), "arm": r["arm"], "rule": r.get("rule") or None,
+                           "keep_fraction": r.get("keep_fraction") or None, "where": r["diverged"]}
+                          for c, rows in cell_rows.items() for r in rows if r.get("diverged")]
     files.write_json("primary.json", finite(result))
     text = primary_markdown(result, len(cell_rows), len(folders))
     files.write_text("primary.md", text)

@@ -622,6 +622,19 @@ def _cut_cells_paragraph(h: dict) -> list[str]:
             f"not in any test): {', '.join(cut)}.", ""]
 
 
+def _diverged_paragraph(runs: list) -> list[str]:
+    """The arm runs whose cost stopped being finite, each named; counted in the analysis with their best-validation
+    weights before it (--if-diverged keep-best; none: nothing)."""
+    if not runs:
+        return []
+    named = "; ".join(f"{d['cell']}, seed {d['seed']}, {d['arm']}"
+                      + (f" ({d['rule']}, keep fraction {d['keep_fraction']})" if d.get("rule") else "")
+                      + f", at {d['where']}" for d in runs)
+    return [f"Diverged ({len(runs)} arm run{'s' if len(runs) > 1 else ''}): the cost stopped being finite, and the "
+            "arm is counted with its best-validation weights before it (--if-diverged keep-best, a rule added after "
+            f"the declaration; docs/sweeps.md): {named}.", ""]
+
+
 def primary_markdown(result: dict, finished: int, total: int) -> str:
     """primary.md: the declared family's answer first, in words and then as a table, then what is descriptive."""
     h = result["hypotheses"]
@@ -633,6 +646,7 @@ def primary_markdown(result: dict, finished: int, total: int) -> str:
              f"{result['hypotheses_sha256'][:16]}...) before the first confirmation run; settings from tuned.json "
              f"(sha256 {h['tuned_sha256'][:16]}...).", "",
              *_cut_cells_paragraph(h),
+             *_diverged_paragraph(result.get("diverged") or []),
              "Negative differences favour the rule. An interval is at the confidence of the Holm step that decided "
              "its test, so it excludes 0 (superiority) or lies within the margin (equivalence) exactly when the "
              "verdict says so. **Firm**: " + h["firm"] + "; otherwise provisional. *Detectable*: the difference "

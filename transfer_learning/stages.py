@@ -42,13 +42,15 @@ def with_pools(base: TransferConfig) -> TransferConfig:
 
 def design(study: StudyConfig, sweep: SweepConfig, base: TransferConfig) -> dict:
     """What a tuned.json is valid for: the grid, the arms, the pools and every training setting (not the replicate
-    counts of confirm, the cells it cuts, the workers or the folder)."""
+    counts of confirm, the cells it cuts, the workers or the folder, nor --if-diverged, which each stage sets: tune's
+    lr grid counts a diverged rate as lost, confirm keeps the best weights before it)."""
     grid = {k: v for k, v in asdict(study).items() if k not in ("stage", "replicates", "jobs", "scheduler", "out",
                                                                   "primary_sizes", "primary_rules", "cut_cells")}
     settings = {k: v for k, v in asdict(sweep).items() if k not in ("seeds", "data_seeds", "jobs", "scheduler", "out",
                                                                      "run_curves", "equivalence_margin")}
     training = {k: v for k, v in asdict(with_pools(base)).items() if k not in ("arm_settings", "tune_knobs",
-                                                                              "lr_grid", "protocol", "out")}
+                                                                              "lr_grid", "protocol", "out",
+                                                                              "if_diverged")}
     return json.loads(json.dumps({"study": grid, "sweep": settings, "base": training, "lr_grid": base.lr_grid,
                                   "knobs": tuning.KNOBS, "tune_seeds": list(study.tune_seeds)}))
 
@@ -247,10 +249,13 @@ def run_plan(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=
 def confirm_configs(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, cell: Cell, tuned_cell_entry: dict,
                     seeds, protocol: str) -> tuple:
     """A cell's sweep and run settings in the confirm stage: ``seeds``, each arm once at its tuned setting (its entry
-    of tuned.json) as --arm-settings."""
+    of tuned.json) as --arm-settings. An arm whose cost stops being finite keeps its best-validation weights before it
+    (--if-diverged keep-best): a tuned setting can diverge on a fresh replicate, and neither stopping the study nor
+    dropping the replicate would be the same for every arm (docs/sweeps.md)."""
     cell_sweep, cell_base = _stage_cell(study, sweep, base, cell, "confirm", seeds)
     settings = tuning.as_json({key: entry["chosen"] for key, entry in tuned_cell_entry["arms"].items()})
-    return cell_sweep, replace(cell_base, lr_grid=None, arm_settings=settings, protocol=protocol)
+    return cell_sweep, replace(cell_base, lr_grid=None, arm_settings=settings, protocol=protocol,
+                               if_diverged="keep-best")
 
 
 def run_confirm(study: StudyConfig, sweep: SweepConfig, base: TransferConfig, argv=(), out=None) -> dict:

@@ -60,8 +60,10 @@ POOL_COLUMNS = ["valid_pool_error_pct", "test_error_official_pct", "test_size"]
 
 
 def csv_columns(rows) -> list:
-    """CSV_COLUMNS, and POOL_COLUMNS where the runs had pools (so a sweep without them writes what it always did)."""
-    return CSV_COLUMNS + (POOL_COLUMNS if any("test_size" in r for r in rows) else [])
+    """CSV_COLUMNS, POOL_COLUMNS where the runs had pools, and "diverged" where an arm's phase was ended by
+    --if-diverged keep-best (so a sweep without them writes what it always did)."""
+    return (CSV_COLUMNS + (POOL_COLUMNS if any("test_size" in r for r in rows) else [])
+            + (["diverged"] if any(r.get("diverged") for r in rows) else []))
 
 
 def _quiet(log_path):
@@ -257,6 +259,7 @@ class Sweep:
                         "source_retention_after_pct": m["source_retention_after"] * 100,
                         "ran_on": record.get("ran_on", "local"),
                         **_pool_cells(m),
+                        **({"diverged": m["diverged"]} if m.get("diverged") else {}),
                     })
         _paired_differences(rows)
         return rows
@@ -275,6 +278,10 @@ def _pool_cells(metrics) -> dict:
 #: fused kernels became the default after --kernels was added, so a record without it ran unfused; and oneDNN's
 #: products after --gemm was.
 BEFORE_RECORDED = {"kernels": "unfused", "gemm": "openblas"}
+#: Settings a continued sweep may change, from the first value to the second: every run recorded under --if-diverged
+#: stop ended without diverging, so it is the run keep-best would have recorded (the other way is refused: a run kept
+#: after diverging is one stop would not have recorded)
+LOOSENED_ON_CONTINUE = {"if_diverged": ("stop", "keep-best")}
 
 
 def _other_settings(now, before) -> list[str]:
@@ -288,7 +295,7 @@ def _other_settings(now, before) -> list[str]:
         old = before.get(part, {})
         for key, value in now[part].items():
             then = old.get(key, BEFORE_RECORDED.get(key, defaults[part].get(key)))
-            if then != value:
+            if then != value and LOOSENED_ON_CONTINUE.get(key) != (then, value):
                 changed.append(f"{flag(key)} {flag_value(then)} then, {flag_value(value)} now")
     return changed
 

@@ -315,6 +315,7 @@ class History:
     test_error: float = np.nan
     seconds: float = 0.0
     best_weights: dict | None = None
+    diverged: str | None = None  # where the cost stopped being finite, when --if-diverged keep-best ended the phase
 
     @property
     def epochs_run(self) -> int:
@@ -343,12 +344,14 @@ class LoopSettings:
     improvement_threshold: float = 0.995
     restore_best: bool = True  # False keeps the last minibatch's weights, as the tutorial and the 2015 script did
     score_test: bool = True  # False never reads the test split (a candidate phase, tested once after the choice)
+    if_diverged: str = "stop"  # "keep-best" ends a phase whose cost is not finite with its best weights (vocab.py)
 
     @classmethod
     def of(cls, cfg, **changes) -> "LoopSettings":
         """A run config's stopping settings, with ``changes``."""
         return cls(**{"n_epochs": cfg.n_epochs, "patience": cfg.patience, "patience_increase": cfg.patience_increase,
-                      "improvement_threshold": cfg.improvement_threshold, **changes})
+                      "improvement_threshold": cfg.improvement_threshold,
+                      "if_diverged": getattr(cfg, "if_diverged", "stop"), **changes})
 
 
 def sgd_early_stopping(
@@ -376,7 +379,8 @@ def sgd_early_stopping(
     ``stop_requested()`` is asked after every minibatch and, when true, ends the loop with
     ``Interrupted``. Passing a ``history`` from a checkpoint (weights already in
     ``classifier``) continues exactly where that run stopped. Without ``loop.score_test`` the test error
-    stays nan.
+    stays nan. A cost that is not finite raises ``TrainingDiverged``, unless ``loop.if_diverged`` is "keep-best" and
+    a validation check has kept weights: the phase then ends there with them, and ``history.diverged`` says where.
     """
     from tqdm import tqdm
 
@@ -400,10 +404,18 @@ def sgd_early_stopping(
             for minibatch_index in range(h.next_minibatch, n_batches):
                 cost = step(minibatch_index)
                 if not np.isfinite(cost):
-                    raise TrainingDiverged(
-                        f"the {phase} cost became {float(cost)} at epoch {epoch}, minibatch {minibatch_index + 1}; "
-                        f"try a smaller --learning-rate (the last good checkpoint is kept)"
-                    )
+                    where = f"the {phase} cost became {float(cost)} at epoch {epoch}, minibatch {minibatch_index + 1}"
+                    if loop.if_diverged != "keep-best" or h.best_weights is None:
+                        raise TrainingDiverged(
+                            f"{where}; try a smaller --learning-rate (the last good checkpoint is kept)"
+                            + ("" if loop.if_diverged != "keep-best" else
+                               "; --if-diverged keep-best had no validated weights to keep"))
+                    print(f"{where}: the phase ends with its best-validation weights before it "
+                          f"(--if-diverged keep-best)", file=out)
+                    classifier.set_weights(h.best_weights)
+                    h.diverged = f"epoch {epoch}, minibatch {minibatch_index + 1}, cost {float(cost)}"
+                    h.done = True
+                    break
                 iteration = (epoch - 1) * n_batches + minibatch_index
                 h.next_minibatch = minibatch_index + 1
                 if (iteration + 1) % validation_frequency == 0:

@@ -25,6 +25,12 @@ DEFAULT_KERNELS = "fused"
 #: default), or OpenBLAS throughout, as every result before 2026-12-07 was made (the Makefile passes it to those)
 GEMMS = ("onednn", "openblas")
 DEFAULT_GEMM = "onednn"
+#: What a training phase does when its cost becomes NaN or infinite (train.sgd_early_stopping): "stop" ends the run
+#: with exit 3 (the default: a single run should say so at once), "keep-best" ends the phase there with its
+#: best-validation weights before it and marks it diverged (a study's confirm stage: one arm's divergence on one
+#: replicate must not stop, or drop, the rest; docs/sweeps.md)
+IF_DIVERGED = ("stop", "keep-best")
+DEFAULT_IF_DIVERGED = "stop"
 
 
 @dataclass(frozen=True)
