@@ -483,3 +483,45 @@ def test_a_failing_task_is_retried_once_then_reported_and_the_others_finish(tmp_
     assert (tmp_path / "always").read_text() == "2"  # one retry, not more
     assert [tag for tag, _ in runner.failures] == ["always"]
     assert any("run always failed on the cluster (retried once): RuntimeError: failure 2" in m for m in messages)
+
+
+def test_an_arm_that_diverges_under_keep_best_ends_with_its_last_validated_weights(pickle_path, tmp_path,
+                                                                                  monkeypatch):
+    """--if-diverged keep-best: finetune's cost made NaN in the second minibatch of its second epoch ends that arm
+    with its weights after the first epoch (its one validation check), exactly what a finetune of one epoch ends with;
+    results.json marks it, the other arms are untouched, and the default, stop, ends the run with exit 3."""
+    import dataclasses
+    import itertools
+
+    from transfer_learning import experiment
+
+    real = experiment.sgd_early_stopping
+
+    def nan_in_finetune(compiled, classifier, loop, *, phase, **kwargs):
+        if phase == "target-finetune":
+            calls, step = itertools.count(1), compiled.train_model
+            nan_at = compiled.n_train_batches + 2
+            compiled = dataclasses.replace(compiled, train_model=lambda i: np.float32("nan") if next(calls) == nan_at
+                                           else step(i))
+        return real(compiled, classifier, loop, phase=phase, **kwargs)
+
+    args = [*TINY, "--dataset", str(pickle_path), "--threshold", "0.5", "--baselines", "scratch,finetune"]
+    one_epoch = tmp_path / "one-epoch"
+    assert cli.main_transfer([*args, "--arm-settings", '{"finetune": {"n_epochs": 1}}', "--out", str(one_epoch)]) == 0
+    monkeypatch.setattr(experiment, "sgd_early_stopping", nan_in_finetune)
+    kept = tmp_path / "kept"
+    assert cli.main_transfer([*args, "--if-diverged", "keep-best", "--out", str(kept)]) == 0
+    assert cli.main_transfer([*args, "--out", str(tmp_path / "stopped")]) == 3
+
+    a, b = (json.loads((d / "results.json").read_text())["arms"] for d in (one_epoch, kept))
+    assert b["finetune"]["diverged"] == "epoch 2, minibatch 2, cost nan" and "diverged" not in b["scratch"]
+    assert b["finetune"]["test_error"] == a["finetune"]["test_error"] and b["finetune"]["best_epoch"] == 1
+    for name in ("weights_final_finetune.npz", "weights_final_scratch.npz", "weights_final.npz"):
+        with np.load(one_epoch / name) as x, np.load(kept / name) as y:
+            assert x.files == y.files and all(np.array_equal(x[k], y[k]) for k in x.files), name
+
+
+def test_the_diverged_column_is_written_only_where_an_arm_diverged():
+    rows = [{"seed": 1, "arm": "scratch"}, {"seed": 1, "arm": "finetune", "diverged": "epoch 2, minibatch 2, cost nan"}]
+    assert sweep.csv_columns(rows)[-1] == "diverged" and "diverged" not in sweep.csv_columns(rows[:1])
+    assert sweep.csv_cells(rows[1], ["arm", "diverged"]) == ["finetune", "epoch 2, minibatch 2, cost nan"]

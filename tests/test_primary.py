@@ -250,3 +250,21 @@ def test_tuning_edges_count_each_arms_settings_at_a_grid_edge_over_the_cells():
                              "adjustment": "a", "alpha": 0.05, "tuned_sha256": "0" * 64, "firm": "f"},
               "hypotheses_sha256": "0" * 64, "primary": [], "descriptive": {"pooled": []}, "tuning_edges": edges}
     assert "| l2-sp | l2_sp at the bottom (0.001) | 2 | 2 |" in primary_markdown(result, 0, 0)
+
+
+def test_primary_md_names_every_diverged_arm_run_and_says_how_it_was_counted():
+    from transfer_learning.report import primary_markdown
+
+    result = {"hypotheses": {"contrast": "c", "pooling": "p", "tests": 0, "equivalence_margin_pp": 0.25,
+                             "adjustment": "a", "alpha": 0.05, "tuned_sha256": "0" * 64, "firm": "f"},
+              "hypotheses_sha256": "0" * 64, "primary": [], "descriptive": {"pooled": []},
+              "diverged": [{"cell": "c1", "seed": 2003, "arm": "finetune", "rule": None, "keep_fraction": None,
+                            "where": "epoch 20, minibatch 13, cost nan"},
+                           {"cell": "c2", "seed": 2007, "arm": "transfer", "rule": "utility", "keep_fraction": "0.5",
+                            "where": "epoch 3, minibatch 1, cost inf"}]}
+    text = primary_markdown(result, 2, 2)
+    assert ("Diverged (2 arm runs): the cost stopped being finite, and the arm is counted with its best-validation "
+            "weights before it (--if-diverged keep-best, a rule added after the declaration; docs/sweeps.md): c1, "
+            "seed 2003, finetune, at epoch 20, minibatch 13, cost nan; c2, seed 2007, transfer (utility, keep fraction "
+            "0.5), at epoch 3, minibatch 1, cost inf.") in text
+    assert "Diverged" not in primary_markdown({**result, "diverged": []}, 2, 2)
