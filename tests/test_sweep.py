@@ -58,6 +58,9 @@ def test_a_recorded_run_keeps_its_results_but_not_its_checkpoints(swept):
     for run in ("seed1-t0", "seed2-t1.5"):
         assert (tmp / "sw" / "runs" / run / "weights_final.npz").is_file()
         assert (tmp / "sw" / "runs" / run / "results.json").is_file()
+    for run in ("seed2-t0", "seed2-t0.5", "seed2-t1.5"):  # each its own log, which names its own folder alone
+        log = (tmp / "sw" / "runs" / f"{run}.log").read_text()
+        assert log.count("config.json") == 1 and f"/runs/{run}/config.json" in log, (run, log)
 
 
 def test_a_sweep_run_is_the_single_run_with_that_seed_and_threshold(swept):

@@ -66,10 +66,11 @@ def csv_columns(rows) -> list:
             + (["diverged"] if any(r.get("diverged") for r in rows) else []))
 
 
-def _quiet(log_path):
-    """Send a run's stdout and stderr to its log file, so parallel runs do not interleave."""
+def _quiet(out: Path):
+    """Send a run's stdout and stderr to its own log file, <out>.log, so parallel runs do not interleave (the name
+    whole: seed1-t0.5's suffix is not .5, or seed1-t0 and seed1-t0.5 would share seed1-t0.log)."""
     stack = contextlib.ExitStack()
-    log = stack.enter_context(open(log_path, "a"))
+    log = stack.enter_context(open(out.parent / f"{out.name}.log", "a"))
     stack.enter_context(contextlib.redirect_stdout(log))
     stack.enter_context(contextlib.redirect_stderr(log))
     return stack
@@ -92,7 +93,7 @@ def run_source(cfg: TransferConfig, draw_curves: bool = False) -> dict:
 
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _quiet(out.with_suffix(".log")):
+    with _quiet(out):
         resume = (out / "config.json").is_file()
         result = run_transfer(cfg, resume=resume, workspace=worker_workspace(), draw_curves=draw_curves)
     with np.load(Path(result["run_dir"]) / "weights_source.npz") as saved:
@@ -106,7 +107,7 @@ def run_selection(cfg: TransferConfig, source_weights: dict, draw_curves: bool =
 
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _quiet(out.with_suffix(".log")):
+    with _quiet(out):
         done = out / "results.json"
         if done.is_file():  # finished before the driver could record it
             result = json.loads(done.read_text())
