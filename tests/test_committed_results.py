@@ -90,6 +90,7 @@ def test_the_committed_primary_answer_is_recomputed_from_its_committed_rows():
         cell = (r["pair"], r["width"], int(r["target_size"]), r["activation"])
         errors[(cell, r["rule"], float(r["keep_fraction"]), int(r["seed"]))] = float(r["test_error_pct"])
     fractions = sorted({key[2] for key in errors})
+    assert len({key[0] for key in errors}) == len(declared["cells"]) == 20  # every declared cell, none else
     margin = declared["equivalence_margin_pp"]
     assert len(answer["primary"]) == len(declared["family"]) == declared["tests"]
     p_values = []
@@ -100,7 +101,7 @@ def test_the_committed_primary_answer_is_recomputed_from_its_committed_rows():
         per_cell = []
         for cell in cells:
             seeds = sorted({key[3] for key in errors if key[0] == cell})
-            assert len(seeds) == declared["replicates"], cell
+            assert len(seeds) == len(declared["confirmation_seeds"]), cell
             per_cell.append([sum(errors[(cell, member["rule"], f, s)] - errors[(cell, "random", f, s)]
                                  for f in fractions) / len(fractions) for s in seeds])
         mean, se, tau2 = _pooled_by_hand(per_cell)

@@ -268,3 +268,44 @@ def test_primary_md_names_every_diverged_arm_run_and_says_how_it_was_counted():
             "seed 2003, finetune, at epoch 20, minibatch 13, cost nan; c2, seed 2007, transfer (utility, keep fraction "
             "0.5), at epoch 3, minibatch 1, cost inf.") in text
     assert "Diverged" not in primary_markdown({**result, "diverged": []}, 2, 2)
+
+
+def test_without_diverged_leaves_out_only_the_replicates_whose_contrast_had_a_diverged_arm(tmp_path):
+    """Seed 3's random arm diverged in one cell: utility's member is pooled again without seed 3 in that cell (and
+    only there); a diverged finetune touches no rule's contrast, and a member with no divergence is not listed."""
+    from transfer_learning.cells import cells
+
+    study, sweep = small_design(tmp_path)
+    grid = [c for c in cells(study) if c.size == 1000]
+    rng = np.random.default_rng(3)
+    cell_rows = {}
+    for k, c in enumerate(grid):
+        rows = []
+        for seed in range(1, 7):
+            for rule in ("utility", "random"):
+                for f in (0.25, 0.5):
+                    rows.append({"arm": "transfer", "rule": rule, "keep_fraction": f, "reinit_deeper": 0, "seed": seed,
+                                 "test_error_pct": 10 + rng.normal(0, 0.3) + (seed == 3 and k == 0 and rule == "random")
+                                 * 40})
+            rows.append({"arm": "finetune", "seed": seed, "test_error_pct": 9.0, "diverged": "epoch 1" if seed == 5
+                         else None})
+        cell_rows[c] = rows
+    diverged = next(r for r in cell_rows[grid[0]] if r["seed"] == 3 and r.get("rule") == "random")
+    diverged["diverged"] = "epoch 4, minibatch 2, cost nan"
+    listed = primary.without_diverged(study, sweep, grid, cell_rows)
+    assert [(w["rule"], w["size"], w["left_out"], w["k"]) for w in listed] == [("utility", 1000, 1, len(grid))]
+    by_hand = []
+    for k, c in enumerate(grid):
+        def error(seed, rule, f, rows=cell_rows[c]):
+            return next(r["test_error_pct"] for r in rows
+                        if r["arm"] == "transfer" and (r["seed"], r["rule"], r["keep_fraction"]) == (seed, rule, f))
+        by_hand.append({s: ((error(s, "utility", 0.25) - error(s, "random", 0.25))
+                            + (error(s, "utility", 0.5) - error(s, "random", 0.5))) / 2
+                        for s in range(1, 7) if not (k == 0 and s == 3)})
+    assert listed[0]["mean"] == pytest.approx(primary.pooled(by_hand)["mean"], abs=1e-12)
+    low, high = listed[0]["interval_95"]
+    assert low < listed[0]["mean"] < high
+    for rows in cell_rows.values():
+        for r in rows:
+            r.pop("diverged", None)
+    assert primary.without_diverged(study, sweep, grid, cell_rows) == []

@@ -283,6 +283,30 @@ def descriptive(study, sweep, grid, cell_rows) -> dict:
     return {"pooled": out}
 
 
+def without_diverged(study, sweep, grid, cell_rows) -> list:
+    """Each primary rule's pooled difference from random with the replicates left out where an arm of its contrast
+    (the rule's or random's transfer arm) diverged, for the members that had any: how far the divergence rule
+    (keeping the best weights before it) moves the answer. Descriptive: 95 % intervals, no verdicts."""
+    fractions = tuple(sweep.keep_fractions)
+    out = []
+    for activation in _activations(study):
+        for size in study.primary_sizes:
+            for rule in study.primary_rule_names:
+                dropped, per_cell = 0, []
+                for c in _cells_of(size, activation, grid):
+                    gone = {r["seed"] for r in cell_rows[c] if r.get("diverged") and r["arm"] == "transfer"
+                            and r.get("rule") in (rule, "random")}
+                    differences = contrast(cell_rows[c], rule, fractions)
+                    dropped += len(gone & set(differences))
+                    per_cell.append({s: v for s, v in differences.items() if s not in gone})
+                if dropped:
+                    model = pooled(per_cell)
+                    low, high = t_interval(model["mean"], model["se"], model["dof"], ALPHA)
+                    out.append({"rule": rule, "size": size, "activation": activation, "left_out": dropped, **model,
+                                "interval_95": [low, high]})
+    return out
+
+
 def score_signal(study, sweep, folders) -> list:
     """Per cell, rule and hidden layer: Spearman's rho of the rule's scores with the oracle's in the same replicate
     (from the runs' transfer.json), its mean over replicates and 95 % interval."""
@@ -338,6 +362,7 @@ def write_outputs(study, sweep, tuned, hypotheses_record, folders, out=None) -> 
     result["diverged"] = [{"cell": c.name, "seed": int(r["seed"]), "arm": r["arm"], "rule": r.get("rule") or None,
                            "keep_fraction": r.get("keep_fraction") or None, "where": r["diverged"]}
                           for c, rows in cell_rows.items() for r in rows if r.get("diverged")]
+    result["without_diverged"] = without_diverged(study, sweep, list(cell_rows), cell_rows)
     files.write_json("primary.json", finite(result))
     text = primary_markdown(result, len(cell_rows), len(folders))
     files.write_text("primary.md", text)

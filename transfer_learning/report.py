@@ -622,17 +622,25 @@ def _cut_cells_paragraph(h: dict) -> list[str]:
             f"not in any test): {', '.join(cut)}.", ""]
 
 
-def _diverged_paragraph(runs: list) -> list[str]:
+def _diverged_paragraph(runs: list, without: list) -> list[str]:
     """The arm runs whose cost stopped being finite, each named; counted in the analysis with their best-validation
-    weights before it (--if-diverged keep-best; none: nothing)."""
+    weights before it (--if-diverged keep-best), and the primary members they touch recomputed without those
+    replicates (none: nothing)."""
     if not runs:
         return []
+    table = ["", "The primary members with a diverged arm in their contrast, those replicates left out instead "
+             "(descriptive, unadjusted 95 % intervals):", "",
+             "| activation | size | rule | minus random (pp) | 95 % interval | replicates left out | cells |",
+             "|---|---|---|---|---|---|---|",
+             *(f"| {_activation_label(w['activation'])} | {w['size']} | {w['rule']} | {_pp(w['mean'])} | "
+               f"[{_pp(w['interval_95'][0])}, {_pp(w['interval_95'][1])}] | {w['left_out']} | {w['k']} |"
+               for w in without)] if without else []
     named = "; ".join(f"{d['cell']}, seed {d['seed']}, {d['arm']}"
                       + (f" ({d['rule']}, keep fraction {d['keep_fraction']})" if d.get("rule") else "")
                       + f", at {d['where']}" for d in runs)
     return [f"Diverged ({len(runs)} arm run{'s' if len(runs) > 1 else ''}): the cost stopped being finite, and the "
             "arm is counted with its best-validation weights before it (--if-diverged keep-best, a rule added after "
-            f"the declaration; docs/sweeps.md): {named}.", ""]
+            f"the declaration; docs/sweeps.md): {named}.", *table, ""]
 
 
 def primary_markdown(result: dict, finished: int, total: int) -> str:
@@ -646,7 +654,7 @@ def primary_markdown(result: dict, finished: int, total: int) -> str:
              f"{result['hypotheses_sha256'][:16]}...) before the first confirmation run; settings from tuned.json "
              f"(sha256 {h['tuned_sha256'][:16]}...).", "",
              *_cut_cells_paragraph(h),
-             *_diverged_paragraph(result.get("diverged") or []),
+             *_diverged_paragraph(result.get("diverged") or [], result.get("without_diverged") or []),
              "Negative differences favour the rule. An interval is at the confidence of the Holm step that decided "
              "its test, so it excludes 0 (superiority) or lies within the margin (equivalence) exactly when the "
              "verdict says so. **Firm**: " + h["firm"] + "; otherwise provisional. *Detectable*: the difference "
