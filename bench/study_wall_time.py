@@ -102,6 +102,10 @@ def main(argv) -> int:
                 f"counted {clock(added)} to the last file written in its folder then"), file=sys.stderr)
     for cell, s in sorted(total.items()):
         print(f"{cell:60s} {clock(s)}")
+    stages = sorted({cell.split("/")[0] for cell in total if "/" in cell}, key=["tune", "confirm"].index)
+    for stage in stages:  # a two-stage study's log: each stage's own sum, then the study's
+        mine = [s for cell, s in total.items() if cell.startswith(stage + "/")]
+        print(f"{stage}: {len(mine)} cells, sum {clock(sum(mine))}")
     print(f"{len(total)} cells, sum {clock(sum(total.values()))}")
     return 0
 

@@ -349,7 +349,8 @@ def test_the_stages_wall_time_is_each_cells_time_to_the_next_line_over_invocatio
     script = Path(__file__).resolve().parent.parent / "bench" / "study_wall_time.py"
     done = subprocess.run([sys.executable, str(script), str(log)], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["tune/a_n300_tanh" + " " * 44 + " 0:01:42",
-                                        "tune/b_n1000_tanh" + " " * 43 + " 0:10:00", "2 cells, sum 0:11:42"]
+                                        "tune/b_n1000_tanh" + " " * 43 + " 0:10:00", "tune: 2 cells, sum 0:11:42",
+                                        "2 cells, sum 0:11:42"]
     assert done.stderr.splitlines() == [
         f"{log}: tune/b_n1000_tanh was stopped before it ended; not counted (no file of its folder written then)",
         f"{log}: confirm/a_n300_tanh had not ended when the log ends; not counted (no file of its folder written then)"]
@@ -365,6 +366,12 @@ def test_the_stages_wall_time_is_each_cells_time_to_the_next_line_over_invocatio
         when = datetime.datetime.strptime(f"2026-12-06 {clock_time}", "%Y-%m-%d %H:%M:%S").timestamp()
         os.utime(runs / name, (when, when))
     done = subprocess.run([sys.executable, str(script), str(log)], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[1:] == ["tune/b_n1000_tanh" + " " * 43 + " 0:40:00", "2 cells, sum 0:41:42"]
+    assert done.stdout.splitlines()[1:] == ["tune/b_n1000_tanh" + " " * 43 + " 0:40:00", "tune: 2 cells, sum 0:41:42",
+                                            "2 cells, sum 0:41:42"]
+    # with a confirm cell finished too, each stage's sum before the study's
+    log.write_text(log.read_text() + "[study] 2026-12-06 21:12:04 confirm: done, wall time 120 s\n")
+    done = subprocess.run([sys.executable, str(script), str(log)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-3:] == ["tune: 2 cells, sum 0:41:42", "confirm: 1 cells, sum 0:02:00",
+                                             "3 cells, sum 0:43:42"]
     assert done.stderr.splitlines()[0] == (f"{log}: tune/b_n1000_tanh was stopped before it ended; counted 0:30:00 to "
                                            "the last file written in its folder then")
