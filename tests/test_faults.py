@@ -486,7 +486,7 @@ def test_a_failing_task_is_retried_once_then_reported_and_the_others_finish(tmp_
 
 
 def test_an_arm_that_diverges_under_keep_best_ends_with_its_last_validated_weights(pickle_path, tmp_path,
-                                                                                  monkeypatch):
+                                                                                  monkeypatch, capsys):
     """--if-diverged keep-best: finetune's cost made NaN in the second minibatch of its second epoch ends that arm
     with its weights after the first epoch (its one validation check), exactly what a finetune of one epoch ends with;
     results.json marks it, the other arms are untouched, and the default, stop, ends the run with exit 3."""
@@ -511,7 +511,11 @@ def test_an_arm_that_diverges_under_keep_best_ends_with_its_last_validated_weigh
     monkeypatch.setattr(experiment, "sgd_early_stopping", nan_in_finetune)
     kept = tmp_path / "kept"
     assert cli.main_transfer([*args, "--if-diverged", "keep-best", "--out", str(kept)]) == 0
+    capsys.readouterr()
     assert cli.main_transfer([*args, "--out", str(tmp_path / "stopped")]) == 3
+    assert capsys.readouterr().err.splitlines()[-1] == (  # the arm and the run folder named: a sweep's log has both
+        "mlp_transfer.py: error: finetune: the target-finetune cost became nan at epoch 2, minibatch 2; try a "
+        f"smaller --learning-rate (the last good checkpoint is kept); in {tmp_path / 'stopped'}")
 
     a, b = (json.loads((d / "results.json").read_text())["arms"] for d in (one_epoch, kept))
     assert b["finetune"]["diverged"] == "epoch 2, minibatch 2, cost nan" and "diverged" not in b["scratch"]

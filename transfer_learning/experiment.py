@@ -152,9 +152,11 @@ def _train(ctx, net: Net, weights, dataset, cfg, phase, log_name, on_improvement
             stop_requested=ctx.stop_requested,
             history=history,
         )
-    except (Interrupted, TrainingDiverged) as stop:
+    except Interrupted as stop:
         stop.run_dir = ctx.rundir.path
         raise
+    except TrainingDiverged as err:  # the folder in the message itself: a sweep's worker sends only the message back
+        raise TrainingDiverged(f"{err}; in {ctx.rundir.path}") from err
     return history, classifier.get_weights(), compiled
 
 
@@ -465,8 +467,11 @@ def _train_arm(ctx, cfg, net, name, start, target):
     log = "outTransfer.txt" if name == "transfer" else f"out_{file_label(name)}.txt"
     if cfg.lr_grid is None:
         start = _start_under(start, cfg)
-        history, final, _ = _train(ctx, net, start.weights, target, cfg, phase, log, lr_scales=start.lr_scales,
-                                   anchors=start.anchors)
+        try:
+            history, final, _ = _train(ctx, net, start.weights, target, cfg, phase, log, lr_scales=start.lr_scales,
+                                       anchors=start.anchors)
+        except TrainingDiverged as err:  # the arm named, as with --lr-grid: the transfer arm's phase is "target"
+            raise TrainingDiverged(f"{name}: {err}") from err
         return history, final, {"learning_rate": cfg.learning_rate, **own, **_pool_measures(cfg, final, target),
                                 **_test_measures(cfg, history, final, target), **_diverged(history)}
 
