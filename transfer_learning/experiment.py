@@ -415,7 +415,10 @@ def run_transfer(cfg, pictures=False, out=None, script="mlp_transfer.py", stop_r
             suffix = "" if name == "transfer" else f"_{file_label(name)}"
             print(f"... {'retraining' if name == 'transfer' else 'baseline ' + name + ':'} on the target "
                   f"task {cfg.target}", file=out)
-            history, final, extras[name] = _train_arm(ctx, cfg, target_net, name, start, target)
+            try:
+                history, final, extras[name] = _train_arm(ctx, cfg, target_net, name, start, target)
+            except TrainingDiverged as err:  # the arm named, in one place: the transfer arm's phase is "target"
+                raise TrainingDiverged(f"{name}: {err}") from err
             rundir.write_weights(f"weights_final{suffix}.npz", final)
             trained_arms[name] = (history, start.weights, final)
             results_of[name] = final
@@ -467,11 +470,8 @@ def _train_arm(ctx, cfg, net, name, start, target):
     log = "outTransfer.txt" if name == "transfer" else f"out_{file_label(name)}.txt"
     if cfg.lr_grid is None:
         start = _start_under(start, cfg)
-        try:
-            history, final, _ = _train(ctx, net, start.weights, target, cfg, phase, log, lr_scales=start.lr_scales,
-                                       anchors=start.anchors)
-        except TrainingDiverged as err:  # the arm named, as with --lr-grid: the transfer arm's phase is "target"
-            raise TrainingDiverged(f"{name}: {err}") from err
+        history, final, _ = _train(ctx, net, start.weights, target, cfg, phase, log, lr_scales=start.lr_scales,
+                                   anchors=start.anchors)
         return history, final, {"learning_rate": cfg.learning_rate, **own, **_pool_measures(cfg, final, target),
                                 **_test_measures(cfg, history, final, target), **_diverged(history)}
 
@@ -488,10 +488,7 @@ def _train_arm(ctx, cfg, net, name, start, target):
     def diverged(candidate, err):
         print(f"    {name}: {_candidate_text(candidate)} diverged ({err})", file=ctx.out)
 
-    try:
-        choice = lr_grid.choose(tuning.candidates(name, cfg), train_at, diverged)
-    except TrainingDiverged as err:
-        raise TrainingDiverged(f"{name}: {err}") from err
+    choice = lr_grid.choose(tuning.candidates(name, cfg), train_at, diverged)
     history, final = choice.chosen.history, choice.chosen.final
     chosen_cfg = replace(cfg, **choice.chosen.setting)
     history.test_error = _test_error(ctx, net, final, target, chosen_cfg, _start_under(start, chosen_cfg))

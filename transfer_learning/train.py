@@ -16,7 +16,7 @@ import pytensor.tensor as pt
 from . import backend, compile_cache
 from .data import to_shared
 from .model import regularizers
-from .vocab import DEFAULT_KERNELS, ConfigError
+from .vocab import DEFAULT_IF_DIVERGED, DEFAULT_KERNELS, ConfigError
 
 #: Examples per call of the evaluation functions: big enough that a validation pass costs a few
 #: calls, small enough to stay light on memory. Every example is scored; no remainder is dropped.
@@ -344,14 +344,14 @@ class LoopSettings:
     improvement_threshold: float = 0.995
     restore_best: bool = True  # False keeps the last minibatch's weights, as the tutorial and the 2015 script did
     score_test: bool = True  # False never reads the test split (a candidate phase, tested once after the choice)
-    if_diverged: str = "stop"  # "keep-best" ends a phase whose cost is not finite with its best weights (vocab.py)
+    if_diverged: str = DEFAULT_IF_DIVERGED  # "keep-best" ends a phase whose cost is not finite with its best weights
 
     @classmethod
     def of(cls, cfg, **changes) -> "LoopSettings":
         """A run config's stopping settings, with ``changes``."""
         return cls(**{"n_epochs": cfg.n_epochs, "patience": cfg.patience, "patience_increase": cfg.patience_increase,
                       "improvement_threshold": cfg.improvement_threshold,
-                      "if_diverged": getattr(cfg, "if_diverged", "stop"), **changes})
+                      "if_diverged": getattr(cfg, "if_diverged", DEFAULT_IF_DIVERGED), **changes})
 
 
 def sgd_early_stopping(
